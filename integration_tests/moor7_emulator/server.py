@@ -1,0 +1,338 @@
+"""The emulator's HTTP server: 7moor's three IM report endpoints on localhost.
+
+Strict where 7moor is: the signature is checked exactly as the vendor's rule states it, a
+timestamp more than 5 minutes off the server's clock and a `sign + nonce` seen in the last
+5 minutes are rejected, and so are a body that is not JSON and a `createTime` that is
+malformed, reversed or a year or longer. Faults are injected on demand, and every
+request is logged so tests can count requests and check windows and nonces.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import random
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from . import account as model
+
+TIMESTAMP_TOLERANCE_SECONDS = 300
+REPLAY_WINDOW_SECONDS = 300
+CREATE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+PATHS = {
+    "/openapi/im-report/session/time": "session_time",
+    "/openapi/im-report/agent/workload": "agent_workload",
+    "/openapi/im-report/agent/quality": "agent_quality",
+}
+# Every fault the server can inject; "ok" in a script means "no fault for this request".
+FAULT_KINDS = (
+    "http_429",  # HTTP 429 with Retry-After
+    "envelope_rate_limit",  # HTTP 200, success false, code 429
+    "http_500",  # HTTP 500 with a JSON error envelope
+    "html_502",  # HTTP 502 with a gateway's HTML page
+    "html_503",
+    "html_504",
+    "drop",  # the connection is closed without an answer
+    "truncate",  # HTTP 200 whose JSON body is cut short
+    "not_json",  # HTTP 200 with a body that is not JSON
+)
+TRANSIENT_FAULTS = FAULT_KINDS
+
+
+@dataclass
+class LoggedRequest:
+    path: str
+    stream: Optional[str]
+    window: Optional[Tuple[str, str]]
+    body: Any
+    app_key: Optional[str]
+    timestamp: Optional[str]
+    nonce: Optional[str]
+    sign: Optional[str]
+    status: int
+    outcome: str  # "ok", a fault kind, or the rejection's reason
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and when. `script` faults apply to the next requests in order;
+    then `rate` is the chance of a fault drawn from `kinds` (seeded, so runs repeat)."""
+
+    script: List[str] = field(default_factory=list)
+    rate: float = 0.0
+    kinds: Sequence[str] = TRANSIENT_FAULTS
+    seed: int = 7
+    latency_seconds: float = 0.0
+    clock_offset_seconds: float = 0.0
+    error_style: str = "http"  # "http": errors carry an HTTP error status; "envelope": HTTP 200
+    send_date_header: bool = True
+    retry_after_seconds: int = 1
+
+
+class Emulator:
+    """The server and its state: account, faults, replay cache and request log."""
+
+    def __init__(self, account: Optional[model.Account] = None, faults: Optional[Faults] = None, host: str = "127.0.0.1", port: int = 0):
+        self.account = account or model.Account()
+        self.faults = faults or Faults()
+        self._random = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._seen: Dict[str, float] = {}
+        self.log: List[LoggedRequest] = []
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: Optional[threading.Thread] = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "Emulator":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moor7-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    # --- state -------------------------------------------------------------------------
+    def set_faults(self, faults: Faults) -> None:
+        with self._lock:
+            self.faults = faults
+            self._random = random.Random(faults.seed)
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.log.clear()
+
+    def requests_for(self, stream: str, outcome: Optional[str] = "ok") -> List[LoggedRequest]:
+        with self._lock:
+            return [r for r in self.log if r.stream == stream and (outcome is None or r.outcome == outcome)]
+
+    def now(self) -> float:
+        return time.time() + self.faults.clock_offset_seconds
+
+    def _record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def _next_fault(self) -> Optional[str]:
+        with self._lock:
+            if self.faults.script:
+                kind = self.faults.script.pop(0)
+                return None if kind == "ok" else kind
+            if self.faults.rate and self._random.random() < self.faults.rate:
+                return self._random.choice(list(self.faults.kinds))
+        return None
+
+    def _check_replay(self, sign: str, nonce: str) -> bool:
+        """True (and remembered) if this sign + nonce was not seen in the last 5 minutes."""
+        now = time.monotonic()
+        key = sign + nonce
+        with self._lock:
+            for old_key, seen_at in list(self._seen.items()):
+                if now - seen_at > REPLAY_WINDOW_SECONDS:
+                    del self._seen[old_key]
+            if key in self._seen:
+                return False
+            self._seen[key] = now
+            return True
+
+    # --- reports -----------------------------------------------------------------------
+    def report(self, stream: str, start: dt.datetime, end: dt.datetime, body: Dict[str, Any]) -> Dict[str, Any]:
+        account = self.account
+        if stream == "session_time":
+            header = model.session_header(account)
+            rows = model.session_rows(account, start, end, body.get("dimension") or "hour", body.get("accessIds"))
+        elif stream == "agent_workload":
+            header = model.workload_header(account)
+            rows = model.workload_rows(account, start, end, body.get("agentList"))
+        else:
+            header = model.quality_header(account)
+            rows = model.quality_rows(account, start, end, body.get("agentList"))
+        return {"header": header, "list": rows}
+
+
+def sign(secret_key: str, app_key: str, timestamp: str, nonce: str) -> str:
+    digest = hmac.new(secret_key.encode(), f"{app_key}{timestamp}{nonce}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class Rejection(Exception):
+    def __init__(self, status: int, code: str, message: str, reason: str):
+        super().__init__(message)
+        self.status, self.code, self.message, self.reason = status, code, message, reason
+
+
+def parse_create_time(body: Any) -> Tuple[dt.datetime, dt.datetime]:
+    value = body.get("createTime") if isinstance(body, dict) else None
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
+        raise Rejection(400, "400", "createTime is required: [\"yyyy-MM-dd HH:mm:ss\", \"yyyy-MM-dd HH:mm:ss\"]", "bad_create_time")
+    try:
+        start, end = (dt.datetime.strptime(v, CREATE_TIME_FORMAT) for v in value)
+    except ValueError:
+        raise Rejection(400, "400", f"createTime format error: {value}", "bad_create_time") from None
+    if end < start:
+        raise Rejection(400, "400", "createTime end is before its start", "reversed_create_time")
+    try:
+        one_year_later = start.replace(year=start.year + 1)
+    except ValueError:  # 29 February
+        one_year_later = start.replace(year=start.year + 1, day=28)
+    if end >= one_year_later:
+        raise Rejection(400, "400", "createTime 最长时间不能超过一年 (at most one year)", "window_too_long")
+    return start, end
+
+
+def _handler_for(emulator: Emulator) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "moor7-emulator"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log is the record
+            pass
+
+        def date_time_string(self, timestamp: Optional[float] = None) -> str:
+            return formatdate(emulator.now() if timestamp is None else timestamp, usegmt=True)
+
+        def do_GET(self) -> None:
+            self._send_json(405, {"success": False, "code": "405", "message": "use POST"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            stream = PATHS.get(self.path)
+            entry = LoggedRequest(
+                path=self.path, stream=stream, window=None, body=None, app_key=headers.get("m7-appkey"),
+                timestamp=headers.get("m7-timestamp"), nonce=headers.get("m7-nonce"), sign=headers.get("m7-sign"),
+                status=0, outcome="",
+            )
+            if emulator.faults.latency_seconds:
+                time.sleep(emulator.faults.latency_seconds)
+            try:
+                body = self._authenticate_and_parse(headers, raw, stream, entry)
+                start, end = parse_create_time(body)
+                entry.window = (start.strftime(CREATE_TIME_FORMAT), end.strftime(CREATE_TIME_FORMAT))
+                if "dimension" in body and body["dimension"] not in model.DIMENSIONS:
+                    raise Rejection(400, "400", f"dimension must be one of {model.DIMENSIONS}", "bad_dimension")
+                fault = emulator._next_fault()
+                if fault:
+                    entry.outcome, entry.status = fault, self._inject(fault)
+                    emulator._record(entry)
+                    return
+                data = emulator.report(stream, start, end, body)  # type: ignore[arg-type]
+                envelope = {
+                    "success": True,
+                    "code": "200",
+                    "message": "requestSuccess",
+                    "data": data,
+                    "requestInfo": {"url": self.path, "body": body, "requestId": entry.nonce},
+                }
+                entry.outcome, entry.status = "ok", 200
+                self._send_json(200, envelope)
+            except Rejection as rejection:
+                entry.outcome = rejection.reason
+                entry.status = 200 if emulator.faults.error_style == "envelope" else rejection.status
+                self._send_json(entry.status, {"success": False, "code": rejection.code, "message": rejection.message})
+            emulator._record(entry)
+
+        def _authenticate_and_parse(self, headers: Dict[str, str], raw: bytes, stream: Optional[str], entry: LoggedRequest) -> Dict[str, Any]:
+            if stream is None:
+                raise Rejection(404, "404", f"no such API: {self.path}", "not_found")
+            app_key, timestamp, nonce, signature = (headers.get(h) for h in ("m7-appkey", "m7-timestamp", "m7-nonce", "m7-sign"))
+            if not app_key or app_key != emulator.account.app_key:
+                raise Rejection(401, "401", "invalid m7-appkey", "bad_app_key")
+            if not timestamp or not re.fullmatch(r"\d{10}", timestamp):
+                raise Rejection(401, "401", "m7-timestamp must be the Unix time in seconds (10 digits)", "bad_timestamp")
+            if abs(int(timestamp) - emulator.now()) > TIMESTAMP_TOLERANCE_SECONDS:
+                raise Rejection(401, "401", "m7-timestamp expired: more than 5 minutes from the server time", "timestamp_skew")
+            if not nonce or not re.fullmatch(r"\d{6}", nonce):
+                raise Rejection(401, "401", "m7-nonce must be 6 digits", "bad_nonce")
+            expected = sign(emulator.account.secret_key, app_key, timestamp, nonce)
+            if not signature or not hmac.compare_digest(signature, expected):
+                raise Rejection(401, "401", "m7-sign verification failed", "bad_sign")
+            if not emulator._check_replay(signature, nonce):
+                raise Rejection(401, "401", "duplicate m7-nonce: replayed request", "replay")
+            if "application/json" not in headers.get("content-type", ""):
+                raise Rejection(400, "400", "content-type must be application/json", "not_json_body")
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise Rejection(400, "400", "request body must be JSON", "not_json_body") from None
+            if not isinstance(body, dict):
+                raise Rejection(400, "400", "request body must be a JSON object", "not_json_body")
+            entry.body = body
+            return body
+
+        def _inject(self, fault: str) -> int:
+            envelope_style = emulator.faults.error_style == "envelope"
+            if fault == "http_429":
+                self._send_json(429, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
+                                extra_headers={"Retry-After": str(emulator.faults.retry_after_seconds)})
+                return 429
+            if fault == "envelope_rate_limit":
+                self._send_json(200, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"})
+                return 200
+            if fault == "http_500":
+                status = 200 if envelope_style else 500
+                self._send_json(status, {"success": False, "code": "500", "message": "服务器内部错误 (internal error)"})
+                return status
+            if fault.startswith("html_"):
+                status = int(fault[5:])
+                page = f"<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status}</h1></center><hr><center>nginx</center></body></html>"
+                self._send_bytes(status, page.encode(), "text/html")
+                return status
+            if fault == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return 0
+            if fault == "truncate":
+                payload = json.dumps({"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": [{"time": "2024"}]}}).encode()
+                self._send_bytes(200, payload[: len(payload) // 2], "application/json")
+                return 200
+            if fault == "not_json":
+                self._send_bytes(200, b"service busy, please retry", "text/plain")
+                return 200
+            raise ValueError(f"unknown fault {fault!r}")
+
+        def _send_json(self, status: int, payload: Dict[str, Any], extra_headers: Optional[Dict[str, str]] = None) -> None:
+            self._send_bytes(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=UTF-8", extra_headers)
+
+        def _send_bytes(self, status: int, payload: bytes, content_type: str, extra_headers: Optional[Dict[str, str]] = None) -> None:
+            self.send_response_only(status)
+            self.send_header("Server", self.server_version)
+            if emulator.faults.send_date_header:
+                self.send_header("Date", self.date_time_string())
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (extra_headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler

@@ -1,0 +1,61 @@
+"""The `source-moor7-im` command: `spec`, `check`, `discover` and `read`, as Airbyte runs them."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import orjson
+
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteMessageSerializer,
+    FailureType,
+    Status,
+    Type,
+)
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .source import SourceMoor7Im
+
+
+def _emit(message: AirbyteMessage) -> None:
+    print(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode(), flush=True)
+
+
+def _build_source(args: List[str]) -> Optional[SourceMoor7Im]:
+    """The source, or None after reporting why not: the config is checked (and its windows
+    computed) while the source is built, so a bad config stops here, before any request."""
+    catalog_path = AirbyteEntrypoint.extract_catalog(args)
+    config_path = AirbyteEntrypoint.extract_config(args)
+    state_path = AirbyteEntrypoint.extract_state(args)
+    try:
+        return SourceMoor7Im(
+            catalog=SourceMoor7Im.read_catalog(catalog_path) if catalog_path else None,
+            config=SourceMoor7Im.read_config(config_path) if config_path else None,
+            state=SourceMoor7Im.read_state(state_path) if state_path else None,
+            config_path=config_path,
+        )
+    except Exception as error:
+        traced = (
+            error
+            if isinstance(error, AirbyteTracedException)
+            else AirbyteTracedException.from_exception(error, message=f"The connector could not start: {error}")
+        )
+        if args and args[0] == "check" and traced.failure_type == FailureType.config_error:
+            # Airbyte expects check to answer a bad config with a failed connection status.
+            status = AirbyteConnectionStatus(status=Status.FAILED, message=traced.message)
+            _emit(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
+        else:
+            _emit(traced.as_airbyte_message())
+        return None
+
+
+def run() -> None:
+    args = sys.argv[1:]
+    source = _build_source(args)
+    if source is None:
+        sys.exit(1 if not (args and args[0] == "check") else 0)
+    launch(source, args)

@@ -1,0 +1,103 @@
+"""Stream schemas: the documented columns from `schemas/`, plus the account's own columns
+from the live report header at `discover`.
+
+An account defines its own agent states (workload report) and satisfaction levels
+(quality report); they arrive as header columns whose `prop` is a UUID and whose `label`
+names them. The CDK's `DynamicSchemaLoader` builds properties from records but keeps no
+title, and a warehouse column named by a UUID needs its label, so this loader is our own.
+
+The live header costs one request per stream. `discover` needs it; `read` does not (the
+CDK asks each stream for its schema during a read too, but uses the catalog it was given),
+so the request is made only while `live_header_discovery()` is active: the source turns it
+on around `discover`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import datetime as dt
+import logging
+import re
+from dataclasses import InitVar, dataclass
+from typing import Any, Dict, Iterator, List, Mapping
+
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonFileSchemaLoader
+from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
+from airbyte_cdk.sources.types import Config, StreamSlice
+
+from .windows import CURSOR_FORMAT, SYNC_WINDOWS_KEY
+
+LOGGER = logging.getLogger("airbyte.source_moor7_im")
+
+_LIVE_HEADER = contextvars.ContextVar("moor7_live_header_discovery", default=False)
+UUID_PROP = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def live_header_discovery() -> Iterator[None]:
+    token = _LIVE_HEADER.set(True)
+    try:
+        yield
+    finally:
+        _LIVE_HEADER.reset(token)
+
+
+def header_columns(header: Any) -> List[Dict[str, Any]]:
+    """The `{prop, label}` entries of a report header, skipping malformed ones."""
+    if not isinstance(header, list):
+        return []
+    return [column for column in header if isinstance(column, dict) and isinstance(column.get("prop"), str) and column["prop"]]
+
+
+def custom_column_schema(prop: str, label: Any) -> Dict[str, Any]:
+    title = label if isinstance(label, str) and label else prop
+    return {
+        "type": ["null", "number"],
+        "title": title,
+        "description": f"Account-defined report column {title} (header prop {prop}).",
+    }
+
+
+@dataclass
+class ReportHeaderSchemaLoader(SchemaLoader):
+    """The static schema, extended at discover with the columns of a one-day live header."""
+
+    static_schema: JsonFileSchemaLoader
+    requester: Requester
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        pass
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        schema = copy.deepcopy(dict(self.static_schema.get_json_schema()))
+        if not _LIVE_HEADER.get():
+            return schema
+        properties = schema.setdefault("properties", {})
+        added = []
+        for column in header_columns(self._fetch_live_header()):
+            prop = column["prop"]
+            if prop not in properties:
+                properties[prop] = custom_column_schema(prop, column.get("label"))
+                added.append(f"{prop} ({properties[prop]['title']})")
+        if added:
+            LOGGER.info("%s: the live report header adds %d account columns: %s", self.requester.name, len(added), ", ".join(added))
+        return schema
+
+    def _fetch_live_header(self) -> Any:
+        """One request for the last day of the sync range: the header comes back even when
+        that day has no rows."""
+        end = dt.datetime.strptime(self.config[SYNC_WINDOWS_KEY]["agent_day"]["end"], CURSOR_FORMAT)
+        start = end.replace(hour=0, minute=0, second=0)
+        probe = StreamSlice(
+            partition={},
+            cursor_slice={"start_time": start.strftime(CURSOR_FORMAT), "end_time": end.strftime(CURSOR_FORMAT)},
+        )
+        response = self.requester.send_request(stream_slice=probe)
+        if response is None:
+            return []
+        return (response.json().get("data") or {}).get("header")

@@ -1,0 +1,136 @@
+"""The user's configuration, read once and checked before any request is made.
+
+The spec's JSON schema catches types and patterns, but its errors name JSON paths and
+regexes. These checks run on every command that takes a config, before the first request,
+and raise one sentence that names the field and says what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+DIMENSIONS = ("half_hour", "hour", "day", "month", "year")
+DEFAULT_DIMENSION = "day"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_LOOKBACK_DAYS = 1
+DEFAULT_BASE_URL = "https://v7openapi.7moor.com"
+
+
+class ConfigError(AirbyteTracedException):
+    """A configuration mistake: a sentence for the user, no traceback, failure_type config_error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    start_date: dt.date
+    end_date: Optional[dt.date]
+    dimension: str
+    lookback_days: int
+    timezone: ZoneInfo
+    access_ids: Tuple[str, ...]
+    agent_ids: Tuple[str, ...]
+    base_url: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
+        """Validate `config`; `today` is the current date in the account's time zone... or UTC
+        when the zone itself is invalid (the zone error is raised first then)."""
+        for key, title in (("app_key", "App key"), ("secret_key", "Secret key")):
+            value = config.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"'{key}' ({title}) is missing or empty: copy it from the 7moor console's open-API settings.")
+
+        timezone = _timezone(config.get("timezone", DEFAULT_TIMEZONE))
+        start_date = _date(config, "start_date", required=True)
+        end_date = _date(config, "end_date", required=False)
+        assert start_date is not None
+        if start_date > today:
+            raise ConfigError(
+                f"'start_date' {start_date.isoformat()} is in the future (today is {today.isoformat()} in {timezone.key}): "
+                "choose a day on or before today."
+            )
+        if end_date is not None and end_date < start_date:
+            raise ConfigError(
+                f"'end_date' {end_date.isoformat()} is before 'start_date' {start_date.isoformat()}: "
+                "set an end date on or after the start date, or leave it empty to sync up to now."
+            )
+
+        dimension = config.get("dimension", DEFAULT_DIMENSION)
+        if dimension not in DIMENSIONS:
+            raise ConfigError(f"'dimension' must be one of {', '.join(DIMENSIONS)}; got {dimension!r}.")
+
+        lookback_days = config.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
+        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
+            raise ConfigError(f"'lookback_days' must be a whole number of days, 0 or more; got {lookback_days!r}.")
+
+        return cls(
+            start_date=start_date,
+            end_date=end_date,
+            dimension=dimension,
+            lookback_days=lookback_days,
+            timezone=timezone,
+            access_ids=_id_list(config, "access_ids"),
+            agent_ids=_id_list(config, "agent_ids"),
+            base_url=_base_url(config.get("base_url", DEFAULT_BASE_URL)),
+        )
+
+
+def account_today(config: Mapping[str, Any], now_utc: dt.datetime) -> dt.date:
+    """Today's date in the account's zone (UTC when the configured zone is unusable)."""
+    try:
+        zone = ZoneInfo(str(config.get("timezone", DEFAULT_TIMEZONE)))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now_utc.astimezone(zone).date()
+
+
+def _timezone(name: Any) -> ZoneInfo:
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"'timezone' must be an IANA time zone name such as Asia/Shanghai; got {name!r}.")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"'timezone' {name!r} is not a known IANA time zone name; use one such as Asia/Shanghai.") from None
+
+
+def _date(config: Mapping[str, Any], key: str, required: bool) -> Optional[dt.date]:
+    value = config.get(key)
+    if value is None or value == "":
+        if required:
+            raise ConfigError(f"'{key}' is required: give the first day to sync as YYYY-MM-DD, for example 2024-01-01.")
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"'{key}' must be a date written YYYY-MM-DD, for example 2024-01-01; got {value!r}.")
+    try:
+        parsed = dt.date.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or len(value) != 10:
+        raise ConfigError(f"'{key}' must be a real calendar date written YYYY-MM-DD, for example 2024-01-01; got {value!r}.")
+    return parsed
+
+
+def _id_list(config: Mapping[str, Any], key: str) -> Tuple[str, ...]:
+    value = config.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ConfigError(f"'{key}' must be a list of non-empty id strings, for example [\"jT5AH3dA7dtMNjAQ\"]; got {value!r}.")
+    return tuple(value)
+
+
+def _base_url(value: Any) -> str:
+    parsed = urlparse(value) if isinstance(value, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"'base_url' must be an http(s) URL such as {DEFAULT_BASE_URL}; got {value!r}.")
+    return value.rstrip("/")
