@@ -65,8 +65,12 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._app_key = InterpolatedString.create(str(self.app_key), parameters=parameters).eval(self.config)
-        self._secret_key = InterpolatedString.create(str(self.secret_key), parameters=parameters).eval(self.config)
+        # valid_types=(str,): interpolation would otherwise literal_eval "2000103" into an
+        # int, or a secret such as "1e5" into a float, and sign with the wrong text.
+        self._app_key = InterpolatedString.create(str(self.app_key), parameters=parameters).eval(self.config, valid_types=(str,))
+        self._secret_key = InterpolatedString.create(str(self.secret_key), parameters=parameters).eval(
+            self.config, valid_types=(str,)
+        )
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()
         return f"SignedRequestAuthenticator(app_key={self._app_key!r})"

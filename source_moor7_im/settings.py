@@ -40,11 +40,12 @@ class SyncSettings:
     access_ids: Tuple[str, ...]
     agent_ids: Tuple[str, ...]
     base_url: str
+    max_concurrent_requests: int
+    retry_backoff_seconds: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
-        """Validate `config`; `today` is the current date in the account's time zone... or UTC
-        when the zone itself is invalid (the zone error is raised first then)."""
+        """Validate `config`; `today` is the current date in the account's time zone."""
         for key, title in (("app_key", "App key"), ("secret_key", "Secret key")):
             value = config.get(key)
             if not isinstance(value, str) or not value.strip():
@@ -82,6 +83,8 @@ class SyncSettings:
             access_ids=_id_list(config, "access_ids"),
             agent_ids=_id_list(config, "agent_ids"),
             base_url=_base_url(config.get("base_url", DEFAULT_BASE_URL)),
+            max_concurrent_requests=_bounded_number(config, "max_concurrent_requests", 4, 1, 16, whole=True),
+            retry_backoff_seconds=_bounded_number(config, "retry_backoff_seconds", 2, 0, 600, whole=False),
         )
 
 
@@ -134,3 +137,12 @@ def _base_url(value: Any) -> str:
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"'base_url' must be an http(s) URL such as {DEFAULT_BASE_URL}; got {value!r}.")
     return value.rstrip("/")
+
+
+def _bounded_number(config: Mapping[str, Any], key: str, default: float, low: float, high: float, whole: bool) -> Any:
+    value = config.get(key, default)
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        noun = "a whole number" if whole else "a number"
+        raise ConfigError(f"'{key}' must be {noun} from {low:g} to {high:g}; got {value!r}.")
+    return value

@@ -1,0 +1,65 @@
+"""check: one cheap signed request; rejected credentials say so without the secret."""
+
+from __future__ import annotations
+
+import json
+
+import requests_mock
+from freezegun import freeze_time
+
+from .builders import BASE_URL, PATHS, SECRET_KEY, ConfigBuilder
+from .conftest import run_cli
+
+OK = '{"success": true, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": []}}'
+
+
+def _status(messages: list) -> dict:
+    (status,) = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
+    return status
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+def test_check_succeeds_with_one_request_for_one_day(tmp_path, capsys) -> None:
+    config = ConfigBuilder().with_start_date("2020-01-01").with_end_date(None).build()
+    with requests_mock.Mocker() as mocker:
+        mocker.post(requests_mock.ANY, text=OK)
+        status = _status(run_cli(["check"], config, tmp_path, capsys))
+        bodies = [json.loads(r.body) for r in mocker.request_history]
+    assert status == {"status": "SUCCEEDED"}
+    assert [r.path for r in mocker.request_history] == [PATHS["agent_workload"]]
+    assert bodies == [{"createTime": ["2020-01-01 00:00:00", "2020-01-01 23:59:59"]}]
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+def test_check_fails_on_rejected_credentials_quoting_the_api(tmp_path, capsys) -> None:
+    config = ConfigBuilder().build()
+    with requests_mock.Mocker() as mocker:
+        mocker.post(requests_mock.ANY, status_code=401, text='{"success": false, "code": "401", "message": "m7-sign verification failed"}')
+        messages = run_cli(["check"], config, tmp_path, capsys)
+        attempts = len(mocker.request_history)
+    status = _status(messages)
+    assert status["status"] == "FAILED"
+    assert "m7-sign verification failed" in status["message"]
+    assert "app_key" in status["message"] and "secret_key" in status["message"]
+    assert attempts == 1, "rejected credentials are not retried"
+    assert SECRET_KEY not in json.dumps(messages)
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+def test_check_fails_on_a_rejection_inside_an_http_200_envelope(tmp_path, capsys) -> None:
+    config = ConfigBuilder().build()
+    with requests_mock.Mocker() as mocker:
+        mocker.post(requests_mock.ANY, status_code=200, text='{"success": false, "code": "401", "message": "invalid m7-appkey"}')
+        messages = run_cli(["check"], config, tmp_path, capsys)
+    status = _status(messages)
+    assert status["status"] == "FAILED" and "invalid m7-appkey" in status["message"]
+    assert SECRET_KEY not in json.dumps(messages)
+
+
+def test_check_with_an_invalid_config_fails_before_any_request(tmp_path, capsys) -> None:
+    config = ConfigBuilder().with_values(dimension="week").build()
+    with requests_mock.Mocker() as mocker:
+        status = _status(run_cli(["check"], config, tmp_path, capsys))
+        assert mocker.request_history == []
+    assert status["status"] == "FAILED"
+    assert "'dimension'" in status["message"] and "week" in status["message"]

@@ -1,0 +1,118 @@
+"""Record shaping: time labels, period_start, agentId, and lifted nested columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from freezegun import freeze_time
+
+from airbyte_cdk.test.mock_http import HttpMocker
+from source_moor7_im.records import LiftNestedColumns, parse_time_label, split_agent_label
+
+from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder, catalog
+from .conftest import read
+
+
+@pytest.mark.parametrize(
+    "label, expected",
+    [
+        ("2024", dt.datetime(2024, 1, 1)),
+        ("2024-08", dt.datetime(2024, 8, 1)),
+        ("2024-08-05", dt.datetime(2024, 8, 5)),
+        ("2024-08-05 13", dt.datetime(2024, 8, 5, 13)),
+        ("2024-08-05 13:30", dt.datetime(2024, 8, 5, 13, 30)),
+        ("2024-08-05 13:30:00", dt.datetime(2024, 8, 5, 13, 30)),
+        ("2024-08-05T09:30", dt.datetime(2024, 8, 5, 9, 30)),
+        (" 2024-08-05 ", dt.datetime(2024, 8, 5)),
+    ],
+)
+def test_time_labels_of_every_dimension_parse(label: str, expected: dt.datetime) -> None:
+    assert parse_time_label(label) == expected
+
+
+@pytest.mark.parametrize("label", ["13:30-14:00", "2024-13", "2024-02-30", "2024/08/05", "", None, 20240805, "2024-08-05 25"])
+def test_labels_that_are_not_dates_are_not_parsed(label) -> None:
+    assert parse_time_label(label) is None
+
+
+@pytest.mark.parametrize(
+    "agent_id, name, number",
+    [
+        ("在线客服[8029]", "在线客服", "8029"),
+        ("6014[6014]", "6014", "6014"),
+        ("夜班 客服[8031]", "夜班 客服", "8031"),
+        ("a[b][7]", "a[b]", "7"),
+        ("机器人助手", None, None),
+        ("bracket[open", None, None),
+        (None, None, None),
+    ],
+)
+def test_agent_id_splits_into_name_and_number(agent_id, name, number) -> None:
+    assert split_agent_label(agent_id) == (name, number)
+
+
+def test_nested_columns_are_lifted_and_the_nested_dict_kept() -> None:
+    record = {"agentId": "x[1]", "initCount": 3, "everyTimeLength": {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}}
+    LiftNestedColumns(nested_fields=["everyTimeLength"], parameters={}).transform(record)
+    assert record["loginTotalTimeLength"] == 10 and record["uuid-a"] == 4
+    assert record["initCount"] == 3, "a top-level column is never overwritten by a nested key"
+    assert record["everyTimeLength"] == {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_session_rows_get_dimension_and_period_start_with_the_utc_offset() -> None:
+    with HttpMocker() as http_mocker:
+        config = ConfigBuilder().with_values(dimension="hour").build()
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59").with_dimension("hour").build(),
+            ReportResponseBuilder.report().with_row(time="2024-08-01 13", initCount=4).with_row(time="2024-08-01 14", initCount=2).build(),
+        )
+        records = [m.record.data for m in read(config, catalog("session_time")).records]
+        assert [(r["time"], r["dimension"], r["period_start"]) for r in records] == [
+            ("2024-08-01 13", "hour", "2024-08-01T13:00:00+08:00"),
+            ("2024-08-01 14", "hour", "2024-08-01T14:00:00+08:00"),
+        ]
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_a_row_with_an_unreadable_label_is_kept_with_the_window_start(caplog) -> None:
+    with HttpMocker() as http_mocker:
+        config = ConfigBuilder().build()
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59").with_dimension("day").build(),
+            ReportResponseBuilder.report().with_row(time="合计", initCount=9).build(),
+        )
+        with caplog.at_level(logging.WARNING):
+            records = [m.record.data for m in read(config, catalog("session_time")).records]
+        assert records == [{"time": "合计", "initCount": 9, "dimension": "day", "period_start": "2024-08-01T00:00:00+08:00"}]
+        assert "time='合计'" in caplog.text and "2024-08-01T00:00:00+08:00" in caplog.text
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_agent_rows_get_their_day_name_number_and_lifted_columns() -> None:
+    with HttpMocker() as http_mocker:
+        config = ConfigBuilder().with_end_date("2024-08-01").with_values(agent_ids=["6062db21d316840011c6b992"]).build()
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("agent_workload").with_day("2024-08-01").with_body(agentList=["6062db21d316840011c6b992"]).build(),
+            ReportResponseBuilder.report()
+            .with_row(agentId="在线客服[8029]", initCount=2, everyTimeLength={"1b1070a2-e9f4-42c2-9f21-b2aab5b74119": 60, "loginTotalTimeLength": 90})
+            .build(),
+        )
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("agent_quality").with_day("2024-08-01").with_body(agentList=["6062db21d316840011c6b992"]).build(),
+            ReportResponseBuilder.report()
+            .with_row(agentId="机器人助手", pushCsrRate=33.33, satisfaction={"dceb6c54-5a00-4114-a36f-0f4e8e0f8659": 66.67})
+            .build(),
+        )
+        output = read(config, catalog("agent_workload", "agent_quality"))
+        by_stream = {m.record.stream: m.record.data for m in output.records}
+        workload, quality = by_stream["agent_workload"], by_stream["agent_quality"]
+        assert workload["period_start"] == "2024-08-01T00:00:00+08:00"
+        assert (workload["agent_name"], workload["agent_number"]) == ("在线客服", "8029")
+        assert workload["loginTotalTimeLength"] == 90 and workload["1b1070a2-e9f4-42c2-9f21-b2aab5b74119"] == 60
+        assert workload["everyTimeLength"] == {"1b1070a2-e9f4-42c2-9f21-b2aab5b74119": 60, "loginTotalTimeLength": 90}
+        assert quality["dceb6c54-5a00-4114-a36f-0f4e8e0f8659"] == 66.67 and quality["pushCsrRate"] == 33.33
+        # no brackets: the CDK writes null fields by leaving them out of the record
+        assert quality.get("agent_name") is None and quality.get("agent_number") is None
