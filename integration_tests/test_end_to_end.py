@@ -1,0 +1,141 @@
+"""The installed `source-moor7-im` command against the emulator, as Airbyte runs it."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import jsonschema
+import pytest
+
+from moor7_emulator import Emulator, ground_truth
+
+from .conftest import Cli, configured_catalog, emulator_config
+
+STREAMS = ("session_time", "agent_workload", "agent_quality")
+ADDED_FIELDS = {"period_start", "dimension", "agent_name", "agent_number"}
+NESTED = {"agent_workload": "everyTimeLength", "agent_quality": "satisfaction"}
+
+
+def _discover(cli: Cli, config: dict) -> dict:
+    result = cli.run("discover", config)
+    (catalog,) = result.of_type("CATALOG")
+    return catalog["catalog"]
+
+
+def _primary_key(stream: str, record: dict) -> tuple:
+    first = "dimension" if stream == "session_time" else "agentId"
+    return (record[first], record["period_start"])
+
+
+def assert_records_equal_ground_truth(result, truth: dict, schemas: dict) -> int:
+    compared = 0
+    for stream in STREAMS:
+        records = result.records(stream)
+        keys = [_primary_key(stream, r) for r in records]
+        duplicates = [k for k, n in collections.Counter(keys).items() if n > 1]
+        assert not duplicates, f"{stream}: duplicate primary keys {duplicates[:3]}"
+        assert set(keys) == set(truth[stream]), (
+            f"{stream}: missing {sorted(set(truth[stream]) - set(keys))[:3]}, extra {sorted(set(keys) - set(truth[stream]))[:3]}"
+        )
+        validator = jsonschema.Draft7Validator(schemas[stream])
+        for record in records:
+            expected = truth[stream][_primary_key(stream, record)]
+            api_fields = {k: v for k, v in record.items() if k not in ADDED_FIELDS}
+            lifted = expected.get(NESTED.get(stream), {}) if stream in NESTED else {}
+            assert api_fields == {**lifted, **expected}, f"{stream} {_primary_key(stream, record)} differs from the API's row"
+            errors = [e.message for e in validator.iter_errors(record)]
+            assert not errors, f"{stream}: record does not match the discovered schema: {errors[:3]}"
+            compared += 1
+    return compared
+
+
+def test_spec_lists_every_option(cli: Cli) -> None:
+    result = cli.run("spec")
+    assert result.exit_code == 0 and not result.non_protocol_lines
+    (spec,) = result.of_type("SPEC")
+    properties = spec["spec"]["connectionSpecification"]["properties"]
+    assert {"app_key", "secret_key", "start_date", "end_date", "dimension", "access_ids", "agent_ids", "lookback_days",
+            "timezone", "base_url"} <= set(properties)
+    assert properties["secret_key"]["airbyte_secret"] is True
+    for name, option in properties.items():
+        assert option.get("title") and option.get("description") and option.get("examples"), f"{name} lacks a title, description or example"
+
+
+def test_check_succeeds_against_a_server_that_verifies_the_signature(cli: Cli, emulator: Emulator) -> None:
+    result = cli.run("check", emulator_config(emulator))
+    assert [m["connectionStatus"]["status"] for m in result.of_type("CONNECTION_STATUS")] == ["SUCCEEDED"]
+    assert [r.outcome for r in emulator.log] == ["ok"]
+
+
+def test_check_with_a_wrong_secret_fails_and_says_so(cli: Cli, emulator: Emulator) -> None:
+    wrong_secret = "not-the-secret-Xk42"
+    result = cli.run("check", emulator_config(emulator, secret_key=wrong_secret))
+    (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
+    assert status["status"] == "FAILED"
+    assert "m7-sign verification failed" in status["message"] and "'secret_key'" in status["message"]
+    assert wrong_secret not in result.stdout + result.stderr
+    assert [r.outcome for r in emulator.log] == ["bad_sign"]
+
+
+def test_discover_adds_the_accounts_columns_with_their_labels(cli: Cli, emulator: Emulator) -> None:
+    catalog = _discover(cli, emulator_config(emulator))
+    schemas = {s["name"]: s["json_schema"] for s in catalog["streams"]}
+    for column in emulator.account.agent_states:
+        assert schemas["agent_workload"]["properties"][column.prop]["title"] == column.label
+    for column in emulator.account.satisfaction_levels:
+        assert schemas["agent_quality"]["properties"][column.prop]["title"] == column.label
+    assert {s["name"]: s["source_defined_primary_key"] for s in catalog["streams"]} == {
+        "session_time": [["dimension"], ["period_start"]],
+        "agent_workload": [["agentId"], ["period_start"]],
+        "agent_quality": [["agentId"], ["period_start"]],
+    }
+
+
+@pytest.mark.parametrize("dimension", ["half_hour", "hour", "day", "month", "year"])
+def test_a_full_read_returns_exactly_the_apis_rows(cli: Cli, emulator: Emulator, dimension: str) -> None:
+    config = emulator_config(emulator, dimension=dimension, start_date="2024-05-14", end_date="2024-07-31")
+    catalog = _discover(cli, config)
+    emulator.clear_log()
+    result = cli.run("read", config, configured_catalog(catalog))
+    assert result.exit_code == 0 and not result.errors(), result.errors()
+    truth = ground_truth(emulator.account, "2024-05-14", "2024-07-31", dimension)
+    compared = assert_records_equal_ground_truth(result, truth, {s["name"]: s["json_schema"] for s in catalog["streams"]})
+    assert compared == sum(len(rows) for rows in truth.values())
+    assert {r.outcome for r in emulator.log} == {"ok"}
+    nonces = [r.sign + r.nonce for r in emulator.log]
+    assert len(nonces) == len(set(nonces))
+    assert len(emulator.requests_for("session_time")) == 1, "79 days fit in one session window"
+    assert len(emulator.requests_for("agent_quality")) == 79
+
+
+def test_access_and_agent_filters_are_sent_and_respected(cli: Cli, emulator: Emulator) -> None:
+    account = emulator.account
+    access, agents = [account.access_ids[0]], [account.agents[0].agent_id, account.agents[4].agent_id]
+    config = emulator_config(emulator, start_date="2024-07-01", end_date="2024-07-10", access_ids=access, agent_ids=agents)
+    catalog = _discover(cli, config)
+    result = cli.run("read", config, configured_catalog(catalog))
+    truth = ground_truth(account, "2024-07-01", "2024-07-10", "day", access_ids=access, agent_ids=agents)
+    assert_records_equal_ground_truth(result, truth, {s["name"]: s["json_schema"] for s in catalog["streams"]})
+    assert {a["agentId"] for a in result.records("agent_workload")} == {account.agents[0].display, account.agents[4].display}
+
+
+def test_a_second_read_from_the_emitted_state_requests_only_the_tail(cli: Cli, emulator: Emulator) -> None:
+    config = emulator_config(emulator, start_date="2024-06-01", end_date="2024-07-31", lookback_days=2)
+    catalog = configured_catalog(_discover(cli, config))
+    first = cli.run("read", config, catalog)
+    states = first.final_states()
+    assert {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in states} == {
+        stream: {"period_start": "2024-07-31T00:00:00+0800"} for stream in STREAMS
+    }
+    emulator.clear_log()
+    second = cli.run("read", config, catalog, state=states)
+    assert second.exit_code == 0 and not second.errors()
+    assert sorted(r.window for r in emulator.requests_for("agent_workload")) == [
+        ("2024-07-29 00:00:00", "2024-07-29 23:59:59"),
+        ("2024-07-30 00:00:00", "2024-07-30 23:59:59"),
+        ("2024-07-31 00:00:00", "2024-07-31 23:59:59"),
+    ]
+    assert [r.window for r in emulator.requests_for("session_time")] == [("2024-07-29 00:00:00", "2024-07-31 23:59:59")]
+    truth = ground_truth(emulator.account, "2024-07-29", "2024-07-31", "day")
+    assert_records_equal_ground_truth(second, truth, {s["stream"]["name"]: s["stream"]["json_schema"] for s in catalog["streams"]})
