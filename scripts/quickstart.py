@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = ROOT / ".quickstart" / "moor7_reports.duckdb"
@@ -80,7 +80,11 @@ def main(argv: list) -> int:
         ).one()
         print(f"{name:<16}{rows:>8}  {first} .. {last}")
     print(f"\nDatabase: {db_path}")
-    print(f'Query it: .venv/bin/python -c "import duckdb; print(duckdb.connect(\'{db_path}\').sql(\'select * from moor7.session_time order by period_start desc limit 5\'))"')
+    print(
+        "Query it: .venv/bin/python -c \"import duckdb; "
+        f"con = duckdb.connect('{db_path}', read_only=True); "
+        "print(con.sql('select * from moor7.session_time order by period_start desc limit 5'))\""
+    )
     return 0 if result.processed_records or emulator is None else 1
 
 

@@ -73,8 +73,8 @@ class SessionBucketFields(RecordTransformation):
     """Adds `dimension` and `period_start` (the bucket start with the account's UTC offset,
     parsed from `time`) to a session-report row; `time` is kept as the API gave it.
 
-    A label that cannot be parsed does not drop the row: it gets the window's start, and
-    the window is named in one warning.
+    A label that cannot be parsed does not drop the row: it gets the window's start, and a
+    warning names the label and the window.
     """
 
     config: Config

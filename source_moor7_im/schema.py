@@ -19,7 +19,6 @@ import contextvars
 import copy
 import datetime as dt
 import logging
-import re
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterator, List, Mapping
 
@@ -33,7 +32,6 @@ from .windows import CURSOR_FORMAT, SYNC_WINDOWS_KEY
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
 
 _LIVE_HEADER = contextvars.ContextVar("moor7_live_header_discovery", default=False)
-UUID_PROP = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import json
 import requests_mock
 from freezegun import freeze_time
 
-from .builders import BASE_URL, PATHS, SECRET_KEY, ConfigBuilder
+from .builders import PATHS, SECRET_KEY, ConfigBuilder
 from .conftest import run_cli
 
 OK = '{"success": true, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": []}}'
