@@ -47,6 +47,7 @@ FAULT_KINDS = (
     "not_json",  # HTTP 200 with a body that is not JSON
 )
 TRANSIENT_FAULTS = FAULT_KINDS
+FAULT_STATUS = {"http_429": 429, "http_500": 500, "html_502": 502, "html_503": 503, "html_504": 504, "drop": 0}
 
 
 @dataclass
@@ -229,6 +230,8 @@ def _handler_for(emulator: Emulator) -> type:
                 timestamp=headers.get("m7-timestamp"), nonce=headers.get("m7-nonce"), sign=headers.get("m7-sign"),
                 status=0, outcome="",
             )
+            # Logged before any answer is sent, so a client that has its answer sees the entry.
+            emulator._record(entry)
             if emulator.faults.latency_seconds:
                 time.sleep(emulator.faults.latency_seconds)
             try:
@@ -239,8 +242,11 @@ def _handler_for(emulator: Emulator) -> type:
                     raise Rejection(400, "400", f"dimension must be one of {model.DIMENSIONS}", "bad_dimension")
                 fault = emulator._next_fault()
                 if fault:
-                    entry.outcome, entry.status = fault, self._inject(fault)
-                    emulator._record(entry)
+                    status = FAULT_STATUS.get(fault, 200)
+                    if fault == "http_500" and emulator.faults.error_style == "envelope":
+                        status = 200
+                    entry.outcome, entry.status = fault, status
+                    self._inject(fault)
                     return
                 data = emulator.report(stream, start, end, body)  # type: ignore[arg-type]
                 envelope = {
@@ -256,7 +262,6 @@ def _handler_for(emulator: Emulator) -> type:
                 entry.outcome = rejection.reason
                 entry.status = 200 if emulator.faults.error_style == "envelope" else rejection.status
                 self._send_json(entry.status, {"success": False, "code": rejection.code, "message": rejection.message})
-            emulator._record(entry)
 
         def _authenticate_and_parse(self, headers: Dict[str, str], raw: bytes, stream: Optional[str], entry: LoggedRequest) -> Dict[str, Any]:
             if stream is None:
