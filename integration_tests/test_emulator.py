@@ -18,11 +18,11 @@ PATH = "/openapi/im-report/agent/workload"
 DAY = ["2024-08-05 00:00:00", "2024-08-05 23:59:59"]
 
 
-def post(api: Emulator, body: Any = None, *, path: str = PATH, timestamp: Optional[str] = None, nonce: str = "123456",
+def post(api: Emulator, body: Any = None, *, path: str = PATH, timestamp: Optional[str] = None, skew: float = 0, nonce: str = "123456",
          secret: Optional[str] = None, app_key: Optional[str] = None, raw: Optional[bytes] = None,
          content_type: str = "application/json") -> requests.Response:
     account = api.account
-    timestamp = timestamp or str(int(time.time()))
+    timestamp = timestamp or str(int(time.time() + skew))
     app_key = app_key or account.app_key
     headers: Dict[str, str] = {
         "m7-appkey": app_key, "m7-timestamp": timestamp, "m7-nonce": nonce,
@@ -46,9 +46,10 @@ def test_a_correctly_signed_request_gets_the_report(emulator: Emulator) -> None:
     [
         ({"secret": "wrong-secret"}, "bad_sign"),
         ({"app_key": "9999999"}, "bad_app_key"),
-        ({"timestamp": str(int(time.time()) - 301)}, "timestamp_skew"),
-        ({"timestamp": str(int(time.time()) + 301)}, "timestamp_skew"),
-        ({"timestamp": str(int(time.time() * 1000))}, "bad_timestamp"),  # 13 digits, as the vendor's curl examples
+        # skews are applied when the request is sent, not when the parameters are collected
+        ({"skew": -330}, "timestamp_skew"),
+        ({"skew": 330}, "timestamp_skew"),
+        ({"timestamp": "1608719083769"}, "bad_timestamp"),  # 13 digits, as the vendor's curl examples
         ({"nonce": "12345"}, "bad_nonce"),
         ({"raw": b"createTime=2024-08-05"}, "not_json_body"),
         ({"content_type": "text/plain"}, "not_json_body"),
