@@ -93,19 +93,19 @@ def test_discover_adds_the_accounts_columns_with_their_labels(cli: Cli, emulator
 
 @pytest.mark.parametrize("dimension", ["half_hour", "hour", "day", "month", "year"])
 def test_a_full_read_returns_exactly_the_apis_rows(cli: Cli, emulator: Emulator, dimension: str) -> None:
-    config = emulator_config(emulator, dimension=dimension, start_date="2024-05-14", end_date="2024-07-31")
+    config = emulator_config(emulator, dimension=dimension, start_date="2024-04-10", end_date="2024-07-31")
     catalog = _discover(cli, config)
     emulator.clear_log()
     result = cli.run("read", config, configured_catalog(catalog))
     assert result.exit_code == 0 and not result.errors(), result.errors()
-    truth = ground_truth(emulator.account, "2024-05-14", "2024-07-31", dimension)
+    truth = ground_truth(emulator.account, "2024-04-10", "2024-07-31", dimension)
     compared = assert_records_equal_ground_truth(result, truth, {s["name"]: s["json_schema"] for s in catalog["streams"]})
     assert compared == sum(len(rows) for rows in truth.values())
     assert {r.outcome for r in emulator.log} == {"ok"}
     nonces = [r.sign + r.nonce for r in emulator.log]
     assert len(nonces) == len(set(nonces))
-    assert len(emulator.requests_for("session_time")) == 1, "79 days fit in one session window"
-    assert len(emulator.requests_for("agent_quality")) == 79
+    assert len(emulator.requests_for("session_time")) == 1, "113 days fit in one session window"
+    assert len(emulator.requests_for("agent_quality")) == 113  # one per day, 2024-04-10 .. 2024-07-31
 
 
 def test_access_and_agent_filters_are_sent_and_respected(cli: Cli, emulator: Emulator) -> None:
