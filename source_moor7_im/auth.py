@@ -120,10 +120,11 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         if abs(offset) < CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS:
             offset = 0.0
         LOGGER.warning(
-            "This machine's clock differs from 7moor's by %+.0f seconds (server Date: %s); "
+            "This machine's clock differs from 7moor's by %+.0f seconds (about %d minutes; server Date: %s); "
             "request timestamps are corrected by that offset for the rest of the sync. "
             "Setting the clock right (NTP) removes this warning.",
             offset,
+            round(abs(offset) / 60),
             response.headers.get("Date"),
         )
         self._clock_offset_seconds = offset
