@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
-from .conftest import Cli, configured_catalog, emulator_config
+from .conftest import Cli, emulator_config
 from .test_end_to_end import assert_records_equal_ground_truth
 
 STREAMS = ("session_time", "agent_workload", "agent_quality")
@@ -18,9 +20,8 @@ STREAMS = ("session_time", "agent_workload", "agent_quality")
 def test_a_read_survives_a_server_clock_that_is_off(cli: Cli, offset_seconds: float) -> None:
     with Emulator(Account(), Faults(clock_offset_seconds=offset_seconds)) as api:
         config = emulator_config(api, start_date="2024-07-01", end_date="2024-07-06")
-        streams = [{"name": s, "json_schema": {}, "supported_sync_modes": ["incremental"], "default_cursor_field": ["period_start"],
-                    "source_defined_primary_key": [["dimension" if s == "session_time" else "agentId"], ["period_start"]]} for s in STREAMS]
-        result = cli.run("read", config, configured_catalog({"streams": streams}))
+        catalog = json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))
+        result = cli.run("read", config, catalog)
         outcomes = [r.outcome for r in api.log]
     assert result.exit_code == 0 and not result.errors(), result.errors()
     truth = ground_truth(api.account, "2024-07-01", "2024-07-06", "day")
