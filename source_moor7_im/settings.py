@@ -42,6 +42,7 @@ class SyncSettings:
     base_url: str
     max_concurrent_requests: int
     retry_backoff_seconds: float
+    max_retries: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
@@ -85,6 +86,7 @@ class SyncSettings:
             base_url=_base_url(config.get("base_url", DEFAULT_BASE_URL)),
             max_concurrent_requests=_bounded_number(config, "max_concurrent_requests", 4, 1, 16, whole=True),
             retry_backoff_seconds=_bounded_number(config, "retry_backoff_seconds", 2, 0, 600, whole=False),
+            max_retries=_bounded_number(config, "max_retries", 8, 0, 20, whole=True),
         )
 
 

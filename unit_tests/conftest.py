@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+import io
+import logging
+from typing import Any, Iterator, List, Mapping, Optional
 
 import pytest
 
@@ -9,7 +11,7 @@ from airbyte_cdk.test import entrypoint_wrapper
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from source_moor7_im import SourceMoor7Im
 
-from .builders import catalog
+from .builders import SECRET_KEY, catalog
 
 
 def read(
@@ -20,7 +22,44 @@ def read(
 ) -> EntrypointOutput:
     configured_catalog = configured_catalog or catalog()
     source = SourceMoor7Im(catalog=configured_catalog, config=config, state=state)
-    return entrypoint_wrapper.read(source, config, configured_catalog, state, expecting_exception=expecting_exception)
+    # At debug level, so that debug logs are searched for the secret too (see _secret_never_logged).
+    output = entrypoint_wrapper.read(source, config, configured_catalog, state, expecting_exception=expecting_exception, debug=True)
+    # An uncaught exception is among the messages, as a trace with its stack.
+    assert_no_secret("\n".join(repr(message) for message in output.get_message_iterator()))
+    return output
+
+
+def assert_no_secret(text: str) -> None:
+    assert SECRET_KEY not in text, "the secret key leaked into the connector's output"
+
+
+class _EverythingLogged(logging.Handler):
+    """Keeps every log line, tracebacks included, as a person reading the logs would see it."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.text = io.StringIO()
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.text.write(self.format(record) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def _secret_never_logged() -> Iterator[None]:
+    """Every unit test doubles as a search for the secret key in the logs, at debug level,
+    raw (before the CDK's secret-masking formatter gets a chance to hide a leak)."""
+    root = logging.getLogger()
+    handler = _EverythingLogged()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert_no_secret(handler.text.getvalue())
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +70,15 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_cli(args: List[str], config: Optional[Mapping[str, Any]], tmp_path, capsys) -> List[dict]:
-    """Run the `source-moor7-im` command in-process; return its stdout messages as dicts."""
+    """Run the `source-moor7-im` command in-process, at debug level; return its stdout
+    messages as dicts, after checking that stdout holds nothing but Airbyte messages (no
+    traceback) and that neither stdout nor stderr holds the secret key."""
     import json
     import sys
 
     from source_moor7_im.run import run
 
-    argv = list(args)
+    argv = [*args, "--debug"]
     if config is not None:
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
@@ -52,8 +93,11 @@ def run_cli(args: List[str], config: Optional[Mapping[str, Any]], tmp_path, caps
         exit_code = exit_.code or 0
     finally:
         sys.argv = old_argv
-    out = capsys.readouterr().out
-    messages = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    captured = capsys.readouterr()
+    assert_no_secret(captured.out + captured.err)
+    lines = [line for line in captured.out.splitlines() if line.strip()]
+    assert all(line.startswith("{") for line in lines), f"stdout holds more than Airbyte messages: {lines}"
+    messages = [json.loads(line) for line in lines]
     for message in messages:
         message["_exit_code"] = exit_code
     return messages

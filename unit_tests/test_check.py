@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 import requests_mock
 from freezegun import freeze_time
 
@@ -61,3 +62,20 @@ def test_check_with_an_invalid_config_fails_before_any_request(tmp_path, capsys)
         assert mocker.request_history == []
     assert status["status"] == "FAILED"
     assert "'dimension'" in status["message"] and "week" in status["message"]
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+def test_check_on_an_unreachable_host_gives_up_after_two_quick_retries_naming_the_host(tmp_path, capsys) -> None:
+    # A sync's budget is 8 retries with a 2 s exponential base (minutes); check overrides both.
+    config = ConfigBuilder().with_values(base_url="https://moor7.invalid", max_retries=8, retry_backoff_seconds=2).build()
+
+    def refuse(request, context):
+        raise requests.ConnectionError("Failed to resolve 'moor7.invalid'", request=request)
+
+    with requests_mock.Mocker() as mocker:
+        mocker.post(requests_mock.ANY, text=refuse)
+        status = _status(run_cli(["check"], config, tmp_path, capsys))
+        attempts = len(mocker.request_history)
+    assert attempts == 3, "the first try and the check's 2 retries"
+    assert status["status"] == "FAILED"
+    assert "moor7.invalid could not be reached" in status["message"] and "'base_url'" in status["message"]

@@ -34,6 +34,7 @@ BAD_CONFIGS = [
     ("base_url not a URL", {"base_url": "v7openapi.7moor.com"}, "base_url", True),
     ("base_url with another scheme", {"base_url": "ftp://v7openapi.7moor.com"}, "base_url", True),
     ("too many concurrent requests", {"max_concurrent_requests": 100}, "max_concurrent_requests", True),
+    ("negative max_retries", {"max_retries": -1}, "max_retries", True),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 import requests_mock
 from freezegun import freeze_time
 
@@ -77,3 +78,70 @@ def test_a_rejected_request_body_stops_with_the_apis_message(status: int) -> Non
     assert attempts == 1
     assert any("createTime format error" in m.trace.error.message for m in output.errors)
     assert output.records == []
+
+
+def _raise(exception: type, text: str):
+    """A mock answer that fails as the transport does: the exception carries its request."""
+
+    def answer(request, context):
+        raise exception(text, request=request)
+
+    return answer
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+@pytest.mark.parametrize(
+    "exception",
+    [requests.ConnectionError, requests.ReadTimeout, requests.ConnectTimeout],
+    ids=["dropped-connection", "read-timeout", "connect-timeout"],
+)
+def test_a_network_error_is_retried_signed_afresh_and_the_retry_delivers_the_rows(exception: type) -> None:
+    sent = []
+    fail = _raise(exception, "network trouble")
+
+    def answer(request, context):
+        sent.append(dict(request.headers))  # a copy: the CDK re-signs the same prepared request
+        return fail(request, context) if len(sent) == 1 else ROW
+
+    config = ConfigBuilder().with_end_date("2024-08-01").build()
+    with requests_mock.Mocker() as mocker:
+        mocker.post(URL, text=answer)
+        output = read(config, catalog("agent_quality"))
+    assert not output.errors, output.errors
+    assert [m.record.data["agentId"] for m in output.records] == ["a[1]"]
+    assert len(sent) == 2 and sent[0]["m7-nonce"] != sent[1]["m7-nonce"]
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+@pytest.mark.parametrize(
+    "failure, words",
+    [
+        ({"status_code": 500, "text": '{"success": false, "code": "500", "message": "服务器内部错误"}'}, "服务器内部错误"),
+        ({"status_code": 503, "text": "<html><h1>503 Service Unavailable</h1></html>"}, "not a 7moor JSON envelope"),
+        ({"text": _raise(requests.ConnectionError, "Connection refused")}, "could not be reached"),
+        ({"status_code": 429, "text": '{"success": false, "code": "429", "message": "请求过于频繁"}', "headers": {"Retry-After": "0"}}, "rate limit"),
+    ],
+    ids=["http-500", "html-503", "connection-refused", "rate-limited"],
+)
+def test_when_retries_run_out_the_error_names_the_stream_and_the_window(failure: dict, words: str) -> None:
+    config = ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-02").with_values(max_retries=2, retry_backoff_seconds=0.01).build()
+
+    def on_day(day: str):
+        return lambda request: json.loads(request.body)["createTime"][0] == f"{day} 00:00:00"
+
+    with requests_mock.Mocker() as mocker:
+        mocker.post(URL, additional_matcher=on_day("2024-08-01"), text=ROW)
+        mocker.post(URL, additional_matcher=on_day("2024-08-02"), **failure)
+        output = read(config, catalog("agent_quality"), expecting_exception=True)
+        attempts = [json.loads(r.body)["createTime"][0] for r in mocker.request_history]
+    assert attempts.count("2024-08-02 00:00:00") == 3, "the first try and max_retries=2 retries"
+    # The stream's error, then the CDK's summary of the sync: both say what and where.
+    messages = [m.trace.error.message for m in output.errors]
+    assert len(messages) == 2
+    for message in messages:
+        assert words in message, message
+        assert "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]" in message, message
+    # The day before the failing one was delivered, and its state says so and no further.
+    assert [m.record.data["period_start"] for m in output.records] == ["2024-08-01T00:00:00+08:00"]
+    (state,) = [m.state.stream.stream_state.period_start for m in output.state_messages[-1:]]
+    assert state.startswith("2024-08-01T00:00:00")
