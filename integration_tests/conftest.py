@@ -74,7 +74,8 @@ class Cli:
         state: Optional[List[Mapping[str, Any]]] = None,
         timeout: float = 600,
     ) -> "CliResult":
-        args = [*self.command, verb]
+        # At debug level: every run is also a search of all output for the secret key.
+        args = [*self.command, verb, "--debug"]
         for name, value in (("config", config), ("catalog", catalog), ("state", state)):
             if value is not None:
                 path = self.workdir / f"{name}.json"
@@ -82,7 +83,14 @@ class Cli:
                 args += [f"--{name}", str(path)]
         # Run from an empty directory: the connector must need nothing from the source tree.
         completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
+        assert_no_secret(config, completed.stdout + completed.stderr)
         return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def assert_no_secret(config: Optional[Mapping[str, Any]], output: str) -> None:
+    secret = (config or {}).get("secret_key")
+    if isinstance(secret, str) and secret.strip():
+        assert secret not in output, "the secret key leaked into the connector's output"
 
 
 class CliResult:

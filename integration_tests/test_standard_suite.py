@@ -1,5 +1,5 @@
 """The CDK's standard connector tests, on the scenarios of acceptance-test-config.yml,
-against the emulator on the port those configs name."""
+against the emulator."""
 
 from __future__ import annotations
 
@@ -15,16 +15,21 @@ from moor7_emulator import Account, Emulator, Faults
 from source_moor7_im import SourceMoor7Im
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_PORT = 8765  # the base_url of integration_tests/sample_config.json
 
 
 @pytest.fixture(scope="module", autouse=True)
-def emulator_on_the_sample_port() -> Iterator[Emulator]:
-    with Emulator(Account(), Faults(), port=SAMPLE_PORT) as api:
+def emulator_for_the_suite() -> Iterator[Emulator]:
+    # On a free port: sample_config.json names 127.0.0.1:8765 (where `python -m
+    # moor7_emulator` listens by default), but under pytest-xdist the suite's tests run in
+    # two workers at once, and both cannot bind one fixed port.
+    with Emulator(Account(), Faults()) as api:
+        TestStandardSuite.emulator_url = api.url
         yield api
 
 
 class TestStandardSuite(DeclarativeSourceTestSuite):
+    emulator_url: Optional[str] = None
+
     # The image tests build and run the connector's Docker image; this machine has no
     # Docker engine, and Airbyte's own CI runs them on the published image.
     test_docker_image_build_and_spec = None
@@ -50,4 +55,9 @@ class TestStandardSuite(DeclarativeSourceTestSuite):
         # The connector's own class (as the command runs it), not a bare declarative source
         # with an injected manifest: the suite then tests what users run.
         scenario = scenario or ConnectorTestScenario()
-        return SourceMoor7Im(config=scenario.get_config_dict(empty_if_missing=True, connector_root=ROOT))
+        config = dict(scenario.get_config_dict(empty_if_missing=True, connector_root=ROOT))
+        if "base_url" in config and cls.emulator_url:
+            # The declarative source reads with the config it was built with, so this is
+            # the scenario's config with only the emulator's address changed.
+            config["base_url"] = cls.emulator_url
+        return SourceMoor7Im(config=config)

@@ -78,6 +78,9 @@ class Faults:
     error_style: str = "http"  # "http": errors carry an HTTP error status; "envelope": HTTP 200
     send_date_header: bool = True
     retry_after_seconds: int = 1
+    # (stream, createTime start) pairs answered with HTTP 500 every time: a window that
+    # fails for good, so that a client's retries run out on it.
+    broken_windows: Sequence[Tuple[str, str]] = ()
 
 
 class Emulator:
@@ -240,7 +243,7 @@ def _handler_for(emulator: Emulator) -> type:
                 entry.window = (start.strftime(CREATE_TIME_FORMAT), end.strftime(CREATE_TIME_FORMAT))
                 if "dimension" in body and body["dimension"] not in model.DIMENSIONS:
                     raise Rejection(400, "400", f"dimension must be one of {model.DIMENSIONS}", "bad_dimension")
-                fault = emulator._next_fault()
+                fault = "http_500" if (stream, entry.window[0]) in emulator.faults.broken_windows else emulator._next_fault()
                 if fault:
                     status = FAULT_STATUS.get(fault, 200)
                     if fault == "http_500" and emulator.faults.error_style == "envelope":
