@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
+from pathlib import Path
 
 from moor7_emulator import FAULT_KINDS, Account, Emulator, Faults, ground_truth
 
@@ -86,3 +88,25 @@ def test_when_a_window_keeps_failing_the_error_names_it_and_the_state_resumes_af
     union = union_of_records([failed.messages, resumed.messages])
     for stream in STREAMS:
         assert set(union[stream]) == set(truth[stream]), stream
+
+
+def test_the_secret_key_appears_in_no_output_even_at_debug_level(cli: Cli) -> None:
+    """Every Cli run already greps its output for the secret; this one drives the paths most
+    likely to leak it (errors, retries, rejected credentials, a bad config) and checks
+    that the output searched really is the debug-level one."""
+    faults = Faults(rate=0.5, seed=3, broken_windows=[("agent_workload", "2024-07-02 00:00:00")], retry_after_seconds=0)
+    with Emulator(Account(), faults) as api:
+        config = emulator_config(api, start_date="2024-07-01", end_date="2024-07-03", max_retries=1)
+        secret = config["secret_key"]
+        runs = [
+            cli.run("spec"),
+            cli.run("check", config),
+            cli.run("check", {**config, "app_key": "0000000"}),
+            cli.run("discover", config),
+            cli.run("read", config, json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))),
+            cli.run("read", {**config, "dimension": "week"}, {"streams": []}),
+        ]
+    output = "\n".join(run.stdout + run.stderr for run in runs)
+    assert "Debug logs enabled" in output and "Making outbound API request" in output
+    assert any(run.errors() for run in runs), "the error paths were taken"
+    assert secret not in output
