@@ -43,6 +43,7 @@ class SyncSettings:
     max_concurrent_requests: int
     retry_backoff_seconds: float
     max_retries: int
+    max_requests_per_second: Optional[int]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
@@ -87,6 +88,10 @@ class SyncSettings:
             max_concurrent_requests=_bounded_number(config, "max_concurrent_requests", 4, 1, 16, whole=True),
             retry_backoff_seconds=_bounded_number(config, "retry_backoff_seconds", 2, 0, 600, whole=False),
             max_retries=_bounded_number(config, "max_retries", 8, 0, 20, whole=True),
+            max_requests_per_second=(
+                None if config.get("max_requests_per_second") is None
+                else _bounded_number(config, "max_requests_per_second", None, 1, 1000, whole=True)
+            ),
         )
 
 

@@ -24,7 +24,7 @@ from .schema import live_header_discovery
 MANIFEST_PATH = str(Path(__file__).with_name("manifest.yaml"))
 
 # "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]", as
-# source_moor7_im.errors.WindowNamingErrorHandler writes it.
+# source_moor7_im.errors.ReportErrorHandler writes it.
 _FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
 
 

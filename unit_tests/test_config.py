@@ -35,6 +35,7 @@ BAD_CONFIGS = [
     ("base_url with another scheme", {"base_url": "ftp://v7openapi.7moor.com"}, "base_url", True),
     ("too many concurrent requests", {"max_concurrent_requests": 100}, "max_concurrent_requests", True),
     ("negative max_retries", {"max_retries": -1}, "max_retries", True),
+    ("zero requests per second", {"max_requests_per_second": 0}, "max_requests_per_second", True),
 ]
 
 

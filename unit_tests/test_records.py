@@ -9,7 +9,9 @@ import pytest
 from freezegun import freeze_time
 
 from airbyte_cdk.test.mock_http import HttpMocker
-from source_moor7_im.records import LiftNestedColumns, parse_time_label, split_agent_label
+import requests
+
+from source_moor7_im.records import LiftNestedColumns, ReportRowsExtractor, parse_time_label, split_agent_label
 
 from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder, catalog
 from .conftest import read
@@ -116,3 +118,25 @@ def test_agent_rows_get_their_day_name_number_and_lifted_columns() -> None:
         assert quality["dceb6c54-5a00-4114-a36f-0f4e8e0f8659"] == 66.67 and quality["pushCsrRate"] == 33.33
         # no brackets: the CDK writes null fields by leaving them out of the record
         assert quality.get("agent_name") is None and quality.get("agent_number") is None
+
+
+def _response(body: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = body.encode("utf-8")
+    return response
+
+
+@pytest.mark.parametrize(
+    "body, rows",
+    [
+        ('{"success": true, "data": {"header": [], "list": [{"time": "2024-08-05"}, {"time": "2024-08-06"}]}}', [{"time": "2024-08-05"}, {"time": "2024-08-06"}]),
+        ('{"success": true, "data": {"header": [], "list": []}}', []),
+        ('{"success": true, "data": {"header": [], "list": null}}', []),
+        ('{"success": true, "data": null}', []),
+        ('{"success": true}', []),
+    ],
+    ids=["rows", "empty list", "null list", "null data", "no data"],
+)
+def test_each_row_of_data_list_is_one_record_and_a_report_without_rows_gives_none(body: str, rows: list) -> None:
+    assert list(ReportRowsExtractor(parameters={}).extract_records(_response(body))) == rows

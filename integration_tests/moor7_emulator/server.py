@@ -62,6 +62,8 @@ class LoggedRequest:
     sign: Optional[str]
     status: int
     outcome: str  # "ok", a fault kind, or the rejection's reason
+    received_at: float = 0.0  # time.perf_counter() when the request arrived
+    answered_at: float = 0.0  # and when its answer was sent
 
 
 @dataclass
@@ -213,6 +215,10 @@ def _handler_for(emulator: Emulator) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "moor7-emulator"
+        # The headers and the body go out in two writes; with Nagle's algorithm on, the
+        # second waits for the client's delayed ACK (40 ms on Linux) on every request, which
+        # a real gateway does not do and which would swamp any latency figure.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log is the record
             pass
@@ -231,7 +237,7 @@ def _handler_for(emulator: Emulator) -> type:
             entry = LoggedRequest(
                 path=self.path, stream=stream, window=None, body=None, app_key=headers.get("m7-appkey"),
                 timestamp=headers.get("m7-timestamp"), nonce=headers.get("m7-nonce"), sign=headers.get("m7-sign"),
-                status=0, outcome="",
+                status=0, outcome="", received_at=time.perf_counter(),
             )
             # Logged before any answer is sent, so a client that has its answer sees the entry.
             emulator._record(entry)
@@ -261,6 +267,7 @@ def _handler_for(emulator: Emulator) -> type:
                 }
                 entry.outcome, entry.status = "ok", 200
                 self._send_json(200, envelope)
+                entry.answered_at = time.perf_counter()
             except Rejection as rejection:
                 entry.outcome = rejection.reason
                 entry.status = 200 if emulator.faults.error_style == "envelope" else rejection.status
