@@ -16,8 +16,9 @@ The manifest's `DefaultErrorHandler` decides what is retried and what stops. Wra
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, replace
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, Iterator, List, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import orjson
@@ -46,14 +47,22 @@ def _request_of(response_or_exception: Union[requests.Response, Exception, None]
     return getattr(response_or_exception, "request", None)
 
 
-def parse_body_once(response: requests.Response) -> None:
-    """Make `response.json()` return one orjson parse of the body. A body that is not JSON
-    is left alone: `response.json()` then raises as before and the filters see `{}`."""
+@contextmanager
+def parse_body_once(response: requests.Response) -> Iterator[None]:
+    """Inside the block, `response.json()` returns one orjson parse of the body. A body
+    that is not JSON is left alone: `response.json()` then raises as before and the
+    filters see `{}`. After the block the parse is dropped, so a large report is not held
+    twice while its records are read (the decoder parses it for the records)."""
     try:
         parsed = orjson.loads(response.content)
     except orjson.JSONDecodeError:
+        yield
         return
     response.json = lambda **_: parsed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del response.json  # the class's method again
 
 
 @dataclass
@@ -82,8 +91,10 @@ class ReportErrorHandler(ErrorHandler):
 
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
-            parse_body_once(response_or_exception)
-        resolution = self.error_handler.interpret_response(response_or_exception)
+            with parse_body_once(response_or_exception):
+                resolution = self.error_handler.interpret_response(response_or_exception)
+        else:
+            resolution = self.error_handler.interpret_response(response_or_exception)
         if resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
             return resolution
         request = _request_of(response_or_exception)

@@ -145,3 +145,18 @@ def test_when_retries_run_out_the_error_names_the_stream_and_the_window(failure:
     assert [m.record.data["period_start"] for m in output.records] == ["2024-08-01T00:00:00+08:00"]
     (state,) = [m.state.stream.stream_state.period_start for m in output.state_messages[-1:]]
     assert state.startswith("2024-08-01T00:00:00")
+
+
+def test_a_body_is_parsed_once_for_all_filters_and_the_parse_is_not_kept() -> None:
+    from source_moor7_im.errors import parse_body_once
+
+    response = requests.Response()
+    response._content = ROW.encode()
+    with parse_body_once(response):
+        first, second = response.json(), response.json()
+        assert first is second and first["data"]["list"] == [{"agentId": "a[1]", "initCount": 1}]
+    assert response.json() is not first, "after the filters, the cached parse is dropped"
+    not_json = requests.Response()
+    not_json._content = b"service busy"
+    with parse_body_once(not_json), pytest.raises(requests.exceptions.JSONDecodeError):
+        not_json.json()
