@@ -59,6 +59,7 @@ class Run:
     peak_rss_mib: float
     records: int
     requests: int
+    answered: int  # requests answered with a report (the rest were retried)
     first_request_to_last_answer: float
 
 
@@ -116,6 +117,7 @@ def _run_child(args: List[str], api: Emulator) -> Run:
         peak_rss_mib=peaks[-1] / 1024 if peaks else float("nan"),
         records=records,
         requests=len(log),
+        answered=len(served),
         first_request_to_last_answer=0.0 if not served else max(e.answered_at for e in served) - min(e.received_at for e in log),
     )
 
@@ -228,7 +230,7 @@ def main(argv: List[str]) -> int:
     rows.append([
         f"backfill {year[0]}..{year[1]}, 3 streams, {args.latency_ms:g} ms latency, concurrency {concurrency}",
         f"wall / floor = {backfill.wall_seconds / floor:.2f}",
-        f"{backfill.requests} requests, floor {floor:.1f} s, wall {backfill.wall_seconds:.1f} s "
+        f"{backfill.requests} requests ({backfill.requests - backfill.answered} retried), floor {floor:.1f} s, wall {backfill.wall_seconds:.1f} s "
         f"(first request to last answer {backfill.first_request_to_last_answer:.1f} s: "
         f"{backfill.first_request_to_last_answer / floor:.2f} x floor), {backfill.records} records",
     ])
