@@ -66,6 +66,23 @@ class Cli:
         self.command = command
         self.workdir = workdir
 
+    def arguments(
+        self,
+        verb: str,
+        config: Optional[Mapping[str, Any]] = None,
+        catalog: Optional[Mapping[str, Any]] = None,
+        state: Optional[List[Mapping[str, Any]]] = None,
+    ) -> List[str]:
+        """The command line, with config, catalog and state written to files. At debug
+        level: every run is also a search of all its output for the secret key."""
+        args = [*self.command, verb, "--debug"]
+        for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+            if value is not None:
+                path = self.workdir / f"{name}.json"
+                path.write_text(json.dumps(value))
+                args += [f"--{name}", str(path)]
+        return args
+
     def run(
         self,
         verb: str,
@@ -74,13 +91,7 @@ class Cli:
         state: Optional[List[Mapping[str, Any]]] = None,
         timeout: float = 600,
     ) -> "CliResult":
-        # At debug level: every run is also a search of all output for the secret key.
-        args = [*self.command, verb, "--debug"]
-        for name, value in (("config", config), ("catalog", catalog), ("state", state)):
-            if value is not None:
-                path = self.workdir / f"{name}.json"
-                path.write_text(json.dumps(value))
-                args += [f"--{name}", str(path)]
+        args = self.arguments(verb, config, catalog, state)
         # Run from an empty directory: the connector must need nothing from the source tree.
         completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
         assert_no_secret(config, completed.stdout + completed.stderr)
@@ -120,6 +131,11 @@ class CliResult:
 @pytest.fixture
 def cli(connector_command: List[str], tmp_path: Path) -> Cli:
     return Cli(connector_command, tmp_path)
+
+
+def committed_catalog() -> Dict[str, Any]:
+    """integration_tests/configured_catalog.json: all three streams, incremental."""
+    return json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))
 
 
 def configured_catalog(discovered: Mapping[str, Any], streams: Optional[List[str]] = None) -> Dict[str, Any]:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
-from .conftest import Cli, emulator_config
+from .conftest import Cli, committed_catalog, emulator_config
+from .reliability_checks import STREAMS
 from .test_end_to_end import assert_records_equal_ground_truth
-
-CATALOG = json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))
-STREAMS = ("session_time", "agent_workload", "agent_quality")
 
 
 def _most_in_flight(log) -> int:
@@ -27,7 +22,7 @@ def test_windows_are_read_concurrently_up_to_the_configured_bound_and_the_rows_a
     # Latency keeps each request open long enough for the others to overlap it.
     with Emulator(Account(), Faults(latency_seconds=0.05)) as api:
         config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-31", max_concurrent_requests=6)
-        result = cli.run("read", config, CATALOG)
+        result = cli.run("read", config, committed_catalog())
         log = list(api.log)
     assert result.exit_code == 0 and not result.errors(), result.errors()
     truth = ground_truth(api.account, "2024-03-01", "2024-03-31", "day")
@@ -41,7 +36,7 @@ def test_a_requests_per_second_cap_spreads_the_requests_out(cli: Cli) -> None:
     cap = 4
     with Emulator(Account(), Faults()) as api:
         config = emulator_config(api, start_date="2024-02-01", end_date="2024-02-08", max_requests_per_second=cap)
-        result = cli.run("read", config, CATALOG)
+        result = cli.run("read", config, committed_catalog())
         received = sorted(e.received_at for e in api.log)
     assert result.exit_code == 0 and not result.errors(), result.errors()
     # 17 requests at 4 per second: the first 4 at once, then at least (17 - 4) / 4 s more.

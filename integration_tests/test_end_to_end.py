@@ -10,8 +10,7 @@ import pytest
 from moor7_emulator import Emulator, ground_truth
 
 from .conftest import Cli, configured_catalog, emulator_config
-
-STREAMS = ("session_time", "agent_workload", "agent_quality")
+from .reliability_checks import STREAMS, primary_key
 ADDED_FIELDS = {"period_start", "dimension", "agent_name", "agent_number"}
 NESTED = {"agent_workload": "everyTimeLength", "agent_quality": "satisfaction"}
 
@@ -22,16 +21,11 @@ def _discover(cli: Cli, config: dict) -> dict:
     return catalog["catalog"]
 
 
-def _primary_key(stream: str, record: dict) -> tuple:
-    first = "dimension" if stream == "session_time" else "agentId"
-    return (record[first], record["period_start"])
-
-
 def assert_records_equal_ground_truth(result, truth: dict, schemas: dict) -> int:
     compared = 0
     for stream in STREAMS:
         records = result.records(stream)
-        keys = [_primary_key(stream, r) for r in records]
+        keys = [primary_key(stream, r) for r in records]
         duplicates = [k for k, n in collections.Counter(keys).items() if n > 1]
         assert not duplicates, f"{stream}: duplicate primary keys {duplicates[:3]}"
         assert set(keys) == set(truth[stream]), (
@@ -39,10 +33,10 @@ def assert_records_equal_ground_truth(result, truth: dict, schemas: dict) -> int
         )
         validator = jsonschema.Draft7Validator(schemas[stream])
         for record in records:
-            expected = truth[stream][_primary_key(stream, record)]
+            expected = truth[stream][primary_key(stream, record)]
             api_fields = {k: v for k, v in record.items() if k not in ADDED_FIELDS}
             lifted = expected.get(NESTED.get(stream), {}) if stream in NESTED else {}
-            assert api_fields == {**lifted, **expected}, f"{stream} {_primary_key(stream, record)} differs from the API's row"
+            assert api_fields == {**lifted, **expected}, f"{stream} {primary_key(stream, record)} differs from the API's row"
             errors = [e.message for e in validator.iter_errors(record)]
             assert not errors, f"{stream}: record does not match the discovered schema: {errors[:3]}"
             compared += 1

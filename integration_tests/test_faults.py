@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import json
-from pathlib import Path
 
 from moor7_emulator import FAULT_KINDS, Account, Emulator, Faults, ground_truth
 
-from .conftest import Cli, configured_catalog, emulator_config
+from .conftest import Cli, committed_catalog, configured_catalog, emulator_config
 from .reliability_checks import STREAMS, assert_state_never_passes_unemitted_records, cursor_of, union_of_records
 from .test_end_to_end import assert_records_equal_ground_truth
 
@@ -103,7 +101,7 @@ def test_the_secret_key_appears_in_no_output_even_at_debug_level(cli: Cli) -> No
             cli.run("check", config),
             cli.run("check", {**config, "app_key": "0000000"}),
             cli.run("discover", config),
-            cli.run("read", config, json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))),
+            cli.run("read", config, committed_catalog()),
             cli.run("read", {**config, "dimension": "week"}, {"streams": []}),
         ]
     output = "\n".join(run.stdout + run.stderr for run in runs)

@@ -24,13 +24,7 @@ START, END = "2024-02-01", "2024-04-30"  # 90 days: 90 windows per agent stream
 def _read_until_killed(cli: Cli, config: Mapping[str, Any], catalog: Mapping[str, Any], state: Optional[List[Any]], kill_after_records: Optional[int]) -> Tuple[List[Dict[str, Any]], bool]:
     """Run `read`, SIGKILL it once it has printed `kill_after_records` records (None: let it
     finish). Returns what it printed before it died, and whether it finished by itself."""
-    args = [*cli.command, "read"]
-    for name, value in (("config", config), ("catalog", catalog), ("state", state)):
-        if value is not None:
-            path = cli.workdir / f"{name}.json"
-            path.write_text(json.dumps(value))
-            args += [f"--{name}", str(path)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cli.workdir)
+    process = subprocess.Popen(cli.arguments("read", config, catalog, state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cli.workdir)
     messages: List[Dict[str, Any]] = []
     records = 0
     killed = False

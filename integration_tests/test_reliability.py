@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
-from .conftest import Cli, emulator_config
+from .conftest import Cli, committed_catalog, emulator_config
+from .reliability_checks import STREAMS
 from .test_end_to_end import assert_records_equal_ground_truth
-
-STREAMS = ("session_time", "agent_workload", "agent_quality")
 
 
 @pytest.mark.parametrize("offset_seconds", [7, 480, -720], ids=["a few seconds", "+8 minutes", "-12 minutes"])
 def test_a_read_survives_a_server_clock_that_is_off(cli: Cli, offset_seconds: float) -> None:
     with Emulator(Account(), Faults(clock_offset_seconds=offset_seconds)) as api:
         config = emulator_config(api, start_date="2024-07-01", end_date="2024-07-06")
-        catalog = json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))
-        result = cli.run("read", config, catalog)
+        result = cli.run("read", config, committed_catalog())
         outcomes = [r.outcome for r in api.log]
     assert result.exit_code == 0 and not result.errors(), result.errors()
     truth = ground_truth(api.account, "2024-07-01", "2024-07-06", "day")

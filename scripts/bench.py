@@ -1,6 +1,6 @@
 """Benchmark: the connector's `read` against the local 7moor emulator (issue 5).
 
-    .venv/bin/python scripts/bench.py            # the full table (about 3 minutes)
+    .venv/bin/python scripts/bench.py            # the full table (about 90 seconds)
     .venv/bin/python scripts/bench.py --quick    # smaller ranges, for a smoke run
 
 Prints one table:
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "integration_tests"))
 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
+from moor7_emulator.server import PATHS as EMULATOR_PATHS  # noqa: E402
 
 STREAMS = ("session_time", "agent_workload", "agent_quality")
 # The connector's command, reporting its own peak RSS on exit. VmHWM is the peak of this
@@ -64,26 +65,9 @@ class Run:
 
 
 def _catalog(streams: Sequence[str]) -> Dict[str, Any]:
-    keys = {"session_time": [["dimension"], ["period_start"]]}
-    return {
-        "streams": [
-            {
-                "stream": {
-                    "name": name,
-                    "json_schema": {},
-                    "supported_sync_modes": ["full_refresh", "incremental"],
-                    "source_defined_cursor": True,
-                    "default_cursor_field": ["period_start"],
-                    "source_defined_primary_key": keys.get(name, [["agentId"], ["period_start"]]),
-                },
-                "sync_mode": "incremental",
-                "destination_sync_mode": "append_dedup",
-                "cursor_field": ["period_start"],
-                "primary_key": keys.get(name, [["agentId"], ["period_start"]]),
-            }
-            for name in streams
-        ]
-    }
+    """The committed integration_tests/configured_catalog.json, limited to `streams`."""
+    catalog = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text(encoding="utf-8"))
+    return {"streams": [s for s in catalog["streams"] if s["stream"]["name"] in streams]}
 
 
 def _run_child(args: List[str], api: Emulator) -> Run:
@@ -177,11 +161,7 @@ for start, end in windows:
         write(json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": emitted_at}}, ensure_ascii=False) + "\n")
 '''
 
-PATHS = {
-    "session_time": "/openapi/im-report/session/time",
-    "agent_workload": "/openapi/im-report/agent/workload",
-    "agent_quality": "/openapi/im-report/agent/quality",
-}
+PATHS = {stream: path for path, stream in EMULATOR_PATHS.items()}
 
 
 def plain_loop(api: Emulator, stream: str, windows: List[List[str]], dimension: Optional[str]) -> Run:
@@ -220,7 +200,6 @@ def main(argv: List[str]) -> int:
     latency = args.latency_ms / 1000
     concurrency = 4  # the connector's default max_concurrent_requests
     rows: List[List[str]] = []
-    notes: List[str] = []
     directory = Path(tempfile.mkdtemp(prefix="moor7-bench-"))
 
     # 1. A backfill with latency: how close to the floor the concurrency gets.
@@ -284,8 +263,6 @@ def main(argv: List[str]) -> int:
     ratio_width = max(len(r[1]) for r in rows)
     for measure, ratio, detail in rows:
         print(f"{measure:<{width}}  {ratio:<{ratio_width}}  {detail}")
-    for note in notes:
-        print(note)
     return 0
 
 
