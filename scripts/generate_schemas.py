@@ -10,7 +10,11 @@ Columns whose prop is a UUID are per-account (custom agent states, satisfaction 
 they are left out here and added from the live header at discover.
 
 Types follow the labels: 7moor reports counts as integers, and averages (平均), rates (率)
-and ratios (比) as numbers; `time` and `agentId` are strings.
+and ratios (比) as numbers; `time` and `agentId` are strings. Primary-key fields
+(`agentId`, `dimension`, `period_start`) are never null.
+
+`report_columns.json` (one record per header column of each report) is written from
+REPORT_COLUMNS_SCHEMA below, not from the vendor page.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ STREAM_BY_PATH = {
     "/openapi/im-report/agent/quality": "agent_quality",
 }
 STRING_PROPS = {"time", "agentId"}
+NON_NULL_PROPS = {"agentId"}  # part of the primary key: a row without it stops the stream
 NUMBER_LABEL_MARKERS = ("平均", "率", "比")
 
 # English glosses of the documented columns, for warehouse users who do not read Chinese.
@@ -81,6 +86,12 @@ GLOSS = {
     "fortyEightHourSolutionRate": "Solved at first contact within 48 h, percent.",
 }
 
+REPORT_DATE = {
+    "type": "string",
+    "format": "date",
+    "title": "Report date",
+    "description": "The account-local day the row belongs to (YYYY-MM-DD), which survives destinations that store instants in UTC or drop the offset.",
+}
 PERIOD_START = {
     "type": "string",
     "format": "date-time",
@@ -96,11 +107,13 @@ EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
             "description": "Bucket size the report was requested with (half_hour, hour, day, month or year).",
         },
         "period_start": {**PERIOD_START, "description": "Start of the bucket, parsed from time, in the account's local time with its UTC offset."},
+        "report_date": {**REPORT_DATE, "description": "The account-local date of the bucket's start (YYYY-MM-DD; the first day of a month or year bucket)."},
     },
     "agent_workload": {
         "period_start": {**PERIOD_START, "description": "Start of the local day the row sums over, with the account's UTC offset."},
-        "agent_name": {"type": ["null", "string"], "title": "Agent name", "description": "The name part of agentId; null when agentId has no [number]."},
-        "agent_number": {"type": ["null", "string"], "title": "Agent number", "description": "The number in brackets in agentId; null when there is none."},
+        "report_date": REPORT_DATE,
+        "agent_name": {"type": ["null", "string"], "title": "Agent name", "description": "The name part of agentId, trimmed; null when agentId has no [number]."},
+        "agent_number": {"type": ["null", "string"], "title": "Agent number", "description": "The number in brackets in agentId, trimmed; null when there is none."},
         "everyTimeLength": {
             "type": ["null", "object"],
             "title": "everyTimeLength",
@@ -110,14 +123,43 @@ EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
     },
     "agent_quality": {
         "period_start": {**PERIOD_START, "description": "Start of the local day the row covers, with the account's UTC offset."},
-        "agent_name": {"type": ["null", "string"], "title": "Agent name", "description": "The name part of agentId; null when agentId has no [number]."},
-        "agent_number": {"type": ["null", "string"], "title": "Agent number", "description": "The number in brackets in agentId; null when there is none."},
+        "report_date": REPORT_DATE,
+        "agent_name": {"type": ["null", "string"], "title": "Agent name", "description": "The name part of agentId, trimmed; null when agentId has no [number]."},
+        "agent_number": {"type": ["null", "string"], "title": "Agent number", "description": "The number in brackets in agentId, trimmed; null when there is none."},
         "satisfaction": {
             "type": ["null", "object"],
             "title": "satisfaction",
             "description": "Share of each satisfaction level in percent, keyed by level prop (sparse), as returned; its keys are also top-level columns.",
             "additionalProperties": {"type": ["null", "number"]},
         },
+    },
+}
+
+
+REPORT_COLUMNS_SCHEMA: Dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": True,
+    "properties": {
+        "report": {
+            "type": "string",
+            "title": "Report",
+            "description": "The stream whose report the column belongs to: session_time, agent_workload or agent_quality.",
+        },
+        "prop": {
+            "type": "string",
+            "title": "Column",
+            "description": "The column's key (header prop): a column name of the report's stream; a UUID for the account's own columns.",
+        },
+        "label": {"type": ["null", "string"], "title": "Label", "description": "The column's name in the 7moor console (Chinese)."},
+        "is_custom": {
+            "type": ["null", "boolean"],
+            "title": "Custom column",
+            "description": "The header's custom-column flag (isCustomHeader, or customHeader in the quality report).",
+        },
+        "show": {"type": ["null", "boolean"], "title": "Shown", "description": "Whether the 7moor console shows the column by default."},
+        "width": {"type": ["null", "integer"], "title": "Width", "description": "The console's column width in pixels (sent as a string or a number)."},
+        "position": {"type": "integer", "title": "Position", "description": "The column's place in the report header, from 1."},
     },
 }
 
@@ -152,7 +194,7 @@ def stream_schema(stream: str, header: List[Dict[str, Any]]) -> Dict[str, Any]:
         if UUID_PROP.match(prop):
             continue
         properties[prop] = {
-            "type": ["null", column_type(prop, label)],
+            "type": column_type(prop, label) if prop in NON_NULL_PROPS else ["null", column_type(prop, label)],
             "title": label,
             "description": GLOSS.get(prop, label),
         }
@@ -167,10 +209,9 @@ def stream_schema(stream: str, header: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 def render_all() -> Dict[str, str]:
     samples = sample_responses(VENDOR_PAGE.read_text(encoding="utf-8"))
-    return {
-        f"{stream}.json": json.dumps(stream_schema(stream, samples[stream]["data"]["header"]), ensure_ascii=False, indent=2) + "\n"
-        for stream in STREAM_BY_PATH.values()
-    }
+    schemas = {stream: stream_schema(stream, samples[stream]["data"]["header"]) for stream in STREAM_BY_PATH.values()}
+    schemas["report_columns"] = REPORT_COLUMNS_SCHEMA
+    return {f"{stream}.json": json.dumps(schema, ensure_ascii=False, indent=2) + "\n" for stream, schema in schemas.items()}
 
 
 def main(argv: List[str]) -> int:

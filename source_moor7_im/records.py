@@ -1,6 +1,6 @@
 """Record extraction and shaping that the manifest cannot say efficiently: the rows of a
-report, label parsing with a logged fallback, lifting sparse nested dicts and splitting
-`agentId`.
+report, label parsing, lifting sparse nested dicts, splitting `agentId`, and numbering the
+columns of a report header.
 
 These run once per record, so they avoid per-record interpolation; what is the same for
 a whole slice is computed once per slice.
@@ -9,7 +9,6 @@ a whole slice is computed once per slice.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
@@ -17,14 +16,15 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
+from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .settings import DEFAULT_DIMENSION, DEFAULT_TIMEZONE
-
-LOGGER = logging.getLogger("airbyte.source_moor7_im")
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
 # in the shapes a report label can reasonably take.
@@ -80,11 +80,26 @@ def parse_time_label(label: Any) -> Optional[dt.datetime]:
 
 
 def split_agent_label(agent_id: Any) -> Tuple[Optional[str], Optional[str]]:
-    """`"在线客服[8029]"` -> (`"在线客服"`, `"8029"`); (None, None) without brackets."""
-    match = _AGENT_LABEL.match(agent_id) if isinstance(agent_id, str) else None
+    """`"在线客服[8029]"` -> (`"在线客服"`, `"8029"`), surrounding whitespace trimmed
+    (`"李四[8029] "` too); (None, None) without brackets."""
+    match = _AGENT_LABEL.match(agent_id.strip()) if isinstance(agent_id, str) else None
     if match is None:
         return None, None
-    return match.group("name"), match.group("number")
+    return match.group("name").strip(), match.group("number").strip()
+
+
+class UnkeyableRowError(AirbyteTracedException):
+    """A row that cannot get a true primary key: the stream stops rather than emit it under a
+    made-up or null key, which a destination would silently merge or reject."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.system_error)
+
+
+def _window(stream_slice: Optional[StreamSlice]) -> str:
+    bounds = stream_slice or {}
+    start, end = (str(bounds.get(key, "?"))[:19].replace("T", " ") for key in ("start_time", "end_time"))
+    return f"createTime {start} to {end}"
 
 
 def _slice_start(stream_slice: Optional[StreamSlice]) -> dt.datetime:
@@ -96,11 +111,13 @@ def _slice_start(stream_slice: Optional[StreamSlice]) -> dt.datetime:
 
 @dataclass
 class SessionBucketFields(RecordTransformation):
-    """Adds `dimension` and `period_start` (the bucket start with the account's UTC offset,
-    parsed from `time`) to a session-report row; `time` is kept as the API gave it.
+    """Adds `dimension`, `period_start` (the bucket start with the account's UTC offset,
+    parsed from `time`) and `report_date` (the bucket's local date) to a session-report
+    row; `time` is kept as the API gave it.
 
-    A label that cannot be parsed does not drop the row: it gets the window's start, and a
-    warning names the label and the window.
+    A label that cannot be parsed stops the stream with an error quoting the label and the
+    window: a window spans up to a year, so giving such rows the window start would put
+    several buckets under one primary key, and a changed label format must be noticed.
     """
 
     config: Config
@@ -119,30 +136,30 @@ class SessionBucketFields(RecordTransformation):
     ) -> None:
         label = record.get("time")
         parsed = parse_time_label(label)
-        if parsed is not None:
-            period_start = parsed.replace(tzinfo=self._zone).isoformat()
-        else:
-            period_start = _slice_start(stream_slice).isoformat()
-            LOGGER.warning(
-                "session_time: cannot read the bucket label time=%r in the window starting %s; "
-                "the row is kept with period_start set to the window start.",
-                label,
-                period_start,
+        if parsed is None:
+            raise UnkeyableRowError(
+                f"session_time: 7moor returned a bucket label time={label!r} that the connector cannot read "
+                f"[stream session_time, {_window(stream_slice)}]. Labels are read as 2024, 2024-08, 2024-08-05, "
+                "2024-08-05 13 or 2024-08-05 13:30; the stream stops instead of guessing the bucket, because rows "
+                "with a guessed period_start would share one primary key. Report the label to the connector's maintainers."
             )
         record["dimension"] = self._dimension
-        record["period_start"] = period_start
+        record["period_start"] = parsed.replace(tzinfo=self._zone).isoformat()
+        record["report_date"] = parsed.date().isoformat()
 
 
 @dataclass
 class AgentDayFields(RecordTransformation):
-    """Adds `period_start` (the day the request covered), `agent_name` and `agent_number`
-    (from `agentId`, the agent's display name and number, e.g. `"在线客服[8029]"`)."""
+    """Adds `period_start` (the day the request covered), `report_date` (that local day),
+    `agent_name` and `agent_number` (from `agentId`, the agent's display name and number,
+    e.g. `"在线客服[8029]"`). A row without `agentId` cannot be keyed: the stream stops with
+    an error naming the window."""
 
     parameters: InitVar[Mapping[str, Any]]
     _period_by_slice: Dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        pass
+        self._stream_name = (parameters or {}).get("name", "agent report")
 
     def transform(
         self,
@@ -151,6 +168,14 @@ class AgentDayFields(RecordTransformation):
         stream_state: Optional[StreamState] = None,
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
+        agent_id = record.get("agentId")
+        if not isinstance(agent_id, str) or not agent_id.strip():
+            shown = {key: value for key, value in list(record.items())[:6]}
+            raise UnkeyableRowError(
+                f"{self._stream_name}: 7moor returned a row without agentId (agentId={agent_id!r}; row starts {shown}) "
+                f"[stream {self._stream_name}, {_window(stream_slice)}]. agentId is part of the primary key, so the "
+                "stream stops instead of emitting a row that cannot be keyed. Report this to 7moor support."
+            )
         slice_start = (stream_slice or {}).get("start_time")
         period_start = self._period_by_slice.get(slice_start)
         if period_start is None:
@@ -159,7 +184,8 @@ class AgentDayFields(RecordTransformation):
                 self._period_by_slice.clear()
             self._period_by_slice[slice_start] = period_start
         record["period_start"] = period_start
-        record["agent_name"], record["agent_number"] = split_agent_label(record.get("agentId"))
+        record["report_date"] = period_start[:10]
+        record["agent_name"], record["agent_number"] = split_agent_label(agent_id)
 
 
 @dataclass
@@ -186,3 +212,17 @@ class LiftNestedColumns(RecordTransformation):
             if isinstance(nested, dict):
                 for key, value in nested.items():
                     record.setdefault(key, value)
+
+
+@dataclass
+class NumberedDpathExtractor(DpathExtractor):
+    """The CDK's `DpathExtractor`, adding each record's 1-based `position` in the extracted
+    list: the order of a report header's columns, which no transformation can see."""
+
+    position_field: str = "position"
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        for position, record in enumerate(super().extract_records(response), start=1):
+            if isinstance(record, dict):
+                record[self.position_field] = position
+            yield record

@@ -11,13 +11,17 @@ from airbyte_cdk.models import (
     AirbyteCatalog,
     AirbyteMessage,
     AirbyteStateMessage,
+    AirbyteStateMessageSerializer,
+    AirbyteStateType,
     ConfiguredAirbyteCatalog,
+    SyncMode,
     TraceType,
     Type,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 from .schema import live_header_discovery
+from .settings import ConfigError
 
 # An absolute path: YamlDeclarativeSource opens a relative path against the working
 # directory first, where an unrelated manifest.yaml could be picked up.
@@ -36,7 +40,39 @@ class SourceMoor7Im(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         config_path: Optional[str] = None,
     ) -> None:
-        super().__init__(path_to_yaml=MANIFEST_PATH, catalog=catalog, config=config, state=state, config_path=config_path)
+        super().__init__(
+            path_to_yaml=MANIFEST_PATH,
+            catalog=catalog,
+            config=config,
+            state=without_full_refresh_states(state, catalog),
+            config_path=config_path,
+        )
+
+    @classmethod
+    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+        """The CDK's reading of a state file, with a config error that says what is wrong
+        instead of a bare schema-validation error. The per-stream cursor values themselves
+        are checked and normalised by the streams' state migration (state.py)."""
+        document = cls._read_json_file(state_path) if state_path else None
+        if isinstance(document, dict) and document:
+            raise ConfigError(
+                f"The state file {state_path} holds a legacy state object {_preview(document)}: this connector reads "
+                "Airbyte per-stream state, a list of messages such as "
+                '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "agent_workload"}, '
+                '"stream_state": {"period_start": "2024-01-20T00:00:00+08:00"}}}]. Write the state in that form, '
+                "or run without a state to sync from 'start_date'."
+            )
+        messages = []
+        for entry in document or []:
+            try:
+                messages.append(AirbyteStateMessageSerializer.load(entry))
+            except Exception:
+                raise ConfigError(
+                    f"The state file {state_path} holds {_preview(entry)}, which is not an Airbyte state message: "
+                    'each entry must look like {"type": "STREAM", "stream": {"stream_descriptor": {"name": "agent_workload"}, '
+                    '"stream_state": {"period_start": "2024-01-20T00:00:00+08:00"}}}. Correct it, or run without a state.'
+                ) from None
+        return messages
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         # Only discover reads the live header: it adds the account's own columns.
@@ -65,3 +101,26 @@ def with_failure_location(message: AirbyteMessage) -> AirbyteMessage:
     if location:
         error.message = f"{error.message} {location.group(0)}"
     return message
+
+
+def without_full_refresh_states(
+    state: Optional[List[AirbyteStateMessage]], catalog: Optional[ConfiguredAirbyteCatalog]
+) -> Optional[List[AirbyteStateMessage]]:
+    """The incoming state without the streams the catalog reads in full refresh: such a stream
+    reads from 'start_date' whatever its state says (a destination that overwrites would
+    otherwise lose the rows before the cursor). The CDK's concurrent cursor honours any
+    state it is given, whatever the sync mode, so the state is dropped before it is built;
+    the stream's final state is still emitted."""
+    if not state or catalog is None:
+        return state
+    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh}
+    return [
+        message
+        for message in state
+        if not (message.type == AirbyteStateType.STREAM and message.stream and message.stream.stream_descriptor.name in full_refresh)
+    ]
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"

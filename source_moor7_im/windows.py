@@ -140,6 +140,14 @@ def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, Windo
             step="P1D",
             lookback=lookback_duration(settings.lookback_days, "day"),
         ),
+        # report_columns: one request per report for the last day of the range; the header
+        # comes back even when that day has no rows.
+        "header_day": WindowPlan(
+            start=aware(bucket_start(range_end, "day")),
+            end=aware(range_end),
+            step="P1D",
+            lookback="",
+        ),
     }
 
 

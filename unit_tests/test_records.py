@@ -11,7 +11,8 @@ from freezegun import freeze_time
 from airbyte_cdk.test.mock_http import HttpMocker
 import requests
 
-from source_moor7_im.records import LiftNestedColumns, ReportRowsExtractor, parse_time_label, split_agent_label
+from airbyte_cdk.models import FailureType
+from source_moor7_im.records import LiftNestedColumns, NumberedDpathExtractor, ReportRowsExtractor, parse_time_label, split_agent_label
 
 from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder, catalog
 from .conftest import read
@@ -49,6 +50,8 @@ def test_labels_that_are_not_dates_are_not_parsed(label) -> None:
         ("机器人助手", None, None),
         ("bracket[open", None, None),
         (None, None, None),
+        ("李四[8029] ", "李四", "8029"),
+        (" 李四 [ 8029 ]\n", "李四", "8029"),
     ],
 )
 def test_agent_id_splits_into_name_and_number(agent_id, name, number) -> None:
@@ -79,17 +82,54 @@ def test_session_rows_get_dimension_and_period_start_with_the_utc_offset() -> No
 
 
 @freeze_time("2024-09-10 12:00:00")
-def test_a_row_with_an_unreadable_label_is_kept_with_the_window_start(caplog) -> None:
+def test_an_unreadable_label_stops_the_stream_with_an_error_quoting_the_label_and_the_window() -> None:
     with HttpMocker() as http_mocker:
         config = ConfigBuilder().build()
         http_mocker.post(
             ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59").with_dimension("day").build(),
-            ReportResponseBuilder.report().with_row(time="合计", initCount=9).build(),
+            ReportResponseBuilder.report().with_row(time="2024-08-01", initCount=3).with_row(time="合计", initCount=9).with_row(time="第2天", initCount=4).build(),
         )
-        with caplog.at_level(logging.WARNING):
-            records = [m.record.data for m in read(config, catalog("session_time")).records]
-        assert records == [{"time": "合计", "initCount": 9, "dimension": "day", "period_start": "2024-08-01T00:00:00+08:00"}]
-        assert "time='合计'" in caplog.text and "2024-08-01T00:00:00+08:00" in caplog.text
+        output = read(config, catalog("session_time"), expecting_exception=True)
+    # the stream's own error (the CDK adds a summary of failed streams after it)
+    error = output.errors[0].trace.error
+    assert "time='合计'" in error.message
+    assert "[stream session_time, createTime 2024-08-01 00:00:00 to 2024-08-03 23:59:59]" in error.message
+    assert error.failure_type == FailureType.system_error
+    # Never two rows under one made-up key: no row of the window is given the window start,
+    # and the stream's state does not pass the window.
+    periods = [m.record.data["period_start"] for m in output.records]
+    assert len(periods) == len(set(periods)) and "2024-08-01T00:00:00+08:00" not in periods[1:]
+    assert all(m.state.stream.stream_state.__dict__.get("period_start") is None for m in output.state_messages)
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_session_rows_carry_the_local_date_of_their_bucket() -> None:
+    with HttpMocker() as http_mocker:
+        config = ConfigBuilder().with_start_date("2024-07-10").with_end_date("2024-08-03").with_values(dimension="month").build()
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-07-01 00:00:00", "2024-08-31 23:59:59").with_dimension("month").build(),
+            ReportResponseBuilder.report().with_row(time="2024-07", initCount=4).with_row(time="2024-08", initCount=2).build(),
+        )
+        records = [m.record.data for m in read(config, catalog("session_time")).records]
+    assert [(r["period_start"], r["report_date"]) for r in records] == [
+        ("2024-07-01T00:00:00+08:00", "2024-07-01"),
+        ("2024-08-01T00:00:00+08:00", "2024-08-01"),
+    ]
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_a_row_without_agent_id_stops_the_stream_with_an_error_naming_the_window() -> None:
+    with HttpMocker() as http_mocker:
+        config = ConfigBuilder().with_end_date("2024-08-01").build()
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("agent_workload").with_day("2024-08-01").build(),
+            ReportResponseBuilder.report().with_row(agentId="庞磊[8238]", initCount=1).with_row(initCount=7).build(),
+        )
+        output = read(config, catalog("agent_workload"), expecting_exception=True)
+    error = output.errors[0].trace.error
+    assert "without agentId" in error.message
+    assert "[stream agent_workload, createTime 2024-08-01 00:00:00 to 2024-08-01 23:59:59]" in error.message
+    assert all(m.record.data.get("agentId") for m in output.records), "no record without its key field"
 
 
 @freeze_time("2024-09-10 12:00:00")
@@ -111,7 +151,8 @@ def test_agent_rows_get_their_day_name_number_and_lifted_columns() -> None:
         output = read(config, catalog("agent_workload", "agent_quality"))
         by_stream = {m.record.stream: m.record.data for m in output.records}
         workload, quality = by_stream["agent_workload"], by_stream["agent_quality"]
-        assert workload["period_start"] == "2024-08-01T00:00:00+08:00"
+        assert workload["period_start"] == "2024-08-01T00:00:00+08:00" and workload["report_date"] == "2024-08-01"
+        assert quality["report_date"] == "2024-08-01"
         assert (workload["agent_name"], workload["agent_number"]) == ("在线客服", "8029")
         assert workload["loginTotalTimeLength"] == 90 and workload["1b1070a2-e9f4-42c2-9f21-b2aab5b74119"] == 60
         assert workload["everyTimeLength"] == {"1b1070a2-e9f4-42c2-9f21-b2aab5b74119": 60, "loginTotalTimeLength": 90}
@@ -140,3 +181,9 @@ def _response(body: str) -> requests.Response:
 )
 def test_each_row_of_data_list_is_one_record_and_a_report_without_rows_gives_none(body: str, rows: list) -> None:
     assert list(ReportRowsExtractor(parameters={}).extract_records(_response(body))) == rows
+
+
+def test_header_columns_are_numbered_in_header_order() -> None:
+    body = '{"success": true, "data": {"header": [{"prop": "agentId"}, {"prop": "initCount"}, {"prop": "x"}], "list": []}}'
+    extractor = NumberedDpathExtractor(field_path=["data", "header"], config={}, parameters={})
+    assert [(r["prop"], r["position"]) for r in extractor.extract_records(_response(body))] == [("agentId", 1), ("initCount", 2), ("x", 3)]

@@ -1,0 +1,136 @@
+"""The saved cursor, read as an instant and put back on a bucket boundary of today's settings.
+
+A stream's state is `{"period_start": "2024-01-19T00:00:00+0800"}`: the start of the last
+bucket (session report) or local day (agent reports) the stream emitted. The CDK's cursor
+resumes at that value minus the lookback, so the value must be a boundary of the buckets
+being read *now*; a state written under other settings is not:
+
+- another `dimension`: `2024-01-19T21:00` (hour) under `day` would make the first window
+  start at 21:00 and emit a partial day under the day's key;
+- another `timezone`: `2024-01-31T00:00:00+0000` under Asia/Shanghai is 08:00 local, and
+  would keep every later agent "day" eight hours off;
+- a value a person wrote, or an older state: `2024-01-20`, `...Z`, milliseconds, epoch
+  seconds.
+
+`NormaliseCursorState` is a CDK state migration (the CDK applies a stream's
+`state_migrations` before it builds the concurrent cursor): it reads any of those forms as
+an instant, converts it to the configured zone, floors it to the start of the bucket that
+holds it, and writes it in the cursor's own format. The lookback then goes back whole
+buckets from a boundary (windows.py), so every window starts on a boundary. A value it
+cannot read stops the sync with a config error naming the stream, the value and the forms
+it takes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import InitVar, dataclass
+from typing import Any, Mapping, MutableMapping, Optional
+from zoneinfo import ZoneInfo
+
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
+from airbyte_cdk.sources.types import Config
+
+from .settings import DEFAULT_DIMENSION, DEFAULT_TIMEZONE, ConfigError
+from .windows import CURSOR_FORMAT, bucket_start
+
+LOGGER = logging.getLogger("airbyte.source_moor7_im")
+
+CURSOR_FIELD = "period_start"
+ACCEPTED_FORMS = (
+    "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without "
+    "milliseconds), a date-time without offset or a date alone (2024-01-20, read in the configured time zone), "
+    "or Unix epoch seconds (1705680000) or milliseconds (1705680000000)"
+)
+_EPOCH = re.compile(r"^\d{10}(\d{3})?$")
+
+
+def parse_cursor_value(value: Any, zone: ZoneInfo) -> Optional[dt.datetime]:
+    """`value` as an aware datetime, or None if it is none of the accepted forms. A value
+    without an offset is account-local wall-clock time, as a person means it."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        value = str(int(value)) if float(value).is_integer() else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if _EPOCH.match(text):
+        # Ten digits are seconds; thirteen are milliseconds (7moor's own examples show both).
+        seconds = int(text) / (1000 if len(text) == 13 else 1)
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    if len(text) == 10:
+        try:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
+        except ValueError:
+            return None
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # fromisoformat (3.11) reads a T or a space, fractions of a second, +08:00 and +0800.
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: str) -> str:
+    """The cursor as the start of its bucket of `dimension` in `zone`, in the cursor's format."""
+    moment = parse_cursor_value(value, zone)
+    if moment is None:
+        raise ConfigError(
+            f"The saved state of stream {stream_name} holds {CURSOR_FIELD} {value!r}, which is not a point in time "
+            f"the connector can read: it expects {ACCEPTED_FORMS}. Correct the value in the connection's state, "
+            f"or reset the stream {stream_name} to sync it again from 'start_date'."
+        )
+    local = moment.astimezone(zone).replace(tzinfo=None)
+    floored = bucket_start(local, dimension)
+    return floored.replace(tzinfo=zone).strftime(CURSOR_FORMAT)
+
+
+@dataclass
+class NormaliseCursorState(StateMigration):
+    """The stream's saved `period_start` read as an instant, converted to the configured time
+    zone and floored to its `granularity` bucket (the session `dimension`, or `day`)."""
+
+    config: Config
+    stream_name: str
+    granularity: str
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._zone = ZoneInfo(self.config.get("timezone", DEFAULT_TIMEZONE))
+        self._dimension = (
+            self.config.get("dimension", DEFAULT_DIMENSION) if self.granularity == "dimension" else self.granularity
+        )
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        return bool(stream_state)
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> MutableMapping[str, Any]:
+        if CURSOR_FIELD not in stream_state:
+            raise ConfigError(
+                f"The saved state of stream {self.stream_name} is {dict(stream_state)!r}, without a {CURSOR_FIELD}: "
+                f"this connector keeps {{\"{CURSOR_FIELD}\": <a point in time>}} per stream, where the point in time is "
+                f"{ACCEPTED_FORMS}. Correct the state, or reset the stream {self.stream_name}."
+            )
+        found = stream_state[CURSOR_FIELD]
+        cursor = normalised_cursor(self.stream_name, found, self._zone, self._dimension)
+        if parse_cursor_value(found, self._zone) != dt.datetime.strptime(cursor, CURSOR_FORMAT):
+            # Moved back to a bucket start: the last sync used another dimension or time zone
+            # (or a person wrote the state). Rows already written under the old dimension or
+            # offset keep their own primary key; this sync re-reads whole buckets from here.
+            LOGGER.warning(
+                "%s: the saved cursor %s is not the start of a %s bucket in %s (the connection's dimension or time "
+                "zone changed, or the state was written by hand); resuming from %s, the start of its bucket, minus "
+                "the lookback. Rows written under the earlier setting keep their own keys; reset the stream to "
+                "replace them.",
+                self.stream_name,
+                found,
+                self._dimension.replace("_", " "),
+                self._zone.key,
+                cursor,
+            )
+        return {CURSOR_FIELD: cursor}
