@@ -99,7 +99,9 @@ def test_an_unreadable_label_stops_the_stream_with_an_error_quoting_the_label_an
     # and the stream's state does not pass the window.
     periods = [m.record.data["period_start"] for m in output.records]
     assert len(periods) == len(set(periods)) and "2024-08-01T00:00:00+08:00" not in periods[1:]
-    assert all(m.state.stream.stream_state.__dict__.get("period_start") is None for m in output.state_messages)
+    # (the CDK may checkpoint the range start: a resume from there re-reads the window)
+    cursors = [m.state.stream.stream_state.__dict__.get("period_start") for m in output.state_messages]
+    assert all(c is None or c <= "2024-08-01T00:00:00+0800" for c in cursors), cursors
 
 
 @freeze_time("2024-09-10 12:00:00")
