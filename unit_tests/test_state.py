@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from freezegun import freeze_time
 
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, AirbyteStreamState, StreamDescriptor
@@ -63,3 +65,146 @@ def test_state_is_checkpointed_after_every_window() -> None:
     cursors = [m.state.stream.stream_state.__dict__.get("period_start") for m in output.state_messages]
     for day in ("2024-08-01", "2024-08-02", "2024-08-03", "2024-08-04"):
         assert f"{day}T00:00:00+0800" in cursors, f"no checkpoint after the window of {day}: {cursors}"
+
+
+# --- a saved cursor under changed settings, in the forms a person or an older state holds ---
+
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import pytest  # noqa: E402
+
+from airbyte_cdk.models import AirbyteStateBlob, SyncMode  # noqa: E402
+from source_moor7_im import SourceMoor7Im  # noqa: E402
+from source_moor7_im.settings import ConfigError  # noqa: E402
+from source_moor7_im.source import without_full_refresh_states  # noqa: E402
+from source_moor7_im.state import NormaliseCursorState, normalised_cursor, parse_cursor_value  # noqa: E402
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _stream_state(stream: str, value) -> AirbyteStateMessage:
+    return AirbyteStateMessage(
+        type=AirbyteStateType.STREAM,
+        stream=AirbyteStreamState(stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob(period_start=value)),
+    )
+
+
+@pytest.mark.parametrize(
+    "value, instant_utc",
+    [
+        ("2024-01-20T00:00:00+0800", "2024-01-19T16:00:00"),
+        ("2024-01-20T00:00:00+08:00", "2024-01-19T16:00:00"),
+        ("2024-01-20T00:00:00Z", "2024-01-20T00:00:00"),
+        ("2024-01-20T00:00:00.000Z", "2024-01-20T00:00:00"),
+        ("2024-01-20T00:00:00.123+08:00", "2024-01-19T16:00:00.123000"),
+        ("2024-01-20", "2024-01-19T16:00:00"),  # a date alone: local midnight
+        ("2024-01-20 00:00:00", "2024-01-19T16:00:00"),  # no offset: local wall-clock time
+        (1705680000, "2024-01-19T16:00:00"),  # epoch seconds
+        ("1705680000", "2024-01-19T16:00:00"),
+        ("1705680000000", "2024-01-19T16:00:00"),  # epoch milliseconds
+    ],
+)
+def test_every_accepted_form_of_the_cursor_reads_as_one_instant(value, instant_utc: str) -> None:
+    moment = parse_cursor_value(value, SHANGHAI)
+    assert moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() == instant_utc
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "2024-01-20T25:00", "170568000", "", None, True, {"a": 1}, 1.5])
+def test_a_cursor_in_no_accepted_form_is_a_config_error_naming_stream_value_and_format(value) -> None:
+    with pytest.raises(ConfigError) as raised:
+        normalised_cursor("agent_quality", value, SHANGHAI, "day")
+    message = raised.value.message
+    assert "stream agent_quality" in message and repr(value) in message
+    assert "2024-01-20T00:00:00+08:00" in message and "epoch seconds" in message
+
+
+@pytest.mark.parametrize(
+    "saved, dimension, expected",
+    [
+        ("2024-01-19T21:00:00+0800", "day", "2024-01-19T00:00:00+0800"),  # hour -> day
+        ("2024-01-19T21:30:00+0800", "hour", "2024-01-19T21:00:00+0800"),  # half_hour -> hour
+        ("2024-01-20T00:00:00+0800", "month", "2024-01-01T00:00:00+0800"),  # day -> month
+        ("2024-03-20T00:00:00+0800", "year", "2024-01-01T00:00:00+0800"),  # day -> year
+        ("2024-01-19T21:00:00+0800", "hour", "2024-01-19T21:00:00+0800"),  # unchanged: kept
+        ("2024-01-31T00:00:00+0000", "day", "2024-01-31T00:00:00+0800"),  # UTC state: 08:00 local, that day
+        ("2024-01-30T20:00:00+0000", "day", "2024-01-31T00:00:00+0800"),  # 04:00 local the next day
+    ],
+)
+def test_the_cursor_is_converted_to_the_configured_zone_and_floored_to_its_bucket(saved: str, dimension: str, expected: str) -> None:
+    assert normalised_cursor("session_time", saved, SHANGHAI, dimension) == expected
+
+
+def test_the_migration_logs_when_it_moves_the_cursor_and_keeps_a_boundary_silently(caplog) -> None:
+    migration = NormaliseCursorState(config={"dimension": "day"}, stream_name="session_time", granularity="dimension", parameters={})
+    with caplog.at_level(logging.WARNING):
+        assert migration.migrate({"period_start": "2024-01-20T00:00:00+08:00"}) == {"period_start": "2024-01-20T00:00:00+0800"}
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING):
+        assert migration.migrate({"period_start": "2024-01-19T21:00:00+0800"}) == {"period_start": "2024-01-19T00:00:00+0800"}
+    assert "session_time" in caplog.text and "2024-01-19T21:00:00+0800" in caplog.text and "keep their own keys" in caplog.text
+
+
+def test_a_stream_state_without_period_start_is_a_config_error() -> None:
+    migration = NormaliseCursorState(config={}, stream_name="agent_workload", granularity="day", parameters={})
+    assert migration.should_migrate({}) is False
+    with pytest.raises(ConfigError, match="stream agent_workload.*without a period_start"):
+        migration.migrate({"start_time": "2024-01-20"})
+
+
+def test_an_hour_cursor_under_day_rereads_whole_days_from_the_lookback() -> None:
+    config = ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-04").with_values(dimension="day", lookback_days=1).build()
+    with freeze_time("2024-09-01"), HttpMocker() as http_mocker:
+        # HttpMocker fails the test unless exactly this window (whole days) is asked for.
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-02 00:00:00", "2024-08-04 23:59:59").with_dimension("day").build(),
+            ReportResponseBuilder.report().with_row(time="2024-08-02", initCount=1).with_row(time="2024-08-03", initCount=2).with_row(time="2024-08-04", initCount=3).build(),
+        )
+        output = read(config, catalog("session_time"), [_stream_state("session_time", "2024-08-03T21:00:00+0800")])
+    assert [m.record.data["period_start"] for m in output.records] == [
+        "2024-08-02T00:00:00+08:00", "2024-08-03T00:00:00+08:00", "2024-08-04T00:00:00+08:00",
+    ]
+
+
+def test_an_unreadable_state_stops_the_read_with_a_config_error() -> None:
+    config = ConfigBuilder().build()
+    with freeze_time("2024-09-01"), HttpMocker():
+        output = read(config, catalog("agent_workload"), [_stream_state("agent_workload", "last tuesday")], expecting_exception=True)
+    assert output.records == []
+    (error, *_) = [e.trace.error for e in output.errors]
+    assert error.failure_type.value == "config_error"
+    assert "stream agent_workload" in error.message and "'last tuesday'" in error.message
+
+
+def test_full_refresh_streams_lose_their_incoming_state_and_incremental_ones_keep_it() -> None:
+    state = [_stream_state("agent_workload", "2024-08-02"), _stream_state("session_time", "2024-08-02")]
+    configured = catalog("agent_workload")
+    configured.streams += catalog("session_time", sync_mode=SyncMode.full_refresh).streams
+    kept = without_full_refresh_states(state, configured)
+    assert [m.stream.stream_descriptor.name for m in kept] == ["agent_workload"]
+
+
+def test_a_full_refresh_read_with_a_state_reads_from_start_date_and_emits_its_final_state() -> None:
+    config = ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-03").build()
+    with freeze_time("2024-09-01"), HttpMocker() as http_mocker:
+        for day in ("2024-08-01", "2024-08-02", "2024-08-03"):
+            _workload_day(http_mocker, day, 2)
+        output = read(config, catalog("agent_workload", sync_mode=SyncMode.full_refresh), [_stream_state("agent_workload", "2024-08-03T00:00:00+0800")])
+    assert len(output.records) == 6
+    assert output.most_recent_state.stream_state.__dict__ == {"period_start": "2024-08-03T00:00:00+0800"}
+
+
+@pytest.mark.parametrize(
+    "document, expected",
+    [
+        ({"agent_workload": {"period_start": "2024-01-20"}}, "legacy state object"),
+        (["2024-01-20"], "not an Airbyte state message"),
+    ],
+)
+def test_a_state_file_in_another_shape_is_a_config_error_showing_the_expected_shape(tmp_path, document, expected: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError) as raised:
+        SourceMoor7Im.read_state(str(path))
+    assert expected in raised.value.message and '"type": "STREAM"' in raised.value.message
