@@ -139,13 +139,15 @@ def committed_catalog() -> Dict[str, Any]:
 
 
 def configured_catalog(discovered: Mapping[str, Any], streams: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Every discovered stream (or `streams`) incremental with dedup, and a stream that only
+    supports full refresh (report_columns) in full refresh, overwriting."""
     return {
         "streams": [
             {
                 "stream": stream,
-                "sync_mode": "incremental",
-                "destination_sync_mode": "append_dedup",
-                "cursor_field": stream["default_cursor_field"],
+                "sync_mode": "incremental" if "incremental" in stream["supported_sync_modes"] else "full_refresh",
+                "destination_sync_mode": "append_dedup" if "incremental" in stream["supported_sync_modes"] else "overwrite",
+                "cursor_field": stream.get("default_cursor_field") or [],
                 "primary_key": stream["source_defined_primary_key"],
             }
             for stream in discovered["streams"]

@@ -11,7 +11,7 @@ from moor7_emulator import Emulator, ground_truth
 
 from .conftest import Cli, configured_catalog, emulator_config
 from .reliability_checks import STREAMS, primary_key
-ADDED_FIELDS = {"period_start", "dimension", "agent_name", "agent_number"}
+ADDED_FIELDS = {"period_start", "dimension", "agent_name", "agent_number", "report_date"}
 NESTED = {"agent_workload": "everyTimeLength", "agent_quality": "satisfaction"}
 
 
@@ -37,6 +37,7 @@ def assert_records_equal_ground_truth(result, truth: dict, schemas: dict) -> int
             api_fields = {k: v for k, v in record.items() if k not in ADDED_FIELDS}
             lifted = expected.get(NESTED.get(stream), {}) if stream in NESTED else {}
             assert api_fields == {**lifted, **expected}, f"{stream} {primary_key(stream, record)} differs from the API's row"
+            assert record["report_date"] == record["period_start"][:10], f"{stream}: report_date is not the row's local day"
             errors = [e.message for e in validator.iter_errors(record)]
             assert not errors, f"{stream}: record does not match the discovered schema: {errors[:3]}"
             compared += 1
@@ -82,6 +83,7 @@ def test_discover_adds_the_accounts_columns_with_their_labels(cli: Cli, emulator
         "session_time": [["dimension"], ["period_start"]],
         "agent_workload": [["agentId"], ["period_start"]],
         "agent_quality": [["agentId"], ["period_start"]],
+        "report_columns": [["report"], ["prop"]],
     }
 
 

@@ -26,10 +26,13 @@ def ground_truth(
     dimension: str = "day",
     access_ids: Optional[list] = None,
     agent_ids: Optional[list] = None,
+    zone: dt.tzinfo = SHANGHAI,
 ) -> Dict[str, Dict[Tuple[str, str], Mapping[str, Any]]]:
     """What a full sync of [start_date, end_date] must return, keyed by primary key, with the
     API's row as value. Computed one bucket (session) or one day (agents) at a time, which
-    the account's window-independent figures make equal to any correct windowing."""
+    the account's window-independent figures make equal to any correct windowing. `zone` is
+    the connector's configured time zone: the API answers in wall-clock time whatever it is,
+    so only the offset in `period_start` changes."""
     first = dt.datetime.fromisoformat(start_date)
     last = dt.datetime.fromisoformat(end_date).replace(hour=23, minute=59, second=59)
     truth: Dict[str, Dict[Tuple[str, str], Mapping[str, Any]]] = {"session_time": {}, "agent_workload": {}, "agent_quality": {}}
@@ -41,13 +44,13 @@ def ground_truth(
     while bucket <= range_end:
         bucket_end = min(model._next_bucket(bucket, dimension) - dt.timedelta(seconds=1), range_end)
         (row,) = model.session_rows(account, bucket, bucket_end, dimension, access_ids)
-        truth["session_time"][(dimension, bucket.replace(tzinfo=SHANGHAI).isoformat())] = row
+        truth["session_time"][(dimension, bucket.replace(tzinfo=zone).isoformat())] = row
         bucket = model._next_bucket(bucket, dimension)
 
     day = first
     while day <= last:
         day_end = day.replace(hour=23, minute=59, second=59)
-        period = day.replace(tzinfo=SHANGHAI).isoformat()
+        period = day.replace(tzinfo=zone).isoformat()
         for row in model.workload_rows(account, day, day_end, agent_ids):
             truth["agent_workload"][(row["agentId"], period)] = row
         for row in model.quality_rows(account, day, day_end, agent_ids):
