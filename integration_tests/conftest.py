@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `moor7_emulator` imports as in `python -m`
 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
+from .reliability_checks import STREAMS as REPORT_STREAMS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,8 +140,9 @@ def committed_catalog() -> Dict[str, Any]:
 
 
 def configured_catalog(discovered: Mapping[str, Any], streams: Optional[List[str]] = None) -> Dict[str, Any]:
-    """Every discovered stream (or `streams`) incremental with dedup, and a stream that only
-    supports full refresh (report_columns) in full refresh, overwriting."""
+    """The three report streams (or `streams`) incremental with dedup; a stream that only
+    supports full refresh (report_columns, tested on its own) in full refresh, overwriting."""
+    streams = list(REPORT_STREAMS) if streams is None else streams
     return {
         "streams": [
             {
@@ -151,6 +153,6 @@ def configured_catalog(discovered: Mapping[str, Any], streams: Optional[List[str
                 "primary_key": stream["source_defined_primary_key"],
             }
             for stream in discovered["streams"]
-            if streams is None or stream["name"] in streams
+            if stream["name"] in streams
         ]
     }

@@ -117,6 +117,11 @@ class ReportResponseBuilder:
         self._header.append({"isCustomHeader": custom, "prop": prop, "show": True, "width": 120, "label": label})
         return self
 
+    def with_header_entry(self, **entry: Any) -> "ReportResponseBuilder":
+        """A header entry as given, for the vendor's inconsistent shapes (width, flag spelling)."""
+        self._header.append(entry)
+        return self
+
     def with_row(self, **row: Any) -> "ReportResponseBuilder":
         self._rows.append(row)
         return self

@@ -38,6 +38,25 @@ def test_documented_columns_are_typed_and_titled_with_their_label() -> None:
     assert session["period_start"]["format"] == "date-time"
 
 
+def test_primary_key_fields_are_never_null_and_every_report_row_has_a_local_date() -> None:
+    schemas = {name: json.loads((ROOT / "schemas" / f"{name}.json").read_text(encoding="utf-8"))["properties"]
+               for name in ("session_time", "agent_workload", "agent_quality", "report_columns")}
+    for stream, key in (("session_time", "dimension"), ("session_time", "period_start"), ("agent_workload", "agentId"),
+                        ("agent_workload", "period_start"), ("agent_quality", "agentId"), ("agent_quality", "period_start"),
+                        ("report_columns", "report"), ("report_columns", "prop")):
+        assert schemas[stream][key]["type"] == "string", f"{stream}.{key} may be null"
+    for stream in ("session_time", "agent_workload", "agent_quality"):
+        assert schemas[stream]["report_date"]["type"] == "string" and schemas[stream]["report_date"]["format"] == "date"
+
+
+def test_report_columns_schema_types_each_column_of_a_header_entry() -> None:
+    columns = json.loads((ROOT / "schemas" / "report_columns.json").read_text(encoding="utf-8"))["properties"]
+    assert {name: spec["type"] for name, spec in columns.items()} == {
+        "report": "string", "prop": "string", "label": ["null", "string"], "is_custom": ["null", "boolean"],
+        "show": ["null", "boolean"], "width": ["null", "integer"], "position": "integer",
+    }
+
+
 def _discover(http_mocker: HttpMocker, workload_rows: list) -> dict:
     config = ConfigBuilder().with_end_date("2024-08-03").build()
     day = ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-03 00:00:00", "2024-08-03 23:59:59").with_dimension("day")
@@ -97,3 +116,35 @@ def test_the_package_carries_its_manifest_and_schemas() -> None:
     assert (package / "manifest.yaml").is_file()
     for stream in ("session_time", "agent_workload", "agent_quality"):
         assert json.loads((package / "schemas" / f"{stream}.json").read_text(encoding="utf-8"))["properties"]
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_report_columns_reads_one_day_of_each_report_header_into_typed_rows() -> None:
+    from airbyte_cdk.models import SyncMode
+
+    config = ConfigBuilder().with_end_date("2024-08-03").build()
+    with HttpMocker() as http_mocker:
+        for stream in ("session_time", "agent_workload"):
+            http_mocker.post(
+                ReportRequestBuilder.for_stream(stream).with_day("2024-08-03").build(),
+                ReportResponseBuilder.report().with_column("initCount", "总会话数").build(),
+            )
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("agent_quality").with_day("2024-08-03").build(),
+            ReportResponseBuilder.report()
+            .with_header_entry(isCustomHeader=False, prop="agentId", show=True, width="200", label="座席姓名")
+            .with_header_entry(customHeader=True, prop=WORKLOAD_STATE, show=False, width=" 90 ", label="非常满意")
+            .with_header_entry(prop="pushCsrRate", width="auto", label="邀评率")
+            .build(),
+        )
+        records = [m.record.data for m in read(config, catalog("report_columns", sync_mode=SyncMode.full_refresh)).records]
+    quality = sorted((r for r in records if r["report"] == "agent_quality"), key=lambda r: r["position"])
+    assert quality == [
+        {"report": "agent_quality", "prop": "agentId", "label": "座席姓名", "is_custom": False, "show": True, "width": 200, "position": 1},
+        {"report": "agent_quality", "prop": WORKLOAD_STATE, "label": "非常满意", "is_custom": True, "show": False, "width": 90, "position": 2},
+        # no flag and a width that is not a number: null (left out of the record), not a made-up value
+        {"report": "agent_quality", "prop": "pushCsrRate", "label": "邀评率", "position": 3},
+    ]
+    assert sorted((r["report"], r["prop"]) for r in records if r["report"] != "agent_quality") == [
+        ("agent_workload", "initCount"), ("session_time", "initCount"),
+    ]
