@@ -79,6 +79,11 @@ def main(argv: list) -> int:
             f"select count(*), min(period_start), max(period_start) from {table}"
         ).one()
         print(f"{name:<16}{rows:>8}  {first} .. {last}")
+    # report_columns names every report column: join it to turn an account's UUID column into its label
+    columns, custom = cache.get_sql_engine().connect().exec_driver_sql(
+        "select count(*), count(*) filter (where regexp_matches(prop, '^[0-9a-f]{8}-')) from moor7.report_columns"
+    ).one()
+    print(f"{'report_columns':<16}{columns:>8}  header columns of the three reports, {custom} of them the account's own (UUID props)")
     print(f"\nDatabase: {db_path}")
     print(
         "Query it: .venv/bin/python -c \"import duckdb; "
