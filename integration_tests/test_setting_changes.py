@@ -15,6 +15,7 @@ import collections
 import datetime as dt
 from typing import Any, Dict, List, Mapping, Optional
 
+import jsonschema
 import pytest
 
 from moor7_emulator import Emulator, ground_truth
@@ -212,8 +213,6 @@ def test_report_columns_lists_every_header_column_of_each_report(cli: Cli, emula
     assert sorted((r.stream, r.window) for r in emulator.log if r.stream) == sorted(
         (report, ("2024-07-31 00:00:00", "2024-07-31 23:59:59")) for report in headers
     )
-    import jsonschema
-
     validator = jsonschema.Draft7Validator(stream["json_schema"])
     assert all(not list(validator.iter_errors(r)) for r in result.records("report_columns"))
 
