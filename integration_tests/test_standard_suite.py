@@ -15,6 +15,7 @@ from airbyte_cdk.test import entrypoint_wrapper
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import DeclarativeSourceTestSuite
+
 from moor7_emulator import Account, Emulator, Faults
 from source_moor7_im import SourceMoor7Im
 
