@@ -52,7 +52,7 @@ def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)], check=True
     )
-    (wheel,) = work.glob("source_moor7_im-*.whl")
+    (wheel,) = work.glob("airbyte_source_moor7_im-*.whl")
     env_dir = work / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"

@@ -3,14 +3,19 @@ against the emulator."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
 from boltons.typeutils import classproperty
 
+from airbyte_cdk.models import Status, SyncMode, Type
+from airbyte_cdk.test import entrypoint_wrapper
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import DeclarativeSourceTestSuite
+
 from moor7_emulator import Account, Emulator, Faults
 from source_moor7_im import SourceMoor7Im
 
@@ -61,3 +66,51 @@ class TestStandardSuite(DeclarativeSourceTestSuite):
             # the scenario's config with only the emulator's address changed.
             config["base_url"] = cls.emulator_url
         return SourceMoor7Im(config=config)
+
+
+def _sample_config(api_url: str, **values) -> dict:
+    config = json.loads((ROOT / "integration_tests" / "sample_config.json").read_text(encoding="utf-8"))
+    return {**config, "base_url": api_url, **values}
+
+
+def _check(source: SourceMoor7Im, config: dict, tmp_path: Path):
+    # The wrapper has discover and read helpers, not check: run check as they run theirs.
+    config_file = entrypoint_wrapper.make_file(tmp_path / "config.json", config)
+    return entrypoint_wrapper._run_command(source, ["check", "--config", config_file])
+
+
+def _records(output) -> set:
+    return {json.dumps(m.record.data, sort_keys=True) for m in output.records}
+
+
+def test_a_source_built_without_a_config_runs_each_command_with_the_config_it_is_given(
+    emulator_for_the_suite: Emulator, tmp_path: Path
+) -> None:
+    # `airbyte-cdk connector test` builds `SourceMoor7Im()` before it has a config, then
+    # passes the config (and catalog and state) to check, discover and read.
+    config = _sample_config(emulator_for_the_suite.url)
+    catalog = CatalogBuilder().with_stream("agent_workload", SyncMode.incremental).build()
+
+    check = _check(SourceMoor7Im(), config, tmp_path)
+    assert [m.connectionStatus.status for m in check.connection_status_messages] == [Status.SUCCEEDED]
+    discover = entrypoint_wrapper.discover(SourceMoor7Im(), config)
+    (catalog_message,) = discover.get_message_by_types([Type.CATALOG])
+    assert {s.name for s in catalog_message.catalog.streams} == {"session_time", "agent_workload", "agent_quality"}
+
+    unconfigured = entrypoint_wrapper.read(SourceMoor7Im(), config, catalog)
+    configured = entrypoint_wrapper.read(SourceMoor7Im(config=config, catalog=catalog), config, catalog)
+    assert not unconfigured.errors
+    assert unconfigured.records and _records(unconfigured) == _records(configured)
+
+    # The state is used too: resuming from the last state re-reads only the cursor's window
+    # and the one-day lookback before it, not the three days.
+    resumed = entrypoint_wrapper.read(SourceMoor7Im(), config, catalog, state=[unconfigured.state_messages[-1].state])
+    assert not resumed.errors
+    assert 0 < len(resumed.records) < len(unconfigured.records)
+
+
+def test_a_source_built_without_a_config_answers_check_of_a_bad_config_with_a_failed_status(tmp_path: Path) -> None:
+    config = {**_sample_config("http://127.0.0.1:9"), "end_date": "2024-07-01"}
+    output = _check(SourceMoor7Im(), config, tmp_path)
+    (status,) = [m.connectionStatus for m in output.connection_status_messages]
+    assert status.status == Status.FAILED and "'end_date' 2024-07-01 is before 'start_date'" in status.message

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import List, Optional
 
 import orjson
@@ -53,8 +55,49 @@ def _build_source(args: List[str]) -> Optional[SourceMoor7Im]:
         return None
 
 
+DISTRIBUTION = "airbyte-source-moor7-im"
+COMMAND = "source-moor7-im"
+USAGE = f"""usage: {COMMAND} {{spec,check,discover,read}} [--config CONFIG] [--catalog CATALOG] [--state STATE] [--debug]
+       {COMMAND} --version | --help
+
+  spec                          print the connector's configuration form (JSON schema)
+  check    --config CONFIG      test the credentials with one request
+  discover --config CONFIG      print the streams and their schemas
+  read     --config CONFIG --catalog CATALOG [--state STATE]
+                                sync the streams of a configured catalog
+"""
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+class _MemoryMonitorStartAtDebug(logging.Filter):
+    """The CDK's entrypoint logs "MemoryMonitor instantiated with ..." at INFO on the shared
+    `airbyte` logger, so it would open every command's output as a LOG message. It carries
+    no information about the sync: lower it to DEBUG. (The entrypoint logs it before it
+    applies --debug, so in practice it is no longer printed at all.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and str(record.msg).startswith("MemoryMonitor instantiated"):
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def run() -> None:
     args = sys.argv[1:]
+    if not args:
+        # The CDK would raise "No command passed" as a FATAL log with a traceback.
+        sys.stderr.write(USAGE)
+        sys.exit(2)
+    if args[0] == "--version":
+        print(f"{COMMAND} {_version()}")
+        return
+    logging.getLogger("airbyte").addFilter(_MemoryMonitorStartAtDebug())
     source = _build_source(args)
     if source is None:
         sys.exit(1 if not (args and args[0] == "check") else 0)

@@ -21,6 +21,9 @@ DEFAULT_DIMENSION = "day"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_LOOKBACK_DAYS = 1
 DEFAULT_BASE_URL = "https://v7openapi.7moor.com"
+MAX_LOOKBACK_DAYS = 30
+# Plain http only reaches a server on this machine (the emulator, a local proxy).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConfigError(AirbyteTracedException):
@@ -73,8 +76,13 @@ class SyncSettings:
             raise ConfigError(f"'dimension' must be one of {', '.join(DIMENSIONS)}; got {dimension!r}.")
 
         lookback_days = config.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
-        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
-            raise ConfigError(f"'lookback_days' must be a whole number of days, 0 or more; got {lookback_days!r}.")
+        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or not 0 <= lookback_days <= MAX_LOOKBACK_DAYS:
+            raise ConfigError(
+                f"'lookback_days' must be a whole number of days from 0 to {MAX_LOOKBACK_DAYS}; got {lookback_days!r}."
+            )
+
+        # Without an end date, later incremental syncs go on past today: a year ahead is checked.
+        _require_one_utc_offset(timezone, start_date, end_date or today + dt.timedelta(days=366))
 
         return cls(
             start_date=start_date,
@@ -113,6 +121,24 @@ def _timezone(name: Any) -> ZoneInfo:
         raise ConfigError(f"'timezone' {name!r} is not a known IANA time zone name; use one such as Asia/Shanghai.") from None
 
 
+def _require_one_utc_offset(zone: ZoneInfo, first: dt.date, last: dt.date) -> None:
+    """Windows are cut in fixed-offset local time, so the zone must keep one UTC offset over
+    the sync range (windows.py refuses the same for the range it plans; this says it up front,
+    for the whole range, with the zones to choose from)."""
+    offset = zone.utcoffset(dt.datetime.combine(first, dt.time(12)))
+    day = first
+    while day <= last:
+        if zone.utcoffset(dt.datetime.combine(day, dt.time(12))) != offset:
+            raise ConfigError(
+                f"'timezone' {zone.key} changes its UTC offset on {day.isoformat()} (daylight saving time), within the "
+                f"range this connection syncs ({first.isoformat()} to {last.isoformat()}; without an end date, a year "
+                "ahead): the connector needs a zone with one UTC offset. Use the account's zone if it has no daylight "
+                "saving time (7moor accounts run on China Standard Time: Asia/Shanghai), or UTC, or set an end date "
+                "before the change."
+            )
+        day += dt.timedelta(days=1)
+
+
 def _date(config: Mapping[str, Any], key: str, required: bool) -> Optional[dt.date]:
     value = config.get(key)
     if value is None or value == "":
@@ -141,8 +167,14 @@ def _id_list(config: Mapping[str, Any], key: str) -> Tuple[str, ...]:
 
 def _base_url(value: Any) -> str:
     parsed = urlparse(value) if isinstance(value, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"'base_url' must be an http(s) URL such as {DEFAULT_BASE_URL}; got {value!r}.")
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in value):
+        raise ConfigError(f"'base_url' must be an https URL such as {DEFAULT_BASE_URL}; got {value!r}.")
+    if parsed.scheme == "http" and parsed.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"'base_url' {value!r} uses plain http, which would send the signed requests unencrypted: use https "
+            f"(the default is {DEFAULT_BASE_URL}). Plain http is allowed only for a test server on this machine "
+            "(127.0.0.1, localhost or [::1])."
+        )
     return value.rstrip("/")
 
 

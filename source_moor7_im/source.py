@@ -9,16 +9,20 @@ from typing import Any, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import (
     AirbyteCatalog,
+    AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateMessage,
     AirbyteStateMessageSerializer,
     AirbyteStateType,
     ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
     SyncMode,
     TraceType,
     Type,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .schema import live_header_discovery
 from .settings import ConfigError
@@ -74,7 +78,36 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 ) from None
         return messages
 
+    def _configured(
+        self,
+        config: Mapping[str, Any],
+        catalog: Optional[ConfiguredAirbyteCatalog] = None,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> "SourceMoor7Im":
+        """The source to run a command with. The declarative source builds its streams,
+        concurrency and state from the config, catalog and state it was constructed with
+        (it ignores the arguments of check/discover/read), and the config transformation
+        that computes `_sync_windows` runs only then. A source constructed without a config
+        (as `airbyte-cdk connector test` constructs it, before it has a config) therefore
+        builds a configured one for the command; one constructed with a config is used as is."""
+        if self._config or not config:
+            return self
+        return SourceMoor7Im(catalog=catalog, config=config, state=state)
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            source = self._configured(config)
+        except AirbyteTracedException as error:
+            if error.failure_type != FailureType.config_error:
+                raise
+            # Airbyte expects check to answer a bad config with a failed status (as run.py does).
+            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
+        return super().check(logger, config) if source is self else source.check(logger, config)
+
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        source = self._configured(config)
+        if source is not self:
+            return source.discover(logger, config)
         # Only discover reads the live header: it adds the account's own columns.
         with live_header_discovery():
             return super().discover(logger, config)
@@ -86,6 +119,10 @@ class SourceMoor7Im(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
+        source = self._configured(config, catalog, state)
+        if source is not self:
+            yield from source.read(logger, config, catalog, state)
+            return
         for message in super().read(logger, config, catalog, state):
             yield with_failure_location(message)
 
