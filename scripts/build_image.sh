@@ -100,16 +100,29 @@ PY=${PYTHON:-python3}
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
     || { echo "build_image.sh: the wheelhouse needs a host Python 3.11 (the image's is 3.11); set PYTHON to one." >&2; exit 1; }
 rm -rf "$BUILD/context"
-mkdir -p "$BUILD/context/wheelhouse" "$BUILD/context/project"
-docker_engine_say "building the wheelhouse"
+mkdir -p "$BUILD/context/project"
+docker_engine_say "building the project's wheel"
 "$PY" -m pip wheel -q --no-deps -w "$BUILD/context/project" "$ROOT" >&2 2>"$ROOT/build/wheel.log" \
     || { cat "$ROOT/build/wheel.log" >&2; exit 1; }
 shopt -s nullglob
 wheels=("$BUILD"/context/project/*.whl)
 ((${#wheels[@]} == 1)) || { echo "build_image.sh: expected one project wheel, got ${#wheels[@]}" >&2; exit 1; }
-"$PY" -m pip wheel -q -w "$BUILD/context/wheelhouse" "${wheels[0]}" 2>>"$ROOT/build/wheel.log" >&2 \
-    || { cat "$ROOT/build/wheel.log" >&2; exit 1; }
-rm -f "$BUILD"/context/wheelhouse/"$(basename "${wheels[0]}")"
+# The dependencies' wheels are kept per pyproject.toml: a rebuild with the same dependencies
+# reuses them (and the image layer made from them) instead of resolving them again.
+DEPS_KEY=$( { cat pyproject.toml; "$PY" -c 'import sys, sysconfig; print(sys.version, sysconfig.get_platform())'; } | sha256sum | cut -c1-12)
+WHEELHOUSE=$BUILD/wheelhouse-$DEPS_KEY
+if [[ -f $WHEELHOUSE/.complete ]]; then
+    docker_engine_say "reusing the dependencies' wheels in ${WHEELHOUSE#"$ROOT"/}"
+else
+    docker_engine_say "building the dependencies' wheels"
+    rm -rf "$BUILD"/wheelhouse-*
+    "$PY" -m pip wheel -q -w "$WHEELHOUSE" "${wheels[0]}" 2>>"$ROOT/build/wheel.log" >&2 \
+        || { cat "$ROOT/build/wheel.log" >&2; exit 1; }
+    rm -f "$WHEELHOUSE"/*moor7_im-*.whl
+    touch "$WHEELHOUSE/.complete"
+fi
+cp -al "$WHEELHOUSE" "$BUILD/context/wheelhouse"
+rm -f "$BUILD/context/wheelhouse/.complete"
 
 COMMAND=$(sed -n '/^\[project.scripts\]/,/^\[/{s/^\([A-Za-z0-9_-]*\) *=.*/\1/p}' pyproject.toml | head -1)
 [[ -n $COMMAND ]] || { echo "build_image.sh: no [project.scripts] entry in pyproject.toml" >&2; exit 1; }
@@ -120,17 +133,18 @@ $COMMAND "\$@"
 EOF
 chmod 755 "$BUILD/context/entrypoint.sh"
 cat >"$BUILD/context/Dockerfile" <<EOF
-# Installed in a first stage and copied over, so the wheelhouse is not a layer of the image.
-FROM $BASE_IMAGE AS builder
+# The dependencies are installed in a stage of their own and copied over, so the wheelhouse
+# is not a layer of the image and the layer survives a change to the connector alone.
+FROM $BASE_IMAGE AS dependencies
 USER root
-# Dependencies first, so a change to the connector alone rebuilds only the layers after.
 COPY wheelhouse /tmp/wheelhouse
 RUN pip install -q --no-index --find-links /tmp/wheelhouse /tmp/wheelhouse/*.whl
-COPY project /tmp/project
-RUN pip install -q --no-index --no-deps /tmp/project/*.whl && $COMMAND spec >/dev/null
 
 FROM $BASE_IMAGE
-COPY --from=builder /usr/local /usr/local
+COPY --from=dependencies /usr/local /usr/local
+USER root
+COPY project /tmp/project
+RUN pip install -q --no-index --no-deps /tmp/project/*.whl && rm -rf /tmp/project && $COMMAND spec >/dev/null
 COPY entrypoint.sh /entrypoint.sh
 ENV AIRBYTE_ENTRYPOINT=/entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
