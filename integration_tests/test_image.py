@@ -19,7 +19,7 @@ import pytest
 
 from moor7_emulator import Emulator, ground_truth
 
-from .conftest import Cli, configured_catalog, emulator_config
+from .conftest import Cli, assert_no_secret, configured_catalog, emulator_config
 from .reliability_checks import STREAMS
 from .test_end_to_end import assert_records_equal_ground_truth
 
@@ -137,6 +137,8 @@ def test_pyairbyte_syncs_from_the_image_into_duckdb_over_host_networking(
     # PyAirbyte at import, so set before it.
     monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
     monkeypatch.setenv("DO_NOT_TRACK", "1")
+    logs = tmp_path / "logs"
+    monkeypatch.setenv("AIRBYTE_LOGGING_ROOT", str(logs))  # searched for the secret below
     import airbyte as ab  # the `quickstart` extra; scripts/test_image.sh installs it
     from airbyte.caches import DuckDBCache
 
@@ -159,3 +161,6 @@ def test_pyairbyte_syncs_from_the_image_into_duckdb_over_host_networking(
             expected = {(k, _wall_clock(p)) for k, p in truth[stream]}
             assert len(loaded) == len(set(loaded)), f"{stream}: duplicate keys in DuckDB"
             assert set(loaded) == expected, f"{stream}: DuckDB holds {len(loaded)} rows, the API {len(expected)}"
+    connector_logs = [path for path in logs.rglob("*") if path.is_file()]
+    assert connector_logs, "PyAirbyte wrote no logs where AIRBYTE_LOGGING_ROOT points"
+    assert_no_secret(config, "".join(path.read_text(errors="replace") for path in connector_logs))
