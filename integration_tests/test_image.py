@@ -1,0 +1,166 @@
+"""The connector's Docker image, run as Airbyte runs it: `docker run --rm --network host`
+against the emulator on 127.0.0.1, with config, catalog and state files mounted.
+
+Selected only with `-m image` (pyproject's addopts deselect the marker) and run by
+`scripts/test_image.sh`, which builds the image and names it in MOOR7_IMAGE. Selected
+without MOOR7_IMAGE, or with an image the engine does not have, every test fails: the
+image test never passes by not running."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from moor7_emulator import Emulator, ground_truth
+
+from .conftest import Cli, assert_no_secret, configured_catalog, emulator_config
+from .reliability_checks import STREAMS
+from .test_end_to_end import assert_records_equal_ground_truth
+
+pytestmark = pytest.mark.image
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    name = os.environ.get("MOOR7_IMAGE", "").strip()
+    if not name:
+        pytest.fail("MOOR7_IMAGE is not set: build the image with `bash scripts/build_image.sh` and pass its last line, "
+                    "or run `bash scripts/test_image.sh`")
+    inspected = subprocess.run(["docker", "image", "inspect", name], capture_output=True, text=True)
+    if inspected.returncode != 0:
+        pytest.fail(f"the Docker engine has no image {name!r}: {inspected.stderr.strip()}")
+    return name
+
+
+@pytest.fixture
+def docker_cli(image: str, tmp_path: Path) -> Cli:
+    """The Cli of the end-to-end suite with `docker run` as its command. Its files go in a
+    directory mounted read-only at the same path, so the paths on the command line hold inside
+    the container; the directory is opened up for the image's non-root user."""
+    workdir = tmp_path / "mounted"
+    workdir.mkdir()
+    workdir.chmod(0o755)
+    command: List[str] = ["docker", "run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}:ro", image]
+    return MountedCli(command, workdir)
+
+
+class MountedCli(Cli):
+    def arguments(self, *args, **kwargs) -> List[str]:
+        command = super().arguments(*args, **kwargs)
+        for path in self.workdir.iterdir():
+            path.chmod(0o644)  # uid 1000 in the container reads them, whatever the host's umask
+        return command
+
+
+def _docker_run_id(image: str, *flags: str) -> str:
+    return subprocess.run(["docker", "run", "--rm", "--entrypoint", "id", image, *flags], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_image_runs_as_the_non_root_airbyte_user_with_airbytes_entrypoint(image: str) -> None:
+    assert _docker_run_id(image, "-u") == "1000"
+    assert _docker_run_id(image, "-un") == "airbyte"
+    (config,) = json.loads(subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True,
+                                          check=True).stdout)
+    assert config["Config"]["Entrypoint"] == ["/entrypoint.sh"]
+    assert "AIRBYTE_ENTRYPOINT=/entrypoint.sh" in config["Config"]["Env"]
+    assert config["Config"]["WorkingDir"] == "/airbyte/integration_code"
+
+
+def test_spec_from_the_image(docker_cli: Cli) -> None:
+    result = docker_cli.run("spec")
+    assert result.exit_code == 0, result.stderr
+    (spec,) = result.of_type("SPEC")
+    properties = spec["spec"]["connectionSpecification"]["properties"]
+    assert {"app_key", "secret_key", "start_date", "base_url"} <= set(properties)
+    assert properties["secret_key"]["airbyte_secret"] is True
+
+
+def test_check_from_the_image_reaches_the_emulator_on_the_hosts_loopback(docker_cli: Cli, emulator: Emulator) -> None:
+    result = docker_cli.run("check", emulator_config(emulator))
+    assert [m["connectionStatus"]["status"] for m in result.of_type("CONNECTION_STATUS")] == ["SUCCEEDED"], result.stdout[-2000:]
+    assert [r.outcome for r in emulator.log] == ["ok"]
+
+
+def test_a_read_and_an_incremental_read_from_the_image_return_exactly_the_apis_rows(
+    docker_cli: Cli, emulator: Emulator
+) -> None:
+    config = emulator_config(emulator, start_date="2024-06-01", end_date="2024-07-31", lookback_days=2)
+    discovered = docker_cli.run("discover", config)
+    assert discovered.exit_code == 0, discovered.stderr
+    (catalog_message,) = discovered.of_type("CATALOG")
+    catalog = configured_catalog(catalog_message["catalog"])
+    schemas = {s["stream"]["name"]: s["stream"]["json_schema"] for s in catalog["streams"]}
+
+    emulator.clear_log()
+    first = docker_cli.run("read", config, catalog)
+    assert first.exit_code == 0 and not first.errors(), first.errors() or first.stderr[-2000:]
+    truth = ground_truth(emulator.account, "2024-06-01", "2024-07-31", "day")
+    compared = assert_records_equal_ground_truth(first, truth, schemas)
+    assert compared == sum(len(rows) for rows in truth.values()) > 0
+    assert len(emulator.requests_for("agent_workload")) == 61  # one per day, June and July
+
+    # The state file is the last STATE message of each stream, as Airbyte would pass it.
+    states = first.final_states()
+    assert {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in states} == {
+        stream: {"period_start": "2024-07-31T00:00:00+0800"} for stream in STREAMS
+    }
+    emulator.clear_log()
+    second = docker_cli.run("read", config, catalog, state=states)
+    assert second.exit_code == 0 and not second.errors(), second.errors() or second.stderr[-2000:]
+    assert sorted(r.window for r in emulator.requests_for("agent_workload")) == [
+        ("2024-07-29 00:00:00", "2024-07-29 23:59:59"),
+        ("2024-07-30 00:00:00", "2024-07-30 23:59:59"),
+        ("2024-07-31 00:00:00", "2024-07-31 23:59:59"),
+    ]
+    tail = ground_truth(emulator.account, "2024-07-29", "2024-07-31", "day")
+    assert assert_records_equal_ground_truth(second, tail, schemas) == sum(len(rows) for rows in tail.values()) > 0
+
+
+def _wall_clock(value) -> dt.datetime:
+    """PyAirbyte 0.71's DuckDB cache keeps `period_start` as a naive TIMESTAMP of the local
+    wall-clock time (the offset dropped), so that is what is compared."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=None)
+
+
+def test_pyairbyte_syncs_from_the_image_into_duckdb_over_host_networking(
+    image: str, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No connector registry and no telemetry: both would reach beyond 127.0.0.1. Read by
+    # PyAirbyte at import, so set before it.
+    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    logs = tmp_path / "logs"
+    monkeypatch.setenv("AIRBYTE_LOGGING_ROOT", str(logs))  # searched for the secret below
+    import airbyte as ab  # the `quickstart` extra; scripts/test_image.sh installs it
+    from airbyte.caches import DuckDBCache
+
+    # PyAirbyte mounts <cwd>/.airbyte/<name> at /local and the temp dir at /airbyte/tmp.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".airbyte").mkdir()
+    config = emulator_config(emulator, start_date="2024-07-01", end_date="2024-07-31")
+    source = ab.get_source("source-moor7-im", docker_image=image, use_host_network=True, config=config)
+    source.check()
+    source.select_all_streams()
+    cache = DuckDBCache(db_path=str(tmp_path / "image_reports.duckdb"), schema_name="moor7")
+    source.read(cache=cache)
+
+    truth = ground_truth(emulator.account, "2024-07-01", "2024-07-31", "day")
+    with cache.get_sql_engine().connect() as connection:
+        for stream in STREAMS:
+            key = "dimension" if stream == "session_time" else "agentid"  # PyAirbyte lower-cases column names
+            rows = connection.exec_driver_sql(f"select {key}, period_start from moor7.{stream}").fetchall()
+            loaded = [(k, _wall_clock(p)) for k, p in rows]
+            expected = {(k, _wall_clock(p)) for k, p in truth[stream]}
+            assert len(loaded) == len(set(loaded)), f"{stream}: duplicate keys in DuckDB"
+            assert set(loaded) == expected, f"{stream}: DuckDB holds {len(loaded)} rows, the API {len(expected)}"
+    connector_logs = [path for path in logs.rglob("*") if path.is_file()]
+    assert connector_logs, "PyAirbyte wrote no logs where AIRBYTE_LOGGING_ROOT points"
+    assert_no_secret(config, "".join(path.read_text(errors="replace") for path in connector_logs))
