@@ -78,7 +78,7 @@ def test_with_the_defaults_a_window_against_a_server_that_is_down_ends_within_it
 def test_check_and_discover_give_up_on_a_server_that_is_down_within_seconds() -> None:
     handler = manifest_error_handler(interactive=True)
     waits, last_attempt_at = simulate_server_down(handler)
-    assert handler.max_retries == 2 and waits == [2, 3] and last_attempt_at == 5
+    assert handler.max_retries == 2 and waits == [1.5, 2] and last_attempt_at == 3.5
 
 
 def test_a_retry_after_of_hours_stops_the_window_instead_of_waiting() -> None:
