@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import (
     AirbyteCatalog,
+    AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
@@ -51,9 +52,14 @@ class SourceMoor7Im(YamlDeclarativeSource):
         return super()._pre_process_manifest(manifest)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        READ_STOP.reset()  # the stop rules are a read's; nothing from an earlier read in this process applies
         # Only discover reads the live header: it adds the account's own columns.
         with live_header_discovery():
             return super().discover(logger, config)
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        READ_STOP.reset()
+        return super().check(logger, config)
 
     def read(
         self,
