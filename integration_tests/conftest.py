@@ -3,8 +3,10 @@ from a freshly built wheel into its own virtual environment, run as Airbyte runs
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -44,20 +46,38 @@ def emulator_config(api: Emulator, **values: Any) -> Dict[str, Any]:
 def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
     """`source-moor7-im` from a wheel built now and installed into a fresh venv, so that
     what the wheel carries (manifest, schemas) is what is tested. SOURCE_MOOR7_IM_COMMAND
-    (a path) reuses an installed command instead."""
+    (a path) reuses an installed command instead.
+
+    Built once per test session: under pytest-xdist every worker asks for it, and two
+    builds at once collide in the project's ./build directory. The first worker to take
+    the lock builds into the directory the workers share; the others wait and reuse it."""
     given = os.environ.get("SOURCE_MOOR7_IM_COMMAND")
     if given:
         return [given]
-    work = tmp_path_factory.mktemp("wheel")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's directory, common to all workers
+    work = shared / "connector-wheel"
+    command = work / "venv" / "bin" / "source-moor7-im"
+    with open(shared / "connector-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (work / "installed").exists():
+            _build_and_install(work)
+            (work / "installed").write_text(str(command))
+    return [str(command)]
+
+
+def _build_and_install(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)], check=True
     )
-    (wheel,) = work.glob("airbyte_source_moor7_im-*.whl")
+    (wheel,) = work.glob("*.whl")  # by extension: the distribution's name may change
     env_dir = work / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)], check=True)
-    return [str(env_dir / "bin" / "source-moor7-im")]
 
 
 class Cli:

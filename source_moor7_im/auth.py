@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from email.utils import parsedate_to_datetime
@@ -47,6 +48,44 @@ def new_nonce() -> str:
     return str(100000 + secrets.randbelow(900000))
 
 
+# 7moor remembers a sign + nonce for 5 minutes; a pair is kept a minute longer here so that
+# a clock correction in between cannot bring an old timestamp back into the server's memory.
+REPLAY_MEMORY_SECONDS = 360
+
+
+@dataclass
+class SentNonces:
+    """The (timestamp, nonce) pairs this process signed in the last `REPLAY_MEMORY_SECONDS`.
+
+    With a few hundred requests a second, two random 6-digit nonces in the same second
+    collide about once in a few thousand requests, and 7moor refuses the second as a replay.
+    `draw` keeps drawing until the pair is new, so no pair is sent twice (one set per
+    timestamp second; old seconds are dropped as time moves on)."""
+
+    draw_nonce: Callable[[], str] = new_nonce
+    _by_timestamp: dict = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def draw(self, timestamp: str) -> str:
+        with self._lock:
+            self._forget_before(int(timestamp) - REPLAY_MEMORY_SECONDS)
+            used = self._by_timestamp.setdefault(timestamp, set())
+            nonce = self.draw_nonce()
+            while nonce in used:
+                nonce = self.draw_nonce()
+            used.add(nonce)
+            return nonce
+
+    def _forget_before(self, oldest: int) -> None:
+        for old in [t for t in self._by_timestamp if int(t) < oldest]:
+            del self._by_timestamp[old]
+
+
+# One memory for the whole process: every stream's requester has its own authenticator,
+# and a replay is refused whichever stream sent the first request.
+PROCESS_NONCES = SentNonces()
+
+
 @dataclass
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
     """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`.
@@ -62,6 +101,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     clock: Callable[[], float] = field(default=time.time)
+    nonces: SentNonces = field(default_factory=lambda: PROCESS_NONCES)
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -89,7 +129,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
 
     def get_auth_header(self) -> Mapping[str, Any]:
         timestamp = self.current_timestamp()
-        nonce = new_nonce()
+        nonce = self.nonces.draw(timestamp)
         return {
             "m7-appkey": self._app_key,
             "m7-timestamp": timestamp,

@@ -7,6 +7,11 @@ The manifest's `DefaultErrorHandler` decides what is retried and what stops. Wra
   `createTime` window; when a sync of hundreds of windows stops after its retries, that
   is the first thing the user needs. Network errors (no response at all) get a message of
   their own naming the host, instead of the CDK's generic "an exception occurred".
+- Retries are bounded and say why (`BoundedRetryWait`): each wait is capped, one
+  window's retries stop once its time budget is spent, a `Retry-After` beyond the cap
+  stops the window instead of waiting hours, and every retry is logged at WARN with the
+  error handler's own reason, the stream and the window (the CDK's own line says "Rate
+  limit exceeded" whatever the cause). A stopped read or stream ends its retries at once.
 - The body is parsed once. Each `HttpResponseFilter` calls `response.json()` (the
   standard library's parser) for its predicate and again for its message; on a large
   report that was a tenth of the connector's CPU (py-spy, scripts/bench.py). One orjson
@@ -16,9 +21,13 @@ The manifest's `DefaultErrorHandler` decides what is retried and what stops. Wra
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
+import weakref
 from contextlib import contextmanager
-from dataclasses import InitVar, dataclass, replace
-from typing import Any, Iterator, List, Mapping, Optional, Union
+from dataclasses import InitVar, dataclass, field, replace
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import orjson
@@ -26,8 +35,17 @@ import requests
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
-from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .containment import READ_STOP, ReadStopped, StopSignal
+
+LOGGER = logging.getLogger("airbyte.source_moor7_im")
+# A wait never exceeds this; a Retry-After asking for more stops the window (see BoundedRetryWait).
+DEFAULT_MAX_WAIT_SECONDS = 60
+# One window stops retrying once this long has passed since its first failed attempt.
+DEFAULT_RETRY_BUDGET_SECONDS = 180
 
 
 def describe_window(request: Optional[requests.PreparedRequest]) -> Optional[str]:
@@ -66,15 +84,95 @@ def parse_body_once(response: requests.Response) -> Iterator[None]:
 
 
 @dataclass
+class BoundedRetryWait(BackoffStrategy):
+    """How long to wait before the next attempt, as the manifest's strategies say, within
+    bounds; the one place a retry is decided, so it also logs the retry and its reason.
+
+    - The wait is the first strategy's answer (`Retry-After`, then exponential), capped at
+      `max_wait_seconds`, and never longer than what is left of the window's budget.
+    - A `Retry-After` above `max_wait_seconds` stops the window: 7moor asked not to be
+      called for that long, and sending earlier would only be refused (or count against the
+      account); waiting hours would hold the whole sync. The error says how long was asked.
+    - Once `budget_seconds` have passed since the window's first failed attempt, the
+      window stops. So a window ends within its first attempt, the budget, and one last
+      attempt (each attempt bounded by the connect and read timeouts).
+    - When `READ_STOP` says the read or the stream has stopped, the retry is not sent.
+    """
+
+    strategies: List[BackoffStrategy]
+    stream_name: str
+    describe: Callable[[Any], str]
+    max_attempts: int
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+    budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
+    stop: StopSignal = field(default_factory=lambda: READ_STOP)
+    clock: Callable[[], float] = time.monotonic
+    _first_failure: "weakref.WeakKeyDictionary[Any, float]" = field(default_factory=weakref.WeakKeyDictionary, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
+        reason = self.describe(response_or_exception)
+        stopped = self.stop.reason_to_stop(self.stream_name)
+        if stopped:
+            LOGGER.warning("%s Attempt %d failed; not retried: %s", reason, attempt_count, stopped)
+            raise ReadStopped(stopped)
+        request = _request_of(response_or_exception)
+        now = self.clock()
+        with self._lock:
+            first = self._first_failure.setdefault(request, now) if request is not None else now
+        left = self.budget_seconds - (now - first)
+        wait, from_header = None, False
+        for index, strategy in enumerate(self.strategies):
+            wait = strategy.backoff_time(response_or_exception, attempt_count)
+            if wait:
+                from_header = index == 0 and isinstance(response_or_exception, requests.Response) and "Retry-After" in response_or_exception.headers
+                break
+        wait = float(wait or 1)
+        if from_header and wait > self.max_wait_seconds:
+            raise AirbyteTracedException(
+                message=(
+                    f"{reason} 7moor asked to wait {wait:.0f} s before the next attempt (Retry-After), longer than the "
+                    f"{self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync "
+                    f"again after that wait: it resumes from the saved state."
+                ),
+                internal_message=f"Retry-After {wait:.0f} s above the {self.max_wait_seconds:.0f} s cap",
+                failure_type=FailureType.transient_error,
+            )
+        if left <= 0:
+            raise AirbyteTracedException(
+                message=(
+                    f"{reason} Gave up after {attempt_count} attempts: this window's retries used their "
+                    f"{self.budget_seconds:.0f} s budget."
+                ),
+                internal_message=f"retry budget of {self.budget_seconds:.0f} s spent after {attempt_count} attempts",
+                failure_type=FailureType.transient_error,
+            )
+        wait = min(wait, self.max_wait_seconds, left)
+        # The CDK sleeps one second more than the strategy's answer.
+        LOGGER.warning("%s Attempt %d of %d failed; retrying in %.0f s.", reason, attempt_count, self.max_attempts, wait + 1)
+        return wait
+
+
+@dataclass
 class ReportErrorHandler(ErrorHandler):
-    """The manifest's error handler, parsing each body once and naming the stream and
-    window in failure messages."""
+    """The manifest's error handler, parsing each body once, naming the stream and window
+    in failure messages, and bounding and logging its retries (`BoundedRetryWait`)."""
 
     error_handler: DefaultErrorHandler
     parameters: InitVar[Mapping[str, Any]]
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+    retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream_name = parameters.get("name", "")
+        self._retry_wait = BoundedRetryWait(
+            strategies=list(self.error_handler.backoff_strategies or []),
+            stream_name=self._stream_name,
+            describe=self.describe_failure,
+            max_attempts=(self.error_handler.max_retries or 0) + 1,
+            max_wait_seconds=float(self.max_wait_seconds),
+            budget_seconds=float(self.retry_budget_seconds),
+        )
 
     # The HttpClient reads the retry budget and backoff from the handler it is given.
     @property
@@ -87,7 +185,11 @@ class ReportErrorHandler(ErrorHandler):
 
     @property
     def backoff_strategies(self) -> Optional[List[Any]]:
-        return self.error_handler.backoff_strategies
+        return [self._retry_wait]
+
+    def describe_failure(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> str:
+        """The error handler's message for a failed attempt, with its stream and window."""
+        return self.interpret_response(response_or_exception).error_message or "The request failed."
 
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
@@ -102,6 +204,9 @@ class ReportErrorHandler(ErrorHandler):
         if isinstance(response_or_exception, (requests.ConnectionError, requests.Timeout)):
             message = self._network_error_message(response_or_exception, request)
             resolution = replace(resolution, failure_type=resolution.failure_type or FailureType.transient_error)
+        retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+        if retried and isinstance(response_or_exception, requests.Response) and message:
+            message = f"HTTP {response_or_exception.status_code}: {message}"
         where = ", ".join(part for part in (f"stream {self._stream_name}", describe_window(request)) if part)
         return replace(resolution, error_message=f"{message} [{where}]" if message else f"[{where}]")
 
@@ -109,11 +214,23 @@ class ReportErrorHandler(ErrorHandler):
     def _network_error_message(exception: Exception, request: Optional[requests.PreparedRequest]) -> str:
         url = getattr(request, "url", None) or ""
         host = urlsplit(url).netloc or "the 7moor API"
-        if isinstance(exception, requests.Timeout):
-            what = "did not answer in time"
-        else:
-            what = "could not be reached (the connection failed or was dropped)"
         return (
-            f"{host} {what}: {type(exception).__name__}. If this persists, check 'base_url' and this "
-            f"machine's network and proxy settings."
+            f"{host} {_what_went_wrong(exception)} ({type(exception).__name__}). If this persists, check "
+            f"'base_url' and this machine's network and proxy settings."
         )
+
+
+def _what_went_wrong(exception: Exception) -> str:
+    """Which of the usual network failures this is, from the exception and its causes."""
+    text = repr(exception).lower()
+    if isinstance(exception, requests.ConnectTimeout):
+        return "could not be connected to in time (no answer to the connection request)"
+    if isinstance(exception, requests.Timeout):
+        return "accepted the connection but sent no answer in time (read timeout)"
+    if "name or service not known" in text or "nodename nor servname" in text or "failed to resolve" in text or "name resolution" in text or "no address associated" in text:
+        return "could not be found: the host name does not resolve (DNS)"
+    if "connection refused" in text or "errno 111" in text:
+        return "refused the connection: nothing listens on that port"
+    if "remotedisconnected" in text or "connection aborted" in text or "connection reset" in text:
+        return "closed the connection without an answer"
+    return "could not be reached (the connection failed or was dropped)"

@@ -20,7 +20,7 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .source import SourceMoor7Im
+from .source import INTERACTIVE_COMMANDS, SourceMoor7Im
 
 
 def _emit(message: AirbyteMessage) -> None:
@@ -39,15 +39,17 @@ def _build_source(args: List[str]) -> Optional[SourceMoor7Im]:
             config=SourceMoor7Im.read_config(config_path) if config_path else None,
             state=SourceMoor7Im.read_state(state_path) if state_path else None,
             config_path=config_path,
+            interactive=bool(args) and args[0] in INTERACTIVE_COMMANDS,
         )
     except Exception as error:
         traced = (
             error
             if isinstance(error, AirbyteTracedException)
-            else AirbyteTracedException.from_exception(error, message=f"The connector could not start: {error}")
+            else AirbyteTracedException.from_exception(error, message=f"The connector could not start: {_why(error)}")
         )
-        if args and args[0] == "check" and traced.failure_type == FailureType.config_error:
-            # Airbyte expects check to answer a bad config with a failed connection status.
+        if args and args[0] == "check" and (traced.failure_type == FailureType.config_error or config_path):
+            # Airbyte expects check to answer with a connection status, also for a config file
+            # that is missing or not JSON: the connection cannot be used either way.
             status = AirbyteConnectionStatus(status=Status.FAILED, message=traced.message)
             _emit(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
         else:
@@ -86,6 +88,12 @@ class _MemoryMonitorStartAtDebug(logging.Filter):
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"the file {error.filename!r} does not exist; give the path of a JSON file (for --config, the connector settings)."
+    return str(error)
 
 
 def run() -> None:

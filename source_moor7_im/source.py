@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
-import re
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import (
     AirbyteCatalog,
@@ -24,6 +24,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .containment import FAILURE_LOCATION, READ_STOP, ContainedConcurrentSource
 from .schema import live_header_discovery
 from .settings import ConfigError
 
@@ -31,9 +32,9 @@ from .settings import ConfigError
 # directory first, where an unrelated manifest.yaml could be picked up.
 MANIFEST_PATH = str(Path(__file__).with_name("manifest.yaml"))
 
-# "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]", as
-# source_moor7_im.errors.ReportErrorHandler writes it.
-_FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
+_FAILURE_LOCATION = FAILURE_LOCATION
+# The manifest's settings for commands a person waits on (definitions.interactive_requests).
+INTERACTIVE_COMMANDS = ("check", "discover")
 
 
 class SourceMoor7Im(YamlDeclarativeSource):
@@ -43,7 +44,11 @@ class SourceMoor7Im(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
         config_path: Optional[str] = None,
+        interactive: bool = False,
     ) -> None:
+        """`interactive`: built for `check` or `discover`, which a person waits on: the
+        requests use the manifest's `interactive_requests` timeouts and retries."""
+        self._interactive = interactive
         super().__init__(
             path_to_yaml=MANIFEST_PATH,
             catalog=catalog,
@@ -51,6 +56,13 @@ class SourceMoor7Im(YamlDeclarativeSource):
             state=without_full_refresh_states(state, catalog),
             config_path=config_path,
         )
+        # The read stops early when it cannot succeed (containment.py says why this is ours).
+        self._concurrent_source = ContainedConcurrentSource.replacing(self._concurrent_source, READ_STOP)
+
+    def _pre_process_manifest(self, manifest: Dict[str, Any]) -> Dict[str, Any]:
+        if self._interactive:
+            manifest = with_interactive_requests(manifest)
+        return super()._pre_process_manifest(manifest)
 
     @classmethod
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
@@ -83,6 +95,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
         config: Mapping[str, Any],
         catalog: Optional[ConfiguredAirbyteCatalog] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
+        interactive: bool = False,
     ) -> "SourceMoor7Im":
         """The source to run a command with. The declarative source builds its streams,
         concurrency and state from the config, catalog and state it was constructed with
@@ -92,11 +105,12 @@ class SourceMoor7Im(YamlDeclarativeSource):
         builds a configured one for the command; one constructed with a config is used as is."""
         if self._config or not config:
             return self
-        return SourceMoor7Im(catalog=catalog, config=config, state=state)
+        return SourceMoor7Im(catalog=catalog, config=config, state=state, interactive=interactive)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        READ_STOP.reset()  # the stop rules are a read's; nothing from an earlier read in this process applies
         try:
-            source = self._configured(config)
+            source = self._configured(config, interactive=True)
         except AirbyteTracedException as error:
             if error.failure_type != FailureType.config_error:
                 raise
@@ -105,7 +119,8 @@ class SourceMoor7Im(YamlDeclarativeSource):
         return super().check(logger, config) if source is self else source.check(logger, config)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        source = self._configured(config)
+        READ_STOP.reset()
+        source = self._configured(config, interactive=True)
         if source is not self:
             return source.discover(logger, config)
         # Only discover reads the live header: it adds the account's own columns.
@@ -123,8 +138,27 @@ class SourceMoor7Im(YamlDeclarativeSource):
         if source is not self:
             yield from source.read(logger, config, catalog, state)
             return
+        READ_STOP.reset()
         for message in super().read(logger, config, catalog, state):
             yield with_failure_location(message)
+
+
+def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
+    """The manifest with `definitions.interactive_requests` applied to the requester and its
+    error handler: short timeouts and a small retry budget (the values are in the manifest)."""
+    manifest = copy.deepcopy(manifest)
+    definitions = manifest["definitions"]
+    quick = definitions["interactive_requests"]
+    for key in ("connect_timeout_in_seconds", "read_timeout_in_seconds"):
+        definitions["requester_base"][key] = quick[key]
+    handler = definitions["requester_base"]["error_handler"]
+    handler["max_wait_seconds"] = quick["max_wait_seconds"]
+    handler["retry_budget_seconds"] = quick["retry_budget_seconds"]
+    definitions["error_handler"]["max_retries"] = quick["max_retries"]
+    for strategy in definitions["error_handler"]["backoff_strategies"]:
+        if strategy["type"] == "ExponentialBackoffStrategy":
+            strategy["factor"] = quick["retry_backoff_seconds"]
+    return manifest
 
 
 def with_failure_location(message: AirbyteMessage) -> AirbyteMessage:

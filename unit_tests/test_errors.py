@@ -62,10 +62,11 @@ def test_a_failed_answer_is_retried_and_the_retry_delivers_the_rows(status: int,
 def test_rejected_credentials_stop_at_once_as_a_config_error(status: int, body: str, words: str) -> None:
     output, attempts = _read_one_day({"status_code": status, "text": body}, {"status_code": 200, "text": ROW})
     assert attempts == 1
-    errors = [m.trace.error for m in output.errors]  # the stream's error, then the CDK's summary of the sync
+    errors = [m.trace.error for m in output.errors]  # the stream's error, then the read's final error
     assert {e.failure_type for e in errors} == {FailureType.config_error}
-    (error,) = [e for e in errors if e.message.startswith("7moor rejected")]
-    assert words in error.message and "'app_key'" in error.message and "'secret_key'" in error.message
+    assert len(errors) == 2 and all(e.message.startswith("7moor rejected") for e in errors)
+    for error in errors:
+        assert words in error.message and "'app_key'" in error.message and "'secret_key'" in error.message
     assert SECRET_KEY not in json.dumps([m.trace.error.message for m in output.errors])
     assert output.records == []
 
@@ -117,8 +118,8 @@ def test_a_network_error_is_retried_signed_afresh_and_the_retry_delivers_the_row
     "failure, words",
     [
         ({"status_code": 500, "text": '{"success": false, "code": "500", "message": "服务器内部错误"}'}, "服务器内部错误"),
-        ({"status_code": 503, "text": "<html><h1>503 Service Unavailable</h1></html>"}, "not a 7moor JSON envelope"),
-        ({"text": _raise(requests.ConnectionError, "Connection refused")}, "could not be reached"),
+        ({"status_code": 503, "text": "<html><h1>503 Service Unavailable</h1></html>", "headers": {"Content-Type": "text/html"}}, "HTML error page"),
+        ({"text": _raise(requests.ConnectionError, "Connection refused")}, "refused the connection"),
         ({"status_code": 429, "text": '{"success": false, "code": "429", "message": "请求过于频繁"}', "headers": {"Retry-After": "0"}}, "rate limit"),
     ],
     ids=["http-500", "html-503", "connection-refused", "rate-limited"],

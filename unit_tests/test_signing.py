@@ -11,7 +11,7 @@ import requests
 import requests_mock
 from freezegun import freeze_time
 
-from source_moor7_im.auth import SignedRequestAuthenticator, sign_request
+from source_moor7_im.auth import REPLAY_MEMORY_SECONDS, SentNonces, SignedRequestAuthenticator, sign_request
 
 from .builders import APP_KEY, BASE_URL, PATHS, SECRET_KEY, ConfigBuilder, catalog
 from .conftest import read
@@ -54,7 +54,7 @@ def test_signing_the_same_request_twice_gives_a_new_nonce() -> None:
     for _ in range(20):
         authenticator(prepared)
         nonces.add(prepared.headers["m7-nonce"])
-    assert len(nonces) > 15  # 20 draws from 900 000: a repeat is possible, many are not
+    assert len(nonces) == 20  # within one second too: a repeated draw is drawn again
 
 
 def _retried_attempts(first_status: int, first_body: str) -> list:
@@ -110,3 +110,22 @@ def test_a_wrong_machine_clock_is_corrected_from_the_servers_date_header() -> No
     response.headers["Date"] = "Tue, 14 Nov 2023 22:13:23 GMT"  # 3 s ahead: not worth correcting
     authenticator.update_from_response(requests.Request("POST", BASE_URL).prepare(), response)
     assert authenticator.current_timestamp() == "1700000000"
+
+
+def test_a_nonce_drawn_twice_in_the_same_second_is_drawn_again_so_no_pair_is_sent_twice() -> None:
+    draws = iter(["111111", "111111", "111111", "222222", "111111", "333333"])
+    authenticator = SignedRequestAuthenticator(
+        app_key="{{ config['app_key'] }}", secret_key="{{ config['secret_key'] }}",
+        config={"app_key": APP_KEY, "secret_key": SECRET_KEY}, parameters={}, clock=lambda: 1608119594.7,
+        nonces=SentNonces(draw_nonce=lambda: next(draws)),
+    )
+    sent = [authenticator.get_auth_header() for _ in range(3)]
+    assert [h["m7-nonce"] for h in sent] == ["111111", "222222", "333333"], "a collision was drawn again"
+    assert len({h["m7-sign"] for h in sent}) == 3
+
+
+def test_the_same_nonce_may_come_back_once_its_second_has_left_the_replay_window() -> None:
+    nonces = SentNonces(draw_nonce=lambda: "123456")
+    assert nonces.draw("1608119594") == "123456"
+    assert nonces.draw(str(1608119594 + REPLAY_MEMORY_SECONDS + 1)) == "123456"
+    assert "1608119594" not in nonces._by_timestamp, "old seconds are forgotten, so memory stays bounded"

@@ -47,7 +47,9 @@ FAULT_KINDS = (
     "not_json",  # HTTP 200 with a body that is not JSON
 )
 TRANSIENT_FAULTS = FAULT_KINDS
-FAULT_STATUS = {"http_429": 429, "http_500": 500, "html_502": 502, "html_503": 503, "html_504": 504, "drop": 0}
+# Scripted only (not drawn at random): a 401 "replayed request", as 7moor answers a reused nonce.
+SCRIPT_ONLY_FAULTS = ("replay",)
+FAULT_STATUS = {"replay": 401, "http_429": 429, "http_500": 500, "html_502": 502, "html_503": 503, "html_504": 504, "drop": 0}
 
 
 @dataclass
@@ -307,6 +309,9 @@ def _handler_for(emulator: Emulator) -> type:
                 self._send_json(429, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
                                 extra_headers={"Retry-After": str(emulator.faults.retry_after_seconds)})
                 return 429
+            if fault == "replay":
+                self._send_json(200 if envelope_style else 401, {"success": False, "code": "401", "message": "duplicate m7-nonce: replayed request"})
+                return 401
             if fault == "envelope_rate_limit":
                 self._send_json(200, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"})
                 return 200

@@ -1,0 +1,95 @@
+"""The retry budget with the manifest's defaults: capped waits, a bounded window, and a
+Retry-After of hours refused (issue 9.3). The clock is simulated; the error handler is the
+one the manifest declares, built by the CDK's component factory."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import yaml
+
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import CustomErrorHandler
+from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_moor7_im.containment import StopSignal
+from source_moor7_im.errors import ReportErrorHandler
+from source_moor7_im.source import MANIFEST_PATH, with_interactive_requests
+
+from .builders import BASE_URL, ConfigBuilder
+
+CDK_EXTRA_SECOND = 1  # the CDK sleeps one second more than the strategy's answer
+
+
+def manifest_error_handler(interactive: bool = False) -> ReportErrorHandler:
+    with open(MANIFEST_PATH, encoding="utf-8") as file:
+        manifest = yaml.safe_load(file)
+    if interactive:
+        manifest = with_interactive_requests(manifest)
+    resolved = ManifestReferenceResolver().preprocess_manifest(manifest)
+    definition = ManifestComponentTransformer().propagate_types_and_parameters(
+        "", {**resolved["definitions"]["requester_base"]["error_handler"], "$parameters": {"name": "agent_quality"}}, {}
+    )
+    config = {k: v for k, v in ConfigBuilder().build().items() if k not in ("max_retries", "retry_backoff_seconds")}  # the defaults
+    handler = ModelToComponentFactory().create_component(CustomErrorHandler, definition, config)
+    assert isinstance(handler, ReportErrorHandler)
+    return handler
+
+
+def server_error() -> requests.Response:
+    response = requests.Response()
+    response.status_code = 500
+    response._content = b'{"success": false, "code": "500", "message": "internal error"}'
+    response.request = requests.Request("POST", f"{BASE_URL}/openapi/im-report/agent/quality", json={"createTime": ["2024-08-02 00:00:00", "2024-08-02 23:59:59"]}).prepare()
+    return response
+
+
+def simulate_server_down(handler: ReportErrorHandler) -> tuple[list[float], float]:
+    """Every attempt answered by a 500 at once: the waits until the window gives up, and
+    the time from the first attempt to the last."""
+    now = [0.0]
+    wait_strategy = handler.backoff_strategies[0]
+    wait_strategy.clock = lambda: now[0]
+    wait_strategy.stop = StopSignal()
+    response, waits = server_error(), []
+    for attempt in range(1, handler.max_retries + 1):
+        try:
+            wait = wait_strategy.backoff_time(response, attempt)
+        except AirbyteTracedException as gave_up:
+            assert "budget" in gave_up.message
+            break
+        waits.append(wait + CDK_EXTRA_SECOND)
+        now[0] += wait + CDK_EXTRA_SECOND
+    return waits, now[0]
+
+
+def test_with_the_defaults_a_window_against_a_server_that_is_down_ends_within_its_three_minute_budget() -> None:
+    handler = manifest_error_handler()
+    waits, last_attempt_at = simulate_server_down(handler)
+    assert handler.max_retries == 8
+    assert waits[:4] == [5, 9, 17, 33], "exponential from a 2 s base (2 x 2^attempt) while under the cap"
+    assert max(waits) <= 60 + CDK_EXTRA_SECOND, "no wait above the 60 s cap"
+    assert last_attempt_at <= 180 + CDK_EXTRA_SECOND, "the last attempt starts within the 180 s budget"
+    print(f"\ndefault schedule: waits {waits}, last attempt at {last_attempt_at:.0f} s, {len(waits) + 1} attempts")
+
+
+def test_check_and_discover_give_up_on_a_server_that_is_down_within_seconds() -> None:
+    handler = manifest_error_handler(interactive=True)
+    waits, last_attempt_at = simulate_server_down(handler)
+    assert handler.max_retries == 2 and waits == [1.5, 2] and last_attempt_at == 3.5
+
+
+def test_a_retry_after_of_hours_stops_the_window_instead_of_waiting() -> None:
+    wait_strategy = manifest_error_handler().backoff_strategies[0]
+    wait_strategy.stop = StopSignal()
+    response = server_error()
+    response.status_code = 429
+    response.headers["Retry-After"] = "7200"
+    with pytest.raises(AirbyteTracedException) as stopped:
+        wait_strategy.backoff_time(response, 1)
+    assert "asked to wait 7200 s" in stopped.value.message
+    assert "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]" in stopped.value.message
+    response.headers["Retry-After"] = "30"
+    assert wait_strategy.backoff_time(response, 1) == 30, "a Retry-After under the cap is honoured as asked"
