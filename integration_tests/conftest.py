@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `moor7_emulator` imports as in `python -m`
 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
+
 from .reliability_checks import STREAMS as REPORT_STREAMS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,9 +71,7 @@ def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
 def _build_and_install(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)], check=True)
     (wheel,) = work.glob("*.whl")  # by extension: the distribution's name may change
     env_dir = work / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -49,14 +49,18 @@ def test_invalid_config_fails_check(cli: Cli, emulator: Emulator) -> None:
 
 def test_a_read_of_the_sample_config_returns_the_expected_records(cli: Cli, emulator: Emulator) -> None:
     result = cli.run("read", _point_at(_load("sample_config.json"), emulator), _load("configured_catalog.json"))
-    read = sorted(json.dumps({"stream": s, "data": d, "emitted_at": 1700000000000}, ensure_ascii=False, sort_keys=True)
-                  for s, d in ((m["record"]["stream"], m["record"]["data"]) for m in result.of_type("RECORD")))
+    read = sorted(
+        json.dumps({"stream": s, "data": d, "emitted_at": 1700000000000}, ensure_ascii=False, sort_keys=True)
+        for s, d in ((m["record"]["stream"], m["record"]["data"]) for m in result.of_type("RECORD"))
+    )
     expected = (HERE / "expected_records.jsonl").read_text(encoding="utf-8").splitlines()
     assert read == expected
 
 
 def test_the_abnormal_state_reads_nothing_and_keeps_its_cursor(cli: Cli, emulator: Emulator) -> None:
-    result = cli.run("read", _point_at(_load("sample_config.json"), emulator), _load("configured_catalog.json"), _load("abnormal_state.json"))
+    result = cli.run(
+        "read", _point_at(_load("sample_config.json"), emulator), _load("configured_catalog.json"), _load("abnormal_state.json")
+    )
     assert result.exit_code == 0 and not result.errors()
     assert result.records() == []
     assert [r for r in emulator.log if r.stream] == [], "a cursor in the future needs no request"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
+
 from moor7_emulator import Account, Emulator, Faults
 
 from .conftest import Cli, CliResult, assert_no_secret, committed_catalog, emulator_config
@@ -101,12 +102,16 @@ def test_with_every_answer_a_500_and_max_retries_2_each_stream_stops_at_its_firs
     attempts = collections.Counter((r.stream, r.window) for r in log)
     per_stream = collections.Counter(stream for stream, _ in attempts)
     final = result.errors()[-1]["message"]
-    print(f"\nserver down, one month, max_retries 2: {len(log)} requests over {len(attempts)} windows {dict(per_stream)}, wall {wall:.1f} s")
+    print(
+        f"\nserver down, one month, max_retries 2: {len(log)} requests over {len(attempts)} windows {dict(per_stream)}, wall {wall:.1f} s"
+    )
     assert result.exit_code != 0
     assert max(attempts.values()) == 3, "the first try and 2 retries, no more"
     assert sum(1 for n in attempts.values() if n == 3) >= len(STREAMS), "each stream's failing window used its retries"
     # Windows already retrying when their stream stopped are not retried further (1 or 2 tries).
-    assert all(per_stream[s] <= CONCURRENCY for s in STREAMS), "no window of a stream started after one of its windows failed for good"
+    assert all(per_stream[s] <= CONCURRENCY for s in STREAMS), (
+        "no window of a stream started after one of its windows failed for good"
+    )
     assert len(log) <= 3 * CONCURRENCY * len(STREAMS) < 189, "189 requests before issue 9"
     assert final.startswith("3 of 3 streams stopped at a window that failed for good")
     for stream in STREAMS:
@@ -126,7 +131,9 @@ def test_a_window_that_fails_for_good_stops_its_stream_while_the_others_finish_a
     gave_up_at = max(r.received_at for r in quality if r.window[0].startswith(broken_day))
     # A second's margin for windows already on their way when the last attempt was refused.
     started_after = [r.window[0][:10] for r in quality if r.received_at > gave_up_at + 1.0]
-    print(f"\nagent_quality broken on {broken_day}: {len({r.window for r in quality})} of 182 days requested, {len(started_after)} after it failed for good")
+    print(
+        f"\nagent_quality broken on {broken_day}: {len({r.window for r in quality})} of 182 days requested, {len(started_after)} after it failed for good"
+    )
     assert result.exit_code != 0
     assert started_after == [], "no window of the stream started after its failed window used its retries"
     assert len({r.window for r in quality}) < 182
@@ -134,7 +141,9 @@ def test_a_window_that_fails_for_good_stops_its_stream_while_the_others_finish_a
     assert final.startswith("1 of 3 streams stopped") and "session_time, agent_workload finished and saved their state" in final
     assert f"[stream agent_quality, createTime {broken_day} 00:00:00 to {broken_day} 23:59:59]" in final
     assert final.count("agent_quality: ") == 1
-    states = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["period_start"] for s in result.final_states()}
+    states = {
+        s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["period_start"] for s in result.final_states()
+    }
     assert states["agent_workload"] == f"{end}T00:00:00+0800" and states["session_time"] == f"{end}T00:00:00+0800"
     assert states["agent_quality"] < f"{broken_day}T00:00:00+0800"
 
@@ -212,7 +221,9 @@ def refused_url() -> str:
 def test_check_and_discover_answer_within_30_seconds_saying_which_network_failure(
     cli: Cli, silent_listener: str, verb: str, case: str, words: str
 ) -> None:
-    base_url = {"refused port": refused_url(), "unknown host": "http://moor7-api.invalid", "silent listener": silent_listener}[case]
+    base_url = {"refused port": refused_url(), "unknown host": "http://moor7-api.invalid", "silent listener": silent_listener}[
+        case
+    ]
     config = {"app_key": "2000103", "secret_key": "not-a-real-secret-1234", "start_date": "2024-03-01", "base_url": base_url}
     started = time.monotonic()
     cli.run("spec")
@@ -239,7 +250,9 @@ def test_check_answers_a_config_file_it_cannot_read_with_a_failed_connection_sta
     path = tmp_path / "config.json"
     if content is not None:
         path.write_text(content)
-    completed = subprocess.run([*connector_command, "check", "--config", str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    completed = subprocess.run(
+        [*connector_command, "check", "--config", str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     statuses = [json.loads(line)["connectionStatus"] for line in completed.stdout.splitlines() if '"CONNECTION_STATUS"' in line]
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert len(statuses) == 1 and statuses[0]["status"] == "FAILED"

@@ -18,15 +18,28 @@ PATH = "/openapi/im-report/agent/workload"
 DAY = ["2024-08-05 00:00:00", "2024-08-05 23:59:59"]
 
 
-def post(api: Emulator, body: Any = None, *, path: str = PATH, timestamp: Optional[str] = None, skew: float = 0, nonce: str = "123456",
-         secret: Optional[str] = None, app_key: Optional[str] = None, raw: Optional[bytes] = None,
-         content_type: str = "application/json") -> requests.Response:
+def post(
+    api: Emulator,
+    body: Any = None,
+    *,
+    path: str = PATH,
+    timestamp: Optional[str] = None,
+    skew: float = 0,
+    nonce: str = "123456",
+    secret: Optional[str] = None,
+    app_key: Optional[str] = None,
+    raw: Optional[bytes] = None,
+    content_type: str = "application/json",
+) -> requests.Response:
     account = api.account
     timestamp = timestamp or str(int(time.time() + skew))
     app_key = app_key or account.app_key
     headers: Dict[str, str] = {
-        "m7-appkey": app_key, "m7-timestamp": timestamp, "m7-nonce": nonce,
-        "m7-sign": sign(secret or account.secret_key, app_key, timestamp, nonce), "content-type": content_type,
+        "m7-appkey": app_key,
+        "m7-timestamp": timestamp,
+        "m7-nonce": nonce,
+        "m7-sign": sign(secret or account.secret_key, app_key, timestamp, nonce),
+        "content-type": content_type,
     }
     data = raw if raw is not None else json.dumps({"createTime": DAY} if body is None else body).encode()
     return requests.post(api.url + path, data=data, headers=headers, timeout=10)
@@ -82,7 +95,11 @@ def test_a_replayed_sign_and_nonce_is_rejected(emulator: Emulator) -> None:
 def test_envelope_style_errors_come_with_http_200() -> None:
     with Emulator(faults=Faults(error_style="envelope")) as api:
         response = post(api, secret="wrong-secret")
-    assert response.status_code == 200 and response.json() == {"success": False, "code": "401", "message": "m7-sign verification failed"}
+    assert response.status_code == 200 and response.json() == {
+        "success": False,
+        "code": "401",
+        "message": "m7-sign verification failed",
+    }
 
 
 def test_the_servers_clock_offset_shows_in_date_and_in_what_it_accepts() -> None:
@@ -98,7 +115,11 @@ def test_the_servers_clock_offset_shows_in_date_and_in_what_it_accepts() -> None
     "fault, status, check",
     [
         ("http_429", 429, lambda r: r.headers["Retry-After"] == "1" and r.json()["code"] == "429"),
-        ("envelope_rate_limit", 200, lambda r: r.json() == {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"}),
+        (
+            "envelope_rate_limit",
+            200,
+            lambda r: r.json() == {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
+        ),
         ("http_500", 500, lambda r: r.json()["success"] is False),
         ("html_502", 502, lambda r: r.headers["Content-Type"] == "text/html" and "<html>" in r.text),
         ("html_503", 503, lambda r: "<html>" in r.text),
@@ -167,6 +188,11 @@ def test_the_module_runs_as_a_command(tmp_path) -> None:
     import sys
 
     here = __import__("pathlib").Path(__file__).resolve().parent
-    out = subprocess.run([sys.executable, "-m", "moor7_emulator", "--print-config", "--port", "9999"], cwd=here,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "moor7_emulator", "--print-config", "--port", "9999"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(out)["base_url"] == "http://127.0.0.1:9999"

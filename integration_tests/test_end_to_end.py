@@ -11,6 +11,7 @@ from moor7_emulator import Emulator, ground_truth
 
 from .conftest import Cli, configured_catalog, emulator_config
 from .reliability_checks import STREAMS, primary_key
+
 ADDED_FIELDS = {"period_start", "dimension", "agent_name", "agent_number", "report_date"}
 NESTED = {"agent_workload": "everyTimeLength", "agent_quality": "satisfaction"}
 
@@ -49,11 +50,23 @@ def test_spec_lists_every_option(cli: Cli) -> None:
     assert result.exit_code == 0 and not result.non_protocol_lines
     (spec,) = result.of_type("SPEC")
     properties = spec["spec"]["connectionSpecification"]["properties"]
-    assert {"app_key", "secret_key", "start_date", "end_date", "dimension", "access_ids", "agent_ids", "lookback_days",
-            "timezone", "base_url"} <= set(properties)
+    assert {
+        "app_key",
+        "secret_key",
+        "start_date",
+        "end_date",
+        "dimension",
+        "access_ids",
+        "agent_ids",
+        "lookback_days",
+        "timezone",
+        "base_url",
+    } <= set(properties)
     assert properties["secret_key"]["airbyte_secret"] is True
     for name, option in properties.items():
-        assert option.get("title") and option.get("description") and option.get("examples"), f"{name} lacks a title, description or example"
+        assert option.get("title") and option.get("description") and option.get("examples"), (
+            f"{name} lacks a title, description or example"
+        )
 
 
 def test_check_succeeds_against_a_server_that_verifies_the_signature(cli: Cli, emulator: Emulator) -> None:
@@ -133,4 +146,6 @@ def test_a_second_read_from_the_emitted_state_requests_only_the_tail(cli: Cli, e
     ]
     assert [r.window for r in emulator.requests_for("session_time")] == [("2024-07-29 00:00:00", "2024-07-31 23:59:59")]
     truth = ground_truth(emulator.account, "2024-07-29", "2024-07-31", "day")
-    assert_records_equal_ground_truth(second, truth, {s["stream"]["name"]: s["stream"]["json_schema"] for s in catalog["streams"]})
+    assert_records_equal_ground_truth(
+        second, truth, {s["stream"]["name"]: s["stream"]["json_schema"] for s in catalog["streams"]}
+    )

@@ -82,7 +82,9 @@ def test_when_a_window_keeps_failing_the_error_names_it_and_the_state_resumes_af
         assert_state_never_passes_unemitted_records(resumed.messages, truth, union_of_records([failed.messages]))
         first_quality_day = min(r.window[0] for r in api.requests_for("agent_quality"))
     assert resumed.exit_code == 0 and not resumed.errors(), resumed.errors()
-    assert first_quality_day == cursor_of(states["agent_quality"]).strftime("%Y-%m-%d %H:%M:%S"), "resumed at the state, not before"
+    assert first_quality_day == cursor_of(states["agent_quality"]).strftime("%Y-%m-%d %H:%M:%S"), (
+        "resumed at the state, not before"
+    )
     union = union_of_records([failed.messages, resumed.messages])
     for stream in STREAMS:
         assert set(union[stream]) == set(truth[stream]), stream

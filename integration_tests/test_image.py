@@ -30,8 +30,10 @@ pytestmark = pytest.mark.image
 def image() -> str:
     name = os.environ.get("MOOR7_IMAGE", "").strip()
     if not name:
-        pytest.fail("MOOR7_IMAGE is not set: build the image with `bash scripts/build_image.sh` and pass its last line, "
-                    "or run `bash scripts/test_image.sh`")
+        pytest.fail(
+            "MOOR7_IMAGE is not set: build the image with `bash scripts/build_image.sh` and pass its last line, "
+            "or run `bash scripts/test_image.sh`"
+        )
     inspected = subprocess.run(["docker", "image", "inspect", name], capture_output=True, text=True)
     if inspected.returncode != 0:
         pytest.fail(f"the Docker engine has no image {name!r}: {inspected.stderr.strip()}")
@@ -59,15 +61,17 @@ class MountedCli(Cli):
 
 
 def _docker_run_id(image: str, *flags: str) -> str:
-    return subprocess.run(["docker", "run", "--rm", "--entrypoint", "id", image, *flags], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "id", image, *flags], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_the_image_runs_as_the_non_root_airbyte_user_with_airbytes_entrypoint(image: str) -> None:
     assert _docker_run_id(image, "-u") == "1000"
     assert _docker_run_id(image, "-un") == "airbyte"
-    (config,) = json.loads(subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True,
-                                          check=True).stdout)
+    (config,) = json.loads(
+        subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True, check=True).stdout
+    )
     assert config["Config"]["Entrypoint"] == ["/entrypoint.sh"]
     assert "AIRBYTE_ENTRYPOINT=/entrypoint.sh" in config["Config"]["Env"]
     assert config["Config"]["WorkingDir"] == "/airbyte/integration_code"
@@ -88,9 +92,7 @@ def test_check_from_the_image_reaches_the_emulator_on_the_hosts_loopback(docker_
     assert [r.outcome for r in emulator.log] == ["ok"]
 
 
-def test_a_read_and_an_incremental_read_from_the_image_return_exactly_the_apis_rows(
-    docker_cli: Cli, emulator: Emulator
-) -> None:
+def test_a_read_and_an_incremental_read_from_the_image_return_exactly_the_apis_rows(docker_cli: Cli, emulator: Emulator) -> None:
     config = emulator_config(emulator, start_date="2024-06-01", end_date="2024-07-31", lookback_days=2)
     discovered = docker_cli.run("discover", config)
     assert discovered.exit_code == 0, discovered.stderr

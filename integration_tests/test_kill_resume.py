@@ -21,10 +21,14 @@ from .reliability_checks import STREAMS, assert_state_never_passes_unemitted_rec
 START, END = "2024-02-01", "2024-04-30"  # 90 days: 90 windows per agent stream
 
 
-def _read_until_killed(cli: Cli, config: Mapping[str, Any], catalog: Mapping[str, Any], state: Optional[List[Any]], kill_after_records: Optional[int]) -> Tuple[List[Dict[str, Any]], bool]:
+def _read_until_killed(
+    cli: Cli, config: Mapping[str, Any], catalog: Mapping[str, Any], state: Optional[List[Any]], kill_after_records: Optional[int]
+) -> Tuple[List[Dict[str, Any]], bool]:
     """Run `read`, SIGKILL it once it has printed `kill_after_records` records (None: let it
     finish). Returns what it printed before it died, and whether it finished by itself."""
-    process = subprocess.Popen(cli.arguments("read", config, catalog, state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cli.workdir)
+    process = subprocess.Popen(
+        cli.arguments("read", config, catalog, state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cli.workdir
+    )
     messages: List[Dict[str, Any]] = []
     records = 0
     killed = False
@@ -79,7 +83,10 @@ def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_no
             messages, finished = _read_until_killed(cli, config, catalog, list(states.values()) or None, kill_after)
             kills += not finished
             # (A request the kill cut off mid-body has no window.)
-            first_window = {stream: min((r.window[0] for r in api.requests_for(stream, outcome=None) if r.window), default=None) for stream in STREAMS}
+            first_window = {
+                stream: min((r.window[0] for r in api.requests_for(stream, outcome=None) if r.window), default=None)
+                for stream in STREAMS
+            }
             for stream in ("agent_workload", "agent_quality"):
                 # Resumed exactly where the state said (lookback 0: the state's own day, which a
                 # sync up to now may have read partly), or at the start date without a state.
@@ -97,4 +104,6 @@ def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_no
         for key, record in union[stream].items():
             assert record["period_start"] == key[1]
     assert kills == 3 and len(runs) == 4
-    print(f"\nkill/resume seed {seed}: {len(runs)} runs, {sum(len(r) for r in runs)} messages, {sum(len(v) for v in union.values())} rows in the union")
+    print(
+        f"\nkill/resume seed {seed}: {len(runs)} runs, {sum(len(r) for r in runs)} messages, {sum(len(v) for v in union.values())} rows in the union"
+    )

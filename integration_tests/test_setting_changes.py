@@ -51,7 +51,10 @@ def _merge(*truths: Truth) -> Truth:
 def _from(truth: Truth, stream: str, first_period: str) -> Truth:
     """`truth` with the rows of `stream` before `first_period` left out."""
     cut = dt.datetime.fromisoformat(first_period)
-    return {s: ({k: v for k, v in rows.items() if dt.datetime.fromisoformat(k[1]) >= cut} if s == stream else rows) for s, rows in truth.items()}
+    return {
+        s: ({k: v for k, v in rows.items() if dt.datetime.fromisoformat(k[1]) >= cut} if s == stream else rows)
+        for s, rows in truth.items()
+    }
 
 
 def assert_union_is_the_ground_truth(runs: List[Any], truth: Truth) -> None:
@@ -95,7 +98,9 @@ def test_a_dimension_change_rereads_whole_buckets_and_the_union_is_the_apis_rows
     second = _read(cli, {**first_config, "dimension": new, "end_date": "2024-01-31"}, state=first.final_states())
 
     windows = sorted(r.window for r in emulator.requests_for("session_time"))
-    assert windows[0][0] == session_from[:19].replace("T", " "), "the first window starts on a bucket boundary of the new dimension"
+    assert windows[0][0] == session_from[:19].replace("T", " "), (
+        "the first window starts on a bucket boundary of the new dimension"
+    )
     assert {r["dimension"] for r in second.records("session_time")} == {new}
     # The agent streams keep their day cursor: 2024-01-19 minus the lookback day.
     resumed = ground_truth(account, "2023-12-01", "2024-01-31", new)
@@ -133,7 +138,10 @@ def test_a_full_refresh_with_a_state_reads_from_start_date_and_emits_its_final_s
     for stream in catalog["streams"]:
         stream.update(sync_mode="full_refresh", destination_sync_mode="overwrite")
     state = [
-        {"type": "STREAM", "stream": {"stream_descriptor": {"name": s}, "stream_state": {"period_start": "2024-01-20T00:00:00+0800"}}}
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": s}, "stream_state": {"period_start": "2024-01-20T00:00:00+0800"}},
+        }
         for s in STREAMS
     ]
     result = _read(cli, config, catalog, state)
@@ -148,7 +156,9 @@ def test_a_full_refresh_with_a_state_reads_from_start_date_and_emits_its_final_s
 )
 def test_a_state_in_any_accepted_form_resumes_at_its_local_day(cli: Cli, emulator: Emulator, saved: Any) -> None:
     config = emulator_config(emulator, start_date="2024-01-01", end_date="2024-01-25", lookback_days=1)
-    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": s}, "stream_state": {"period_start": saved}}} for s in STREAMS]
+    state = [
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": s}, "stream_state": {"period_start": saved}}} for s in STREAMS
+    ]
     result = _read(cli, config, state=state)
     assert min(r.window[0] for r in emulator.requests_for("agent_quality")) == "2024-01-19 00:00:00"
     assert_union_is_the_ground_truth([result], ground_truth(emulator.account, "2024-01-19", "2024-01-25", "day"))
@@ -159,14 +169,21 @@ def test_a_state_in_any_accepted_form_resumes_at_its_local_day(cli: Cli, emulato
     "state, expected",
     [
         (
-            [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "agent_quality"}, "stream_state": {"period_start": "yesterday"}}}],
+            [
+                {
+                    "type": "STREAM",
+                    "stream": {"stream_descriptor": {"name": "agent_quality"}, "stream_state": {"period_start": "yesterday"}},
+                }
+            ],
             ["stream agent_quality", "'yesterday'", "2024-01-20T00:00:00+08:00"],
         ),
         ({"agent_quality": {"period_start": "2024-01-20"}}, ["legacy state object", '"type": "STREAM"']),
     ],
     ids=["unreadable cursor", "legacy dict state"],
 )
-def test_an_unreadable_state_is_a_config_error_before_any_report_request(cli: Cli, emulator: Emulator, state: Any, expected: List[str]) -> None:
+def test_an_unreadable_state_is_a_config_error_before_any_report_request(
+    cli: Cli, emulator: Emulator, state: Any, expected: List[str]
+) -> None:
     result = cli.run("read", emulator_config(emulator), committed_catalog(), state)
     assert result.exit_code != 0 and result.records() == []
     (error, *_) = result.errors()
@@ -207,7 +224,9 @@ def test_report_columns_lists_every_header_column_of_each_report(cli: Cli, emula
     ]
     key = lambda r: (r["report"], r["position"])  # noqa: E731
     assert sorted(result.records("report_columns"), key=key) == sorted(expected, key=key)
-    assert {"200"} == {str(c["width"]) for c in headers["session_time"] if isinstance(c["width"], str)}, "the emulator sends one string width"
+    assert {"200"} == {str(c["width"]) for c in headers["session_time"] if isinstance(c["width"], str)}, (
+        "the emulator sends one string width"
+    )
     assert any("customHeader" in c for c in headers["agent_quality"]), "and the other spelling of the flag"
     # one one-day request per report (the last day of the range)
     assert sorted((r.stream, r.window) for r in emulator.log if r.stream) == sorted(

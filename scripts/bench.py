@@ -121,12 +121,19 @@ def connector_read(api: Emulator, directory: Path, start: str, end: str, streams
         "base_url": api.url,
         **options,
     }
-    args = [*CONNECTOR, "read", "--config", _write(directory, "config.json", config), "--catalog", _write(directory, "catalog.json", _catalog(streams))]
+    args = [
+        *CONNECTOR,
+        "read",
+        "--config",
+        _write(directory, "config.json", config),
+        "--catalog",
+        _write(directory, "catalog.json", _catalog(streams)),
+    ]
     return _run_child(args, api)
 
 
 # --- the plain loop: what the connector does, with nothing but requests and json ---------
-PLAIN_LOOP = r'''
+PLAIN_LOOP = r"""
 import base64, datetime as dt, hashlib, hmac, json, secrets, sys, time
 import requests
 
@@ -159,7 +166,7 @@ for start, end in windows:
                 if isinstance(row.get(nested), dict):
                     row.update(row[nested])
         write(json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": emitted_at}}, ensure_ascii=False) + "\n")
-'''
+"""
 
 PATHS = {stream: path for path, stream in EMULATOR_PATHS.items()}
 
@@ -177,7 +184,10 @@ def day_windows(start: str, days: int) -> List[List[str]]:
 def year_windows(start: str, end: str) -> List[List[str]]:
     """The session report's windows: calendar years here, as the connector cuts them."""
     first, last = int(start[:4]), int(end[:4])
-    return [[f"{y}-01-01 00:00:00" if y > first else f"{start} 00:00:00", f"{y}-12-31 23:59:59" if y < last else f"{end} 23:59:59"] for y in range(first, last + 1)]
+    return [
+        [f"{y}-01-01 00:00:00" if y > first else f"{start} 00:00:00", f"{y}-12-31 23:59:59" if y < last else f"{end} 23:59:59"]
+        for y in range(first, last + 1)
+    ]
 
 
 def startup_cpu_seconds() -> float:
@@ -206,23 +216,38 @@ def main(argv: List[str]) -> int:
     with Emulator(Account(), Faults(latency_seconds=latency)) as api:
         backfill = connector_read(api, directory, *year, STREAMS)
     floor = backfill.requests * latency / concurrency
-    rows.append([
-        f"backfill {year[0]}..{year[1]}, 3 streams, {args.latency_ms:g} ms latency, concurrency {concurrency}",
-        f"wall / floor = {backfill.wall_seconds / floor:.2f}",
-        f"{backfill.requests} requests ({backfill.requests - backfill.answered} retried), floor {floor:.1f} s, wall {backfill.wall_seconds:.1f} s "
-        f"(first request to last answer {backfill.first_request_to_last_answer:.1f} s: "
-        f"{backfill.first_request_to_last_answer / floor:.2f} x floor), {backfill.records} records",
-    ])
+    rows.append(
+        [
+            f"backfill {year[0]}..{year[1]}, 3 streams, {args.latency_ms:g} ms latency, concurrency {concurrency}",
+            f"wall / floor = {backfill.wall_seconds / floor:.2f}",
+            f"{backfill.requests} requests ({backfill.requests - backfill.answered} retried), floor {floor:.1f} s, wall {backfill.wall_seconds:.1f} s "
+            f"(first request to last answer {backfill.first_request_to_last_answer:.1f} s: "
+            f"{backfill.first_request_to_last_answer / floor:.2f} x floor), {backfill.records} records",
+        ]
+    )
 
     # 2. CPU per record on large responses, beside the plain loop.
     startup_cpu = startup_cpu_seconds()
     with Emulator(Account(extra_agents=300), Faults()) as api:
         cases = [
-            (f"session_time half_hour, {three_years[0][:4]}..{three_years[1][:4]} in {len(year_windows(*three_years))} requests", "session_time",
-             year_windows(*three_years), "half_hour",
-             dict(streams=["session_time"], start=three_years[0], end=three_years[1], dimension="half_hour")),
-            (f"agent_workload, 306 agents, {cpu_days} days", "agent_workload", day_windows(year[0], cpu_days), None,
-             dict(streams=["agent_workload"], start=year[0], end=str(dt.date.fromisoformat(year[0]) + dt.timedelta(cpu_days - 1)))),
+            (
+                f"session_time half_hour, {three_years[0][:4]}..{three_years[1][:4]} in {len(year_windows(*three_years))} requests",
+                "session_time",
+                year_windows(*three_years),
+                "half_hour",
+                dict(streams=["session_time"], start=three_years[0], end=three_years[1], dimension="half_hour"),
+            ),
+            (
+                f"agent_workload, 306 agents, {cpu_days} days",
+                "agent_workload",
+                day_windows(year[0], cpu_days),
+                None,
+                dict(
+                    streams=["agent_workload"],
+                    start=year[0],
+                    end=str(dt.date.fromisoformat(year[0]) + dt.timedelta(cpu_days - 1)),
+                ),
+            ),
         ]
         for title, stream, windows, dimension, read in cases:
             options = {"dimension": read["dimension"]} if "dimension" in read else {}
@@ -236,29 +261,36 @@ def main(argv: List[str]) -> int:
             # meaningless (even negative): then say so instead of printing a figure.
             steady = (
                 f"{connector.records / after_startup:,.0f}/s = {connector.records / after_startup / plain_rate:.2f} x plain"
-                if after_startup > 0.25 * connector.cpu_seconds else "not measurable, start-up dominates"
+                if after_startup > 0.25 * connector.cpu_seconds
+                else "not measurable, start-up dominates"
             )
-            rows.append([
-                f"CPU: {title}",
-                f"connector / plain loop = {connector_rate / plain_rate:.2f}",
-                f"{connector.records} records; connector {connector_rate:,.0f} records/CPU s "
-                f"({connector.cpu_seconds:.2f} CPU s, of which start-up about {startup_cpu:.2f}; after start-up {steady}), "
-                f"plain loop {plain_rate:,.0f} records/CPU s ({plain.cpu_seconds:.2f} CPU s)",
-            ])
+            rows.append(
+                [
+                    f"CPU: {title}",
+                    f"connector / plain loop = {connector_rate / plain_rate:.2f}",
+                    f"{connector.records} records; connector {connector_rate:,.0f} records/CPU s "
+                    f"({connector.cpu_seconds:.2f} CPU s, of which start-up about {startup_cpu:.2f}; after start-up {steady}), "
+                    f"plain loop {plain_rate:,.0f} records/CPU s ({plain.cpu_seconds:.2f} CPU s)",
+                ]
+            )
 
     # 3. Peak memory: does it grow with the range?
     with Emulator(Account(), Faults()) as api:
         one = connector_read(api, directory, *year, STREAMS)
         three = connector_read(api, directory, *three_years, STREAMS)
-    rows.append([
-        "peak RSS, backfill of 3 years vs 1 year",
-        f"3 y / 1 y = {three.peak_rss_mib / one.peak_rss_mib:.2f}",
-        f"1 year {one.peak_rss_mib:.0f} MiB ({one.requests} requests, {one.records} records), "
-        f"3 years {three.peak_rss_mib:.0f} MiB ({three.requests} requests, {three.records} records)",
-    ])
+    rows.append(
+        [
+            "peak RSS, backfill of 3 years vs 1 year",
+            f"3 y / 1 y = {three.peak_rss_mib / one.peak_rss_mib:.2f}",
+            f"1 year {one.peak_rss_mib:.0f} MiB ({one.requests} requests, {one.records} records), "
+            f"3 years {three.peak_rss_mib:.0f} MiB ({three.requests} requests, {three.records} records)",
+        ]
+    )
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-          f"{' (--quick: not the reported figures)' if args.quick else ''}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+        f"{' (--quick: not the reported figures)' if args.quick else ''}"
+    )
     width = max(len(r[0]) for r in rows)
     ratio_width = max(len(r[1]) for r in rows)
     for measure, ratio, detail in rows:

@@ -106,14 +106,31 @@ EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
             "title": "Dimension",
             "description": "Bucket size the report was requested with (half_hour, hour, day, month or year).",
         },
-        "period_start": {**PERIOD_START, "description": "Start of the bucket, parsed from time, in the account's local time with its UTC offset."},
-        "report_date": {**REPORT_DATE, "description": "The account-local date of the bucket's start (YYYY-MM-DD; the first day of a month or year bucket)."},
+        "period_start": {
+            **PERIOD_START,
+            "description": "Start of the bucket, parsed from time, in the account's local time with its UTC offset.",
+        },
+        "report_date": {
+            **REPORT_DATE,
+            "description": "The account-local date of the bucket's start (YYYY-MM-DD; the first day of a month or year bucket).",
+        },
     },
     "agent_workload": {
-        "period_start": {**PERIOD_START, "description": "Start of the local day the row sums over, with the account's UTC offset."},
+        "period_start": {
+            **PERIOD_START,
+            "description": "Start of the local day the row sums over, with the account's UTC offset.",
+        },
         "report_date": REPORT_DATE,
-        "agent_name": {"type": ["null", "string"], "title": "Agent name", "description": "The name part of agentId, trimmed; null when agentId has no [number]."},
-        "agent_number": {"type": ["null", "string"], "title": "Agent number", "description": "The number in brackets in agentId, trimmed; null when there is none."},
+        "agent_name": {
+            "type": ["null", "string"],
+            "title": "Agent name",
+            "description": "The name part of agentId, trimmed; null when agentId has no [number].",
+        },
+        "agent_number": {
+            "type": ["null", "string"],
+            "title": "Agent number",
+            "description": "The number in brackets in agentId, trimmed; null when there is none.",
+        },
         "everyTimeLength": {
             "type": ["null", "object"],
             "title": "everyTimeLength",
@@ -124,8 +141,16 @@ EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
     "agent_quality": {
         "period_start": {**PERIOD_START, "description": "Start of the local day the row covers, with the account's UTC offset."},
         "report_date": REPORT_DATE,
-        "agent_name": {"type": ["null", "string"], "title": "Agent name", "description": "The name part of agentId, trimmed; null when agentId has no [number]."},
-        "agent_number": {"type": ["null", "string"], "title": "Agent number", "description": "The number in brackets in agentId, trimmed; null when there is none."},
+        "agent_name": {
+            "type": ["null", "string"],
+            "title": "Agent name",
+            "description": "The name part of agentId, trimmed; null when agentId has no [number].",
+        },
+        "agent_number": {
+            "type": ["null", "string"],
+            "title": "Agent number",
+            "description": "The number in brackets in agentId, trimmed; null when there is none.",
+        },
         "satisfaction": {
             "type": ["null", "object"],
             "title": "satisfaction",
@@ -151,14 +176,26 @@ REPORT_COLUMNS_SCHEMA: Dict[str, Any] = {
             "title": "Column",
             "description": "The column's key (header prop): a column name of the report's stream; a UUID for the account's own columns.",
         },
-        "label": {"type": ["null", "string"], "title": "Label", "description": "The column's name in the 7moor console (Chinese)."},
+        "label": {
+            "type": ["null", "string"],
+            "title": "Label",
+            "description": "The column's name in the 7moor console (Chinese).",
+        },
         "is_custom": {
             "type": ["null", "boolean"],
             "title": "Custom column",
             "description": "The header's custom-column flag (isCustomHeader, or customHeader in the quality report).",
         },
-        "show": {"type": ["null", "boolean"], "title": "Shown", "description": "Whether the 7moor console shows the column by default."},
-        "width": {"type": ["null", "integer"], "title": "Width", "description": "The console's column width in pixels (sent as a string or a number)."},
+        "show": {
+            "type": ["null", "boolean"],
+            "title": "Shown",
+            "description": "Whether the 7moor console shows the column by default.",
+        },
+        "width": {
+            "type": ["null", "integer"],
+            "title": "Width",
+            "description": "The console's column width in pixels (sent as a string or a number).",
+        },
         "position": {"type": "integer", "title": "Position", "description": "The column's place in the report header, from 1."},
     },
 }
@@ -220,7 +257,11 @@ def main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     rendered = render_all()
     if args.check:
-        stale = [name for name, text in rendered.items() if not (SCHEMAS_DIR / name).exists() or (SCHEMAS_DIR / name).read_text(encoding="utf-8") != text]
+        stale = [
+            name
+            for name, text in rendered.items()
+            if not (SCHEMAS_DIR / name).exists() or (SCHEMAS_DIR / name).read_text(encoding="utf-8") != text
+        ]
         if stale:
             print(f"schemas/ is out of date: {', '.join(stale)}; run python scripts/generate_schemas.py", file=sys.stderr)
             return 1

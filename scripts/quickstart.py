@@ -35,7 +35,9 @@ def _emulator_config(base_url: str, account: Any) -> Dict[str, Any]:
 
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", nargs="?", default=os.environ.get("MOOR7_CONFIG"), help="connector config JSON (default: the emulator)")
+    parser.add_argument(
+        "config", nargs="?", default=os.environ.get("MOOR7_CONFIG"), help="connector config JSON (default: the emulator)"
+    )
     parser.add_argument("--db", default=str(DEFAULT_DB), help=f"DuckDB file (default {DEFAULT_DB.relative_to(ROOT)})")
     args = parser.parse_args(argv)
 
@@ -75,18 +77,28 @@ def main(argv: list) -> int:
     print(f"{'stream':<16}{'rows':>8}  period covered")
     for name in ("session_time", "agent_workload", "agent_quality"):
         table = f"moor7.{name}"
-        rows, first, last = cache.get_sql_engine().connect().exec_driver_sql(
-            f"select count(*), min(period_start), max(period_start) from {table}"
-        ).one()
+        rows, first, last = (
+            cache.get_sql_engine()
+            .connect()
+            .exec_driver_sql(f"select count(*), min(period_start), max(period_start) from {table}")
+            .one()
+        )
         print(f"{name:<16}{rows:>8}  {first} .. {last}")
     # report_columns names every report column: join it to turn an account's UUID column into its label
-    columns, custom = cache.get_sql_engine().connect().exec_driver_sql(
-        "select count(*), count(*) filter (where regexp_matches(prop, '^[0-9a-f]{8}-')) from moor7.report_columns"
-    ).one()
-    print(f"{'report_columns':<16}{columns:>8}  header columns of the three reports, {custom} of them the account's own (UUID props)")
+    columns, custom = (
+        cache.get_sql_engine()
+        .connect()
+        .exec_driver_sql(
+            "select count(*), count(*) filter (where regexp_matches(prop, '^[0-9a-f]{8}-')) from moor7.report_columns"
+        )
+        .one()
+    )
+    print(
+        f"{'report_columns':<16}{columns:>8}  header columns of the three reports, {custom} of them the account's own (UUID props)"
+    )
     print(f"\nDatabase: {db_path}")
     print(
-        "Query it: .venv/bin/python -c \"import duckdb; "
+        'Query it: .venv/bin/python -c "import duckdb; '
         f"con = duckdb.connect('{db_path}', read_only=True); "
         "print(con.sql('select * from moor7.session_time order by period_start desc limit 5'))\""
     )

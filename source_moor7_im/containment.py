@@ -69,7 +69,9 @@ def user_message(exception: BaseException) -> str:
     else:
         message = f"{type(exception).__name__}: {exception}"
     # The CDK's wording when the retries run out; the cause after it is what matters.
-    message = message.replace("Exhausted available request attempts. Please see logs for more details. Exception: ", "Retries exhausted: ")
+    message = message.replace(
+        "Exhausted available request attempts. Please see logs for more details. Exception: ", "Retries exhausted: "
+    )
     message = filter_secrets(message)
     return message if len(message) <= MAX_CAUSE_CHARS else message[: MAX_CAUSE_CHARS - 1] + "…"
 
@@ -199,12 +201,21 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 f"{user_message(config_error)} The read stopped at this first refused request: "
                 f"{not_read} more window(s) were not requested. Fix the setting named above and run the sync again."
             )
-            return AirbyteTracedException(message=message, internal_message="read stopped at a configuration error", failure_type=FailureType.config_error)
-        failed = {stream: next((e for e in errors if not isinstance(e, ReadStopped)), errors[0]) for stream, errors in self._exceptions_per_stream_name.items()}
+            return AirbyteTracedException(
+                message=message, internal_message="read stopped at a configuration error", failure_type=FailureType.config_error
+            )
+        failed = {
+            stream: next((e for e in errors if not isinstance(e, ReadStopped)), errors[0])
+            for stream, errors in self._exceptions_per_stream_name.items()
+        }
         finished = [name for name in self._stream_name_to_instance if name not in failed]
         causes = " ".join(
             f"({index}) {stream}: {user_message(error)}"
-            + (f" ({self._windows_not_read[stream]} later window(s) of {stream} were not requested.)" if self._windows_not_read.get(stream) else "")
+            + (
+                f" ({self._windows_not_read[stream]} later window(s) of {stream} were not requested.)"
+                if self._windows_not_read.get(stream)
+                else ""
+            )
             for index, (stream, error) in enumerate(sorted(failed.items()), start=1)
         )
         finished_text = f"{', '.join(finished)} finished and saved their state. " if finished else ""
@@ -213,10 +224,14 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             f"{finished_text}The state saved before each failed window resumes the next sync there."
         )
         types = {e.failure_type for e in failed.values() if isinstance(e, AirbyteTracedException)}
-        failure_type = FailureType.config_error if FailureType.config_error in types else (
-            FailureType.transient_error if types == {FailureType.transient_error} else FailureType.system_error
+        failure_type = (
+            FailureType.config_error
+            if FailureType.config_error in types
+            else (FailureType.transient_error if types == {FailureType.transient_error} else FailureType.system_error)
         )
-        return AirbyteTracedException(message=message, internal_message="streams stopped at failed windows", failure_type=failure_type)
+        return AirbyteTracedException(
+            message=message, internal_message="streams stopped at failed windows", failure_type=failure_type
+        )
 
 
 class ContainedConcurrentSource(ConcurrentSource):

@@ -107,7 +107,9 @@ class BoundedRetryWait(BackoffStrategy):
     budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
     stop: StopSignal = field(default_factory=lambda: READ_STOP)
     clock: Callable[[], float] = time.monotonic
-    _first_failure: "weakref.WeakKeyDictionary[Any, float]" = field(default_factory=weakref.WeakKeyDictionary, init=False, repr=False)
+    _first_failure: "weakref.WeakKeyDictionary[Any, float]" = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
@@ -125,7 +127,11 @@ class BoundedRetryWait(BackoffStrategy):
         for index, strategy in enumerate(self.strategies):
             wait = strategy.backoff_time(response_or_exception, attempt_count)
             if wait:
-                from_header = index == 0 and isinstance(response_or_exception, requests.Response) and "Retry-After" in response_or_exception.headers
+                from_header = (
+                    index == 0
+                    and isinstance(response_or_exception, requests.Response)
+                    and "Retry-After" in response_or_exception.headers
+                )
                 break
         wait = float(wait or 1)
         if from_header and wait > self.max_wait_seconds:
@@ -227,7 +233,13 @@ def _what_went_wrong(exception: Exception) -> str:
         return "could not be connected to in time (no answer to the connection request)"
     if isinstance(exception, requests.Timeout):
         return "accepted the connection but sent no answer in time (read timeout)"
-    if "name or service not known" in text or "nodename nor servname" in text or "failed to resolve" in text or "name resolution" in text or "no address associated" in text:
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or "failed to resolve" in text
+        or "name resolution" in text
+        or "no address associated" in text
+    ):
         return "could not be found: the host name does not resolve (DNS)"
     if "connection refused" in text or "errno 111" in text:
         return "refused the connection: nothing listens on that port"

@@ -83,7 +83,9 @@ class ReportHeaderSchemaLoader(SchemaLoader):
                 properties[prop] = custom_column_schema(prop, column.get("label"))
                 added.append(f"{prop} ({properties[prop]['title']})")
         if added:
-            LOGGER.info("%s: the live report header adds %d account columns: %s", self.requester.name, len(added), ", ".join(added))
+            LOGGER.info(
+                "%s: the live report header adds %d account columns: %s", self.requester.name, len(added), ", ".join(added)
+            )
         return schema
 
     def _fetch_live_header(self) -> Any:

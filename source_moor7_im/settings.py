@@ -97,7 +97,8 @@ class SyncSettings:
             retry_backoff_seconds=_bounded_number(config, "retry_backoff_seconds", 2, 0, 600, whole=False),
             max_retries=_bounded_number(config, "max_retries", 8, 0, 20, whole=True),
             max_requests_per_second=(
-                None if config.get("max_requests_per_second") is None
+                None
+                if config.get("max_requests_per_second") is None
                 else _bounded_number(config, "max_requests_per_second", None, 1, 1000, whole=True)
             ),
         )

@@ -165,7 +165,9 @@ def with_failure_location(message: AirbyteMessage) -> AirbyteMessage:
     """When the CDK gives up on a rate-limited request it reports "API rate limit exceeded."
     and keeps the error handler's message, which names the stream and window, only in the
     internal message. Put that location back into the message a user reads."""
-    error = message.trace.error if message.type == Type.TRACE and message.trace and message.trace.type == TraceType.ERROR else None
+    error = (
+        message.trace.error if message.type == Type.TRACE and message.trace and message.trace.type == TraceType.ERROR else None
+    )
     if error is None or _FAILURE_LOCATION.search(error.message or ""):
         return message
     location = _FAILURE_LOCATION.search(error.internal_message or "")
@@ -188,7 +190,9 @@ def without_full_refresh_states(
     return [
         message
         for message in state
-        if not (message.type == AirbyteStateType.STREAM and message.stream and message.stream.stream_descriptor.name in full_refresh)
+        if not (
+            message.type == AirbyteStateType.STREAM and message.stream and message.stream.stream_descriptor.name in full_refresh
+        )
     ]
 
 

@@ -102,9 +102,7 @@ class NormaliseCursorState(StateMigration):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._zone = ZoneInfo(self.config.get("timezone", DEFAULT_TIMEZONE))
-        self._dimension = (
-            self.config.get("dimension", DEFAULT_DIMENSION) if self.granularity == "dimension" else self.granularity
-        )
+        self._dimension = self.config.get("dimension", DEFAULT_DIMENSION) if self.granularity == "dimension" else self.granularity
 
     def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
         return bool(stream_state)
@@ -113,7 +111,7 @@ class NormaliseCursorState(StateMigration):
         if CURSOR_FIELD not in stream_state:
             raise ConfigError(
                 f"The saved state of stream {self.stream_name} is {dict(stream_state)!r}, without a {CURSOR_FIELD}: "
-                f"this connector keeps {{\"{CURSOR_FIELD}\": <a point in time>}} per stream, where the point in time is "
+                f'this connector keeps {{"{CURSOR_FIELD}": <a point in time>}} per stream, where the point in time is '
                 f"{ACCEPTED_FORMS}. Correct the state, or reset the stream {self.stream_name}."
             )
         found = stream_state[CURSOR_FIELD]

@@ -9,6 +9,7 @@ import pytest
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.test import entrypoint_wrapper
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
+
 from source_moor7_im import SourceMoor7Im
 
 from .builders import SECRET_KEY, catalog
@@ -23,7 +24,9 @@ def read(
     configured_catalog = configured_catalog or catalog()
     source = SourceMoor7Im(catalog=configured_catalog, config=config, state=state)
     # At debug level, so that debug logs are searched for the secret too (see _secret_never_logged).
-    output = entrypoint_wrapper.read(source, config, configured_catalog, state, expecting_exception=expecting_exception, debug=True)
+    output = entrypoint_wrapper.read(
+        source, config, configured_catalog, state, expecting_exception=expecting_exception, debug=True
+    )
     # An uncaught exception is among the messages, as a trace with its stack.
     assert_no_secret("\n".join(repr(message) for message in output.get_message_iterator()))
     return output

@@ -78,4 +78,7 @@ def test_check_on_an_unreachable_host_gives_up_after_two_quick_retries_naming_th
         attempts = len(mocker.request_history)
     assert attempts == 3, "the first try and the check's 2 retries"
     assert status["status"] == "FAILED"
-    assert "moor7.invalid could not be found: the host name does not resolve" in status["message"] and "'base_url'" in status["message"]
+    assert (
+        "moor7.invalid could not be found: the host name does not resolve" in status["message"]
+        and "'base_url'" in status["message"]
+    )

@@ -26,7 +26,12 @@ BAD_CONFIGS = [
     ("start_date in the future", {"start_date": "2030-01-01"}, "start_date", False),
     ("unknown dimension", {"dimension": "week"}, "dimension", True),
     ("unknown time zone", {"timezone": "Mars/Olympus_Mons"}, "timezone", False),
-    ("range across a daylight-saving change", {"timezone": "America/New_York", "start_date": "2024-03-01", "end_date": "2024-03-31"}, "timezone", False),
+    (
+        "range across a daylight-saving change",
+        {"timezone": "America/New_York", "start_date": "2024-03-01", "end_date": "2024-03-31"},
+        "timezone",
+        False,
+    ),
     ("negative lookback_days", {"lookback_days": -1}, "lookback_days", True),
     ("fractional lookback_days", {"lookback_days": 1.5}, "lookback_days", True),
     ("access_ids not a list", {"access_ids": "jT5AH3dA7dtMNjAQ"}, "access_ids", True),
@@ -71,7 +76,9 @@ def test_the_spec_refuses_what_it_can_express(name, change, field, spec_refuses,
 @freeze_time("2024-09-10 12:00:00")
 @pytest.mark.parametrize("name, change, field, spec_refuses", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
 @pytest.mark.parametrize("command", ["check", "discover", "read"])
-def test_a_bad_config_stops_before_any_request_with_one_sentence_naming_the_field(command, name, change, field, spec_refuses, tmp_path, capsys) -> None:
+def test_a_bad_config_stops_before_any_request_with_one_sentence_naming_the_field(
+    command, name, change, field, spec_refuses, tmp_path, capsys
+) -> None:
     args = [command]
     if command == "read":
         catalog_file = tmp_path / "catalog.json"

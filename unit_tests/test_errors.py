@@ -41,10 +41,22 @@ def _read_one_day(*answers: dict):
         (429, '{"success": false, "code": "429", "message": "请求过于频繁"}'),
         (200, '{"success": false, "code": "429", "message": "请求过于频繁"}'),
     ],
-    ids=["envelope-false", "envelope-code-500", "truncated", "not-json", "empty", "html-502", "http-500", "http-429", "envelope-429"],
+    ids=[
+        "envelope-false",
+        "envelope-code-500",
+        "truncated",
+        "not-json",
+        "empty",
+        "html-502",
+        "http-500",
+        "http-429",
+        "envelope-429",
+    ],
 )
 def test_a_failed_answer_is_retried_and_the_retry_delivers_the_rows(status: int, body: str) -> None:
-    output, attempts = _read_one_day({"status_code": status, "text": body, "headers": {"Retry-After": "0"}}, {"status_code": 200, "text": ROW})
+    output, attempts = _read_one_day(
+        {"status_code": status, "text": body, "headers": {"Retry-After": "0"}}, {"status_code": 200, "text": ROW}
+    )
     assert attempts == 2
     assert not output.errors, output.errors
     assert [m.record.data["agentId"] for m in output.records] == ["a[1]"]
@@ -118,14 +130,34 @@ def test_a_network_error_is_retried_signed_afresh_and_the_retry_delivers_the_row
     "failure, words",
     [
         ({"status_code": 500, "text": '{"success": false, "code": "500", "message": "服务器内部错误"}'}, "服务器内部错误"),
-        ({"status_code": 503, "text": "<html><h1>503 Service Unavailable</h1></html>", "headers": {"Content-Type": "text/html"}}, "HTML error page"),
+        (
+            {
+                "status_code": 503,
+                "text": "<html><h1>503 Service Unavailable</h1></html>",
+                "headers": {"Content-Type": "text/html"},
+            },
+            "HTML error page",
+        ),
         ({"text": _raise(requests.ConnectionError, "Connection refused")}, "refused the connection"),
-        ({"status_code": 429, "text": '{"success": false, "code": "429", "message": "请求过于频繁"}', "headers": {"Retry-After": "0"}}, "rate limit"),
+        (
+            {
+                "status_code": 429,
+                "text": '{"success": false, "code": "429", "message": "请求过于频繁"}',
+                "headers": {"Retry-After": "0"},
+            },
+            "rate limit",
+        ),
     ],
     ids=["http-500", "html-503", "connection-refused", "rate-limited"],
 )
 def test_when_retries_run_out_the_error_names_the_stream_and_the_window(failure: dict, words: str) -> None:
-    config = ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-02").with_values(max_retries=2, retry_backoff_seconds=0.01).build()
+    config = (
+        ConfigBuilder()
+        .with_start_date("2024-08-01")
+        .with_end_date("2024-08-02")
+        .with_values(max_retries=2, retry_backoff_seconds=0.01)
+        .build()
+    )
 
     def on_day(day: str):
         return lambda request: json.loads(request.body)["createTime"][0] == f"{day} 00:00:00"

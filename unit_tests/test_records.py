@@ -5,13 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import requests
 from freezegun import freeze_time
 
-from airbyte_cdk.test.mock_http import HttpMocker
-import requests
-
 from airbyte_cdk.models import FailureType
-from source_moor7_im.records import LiftNestedColumns, NumberedDpathExtractor, ReportRowsExtractor, parse_time_label, split_agent_label
+from airbyte_cdk.test.mock_http import HttpMocker
+
+from source_moor7_im.records import (
+    LiftNestedColumns,
+    NumberedDpathExtractor,
+    ReportRowsExtractor,
+    parse_time_label,
+    split_agent_label,
+)
 
 from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder, catalog
 from .conftest import read
@@ -70,8 +76,14 @@ def test_session_rows_get_dimension_and_period_start_with_the_utc_offset() -> No
     with HttpMocker() as http_mocker:
         config = ConfigBuilder().with_values(dimension="hour").build()
         http_mocker.post(
-            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59").with_dimension("hour").build(),
-            ReportResponseBuilder.report().with_row(time="2024-08-01 13", initCount=4).with_row(time="2024-08-01 14", initCount=2).build(),
+            ReportRequestBuilder.for_stream("session_time")
+            .with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59")
+            .with_dimension("hour")
+            .build(),
+            ReportResponseBuilder.report()
+            .with_row(time="2024-08-01 13", initCount=4)
+            .with_row(time="2024-08-01 14", initCount=2)
+            .build(),
         )
         records = [m.record.data for m in read(config, catalog("session_time")).records]
         assert [(r["time"], r["dimension"], r["period_start"]) for r in records] == [
@@ -85,8 +97,15 @@ def test_an_unreadable_label_stops_the_stream_with_an_error_quoting_the_label_an
     with HttpMocker() as http_mocker:
         config = ConfigBuilder().build()
         http_mocker.post(
-            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59").with_dimension("day").build(),
-            ReportResponseBuilder.report().with_row(time="2024-08-01", initCount=3).with_row(time="合计", initCount=9).with_row(time="第2天", initCount=4).build(),
+            ReportRequestBuilder.for_stream("session_time")
+            .with_create_time("2024-08-01 00:00:00", "2024-08-03 23:59:59")
+            .with_dimension("day")
+            .build(),
+            ReportResponseBuilder.report()
+            .with_row(time="2024-08-01", initCount=3)
+            .with_row(time="合计", initCount=9)
+            .with_row(time="第2天", initCount=4)
+            .build(),
         )
         output = read(config, catalog("session_time"), expecting_exception=True)
     # the stream's own error (the CDK adds a summary of failed streams after it)
@@ -108,7 +127,10 @@ def test_session_rows_carry_the_local_date_of_their_bucket() -> None:
     with HttpMocker() as http_mocker:
         config = ConfigBuilder().with_start_date("2024-07-10").with_end_date("2024-08-03").with_values(dimension="month").build()
         http_mocker.post(
-            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-07-01 00:00:00", "2024-08-31 23:59:59").with_dimension("month").build(),
+            ReportRequestBuilder.for_stream("session_time")
+            .with_create_time("2024-07-01 00:00:00", "2024-08-31 23:59:59")
+            .with_dimension("month")
+            .build(),
             ReportResponseBuilder.report().with_row(time="2024-07", initCount=4).with_row(time="2024-08", initCount=2).build(),
         )
         records = [m.record.data for m in read(config, catalog("session_time")).records]
@@ -138,13 +160,23 @@ def test_agent_rows_get_their_day_name_number_and_lifted_columns() -> None:
     with HttpMocker() as http_mocker:
         config = ConfigBuilder().with_end_date("2024-08-01").with_values(agent_ids=["6062db21d316840011c6b992"]).build()
         http_mocker.post(
-            ReportRequestBuilder.for_stream("agent_workload").with_day("2024-08-01").with_body(agentList=["6062db21d316840011c6b992"]).build(),
+            ReportRequestBuilder.for_stream("agent_workload")
+            .with_day("2024-08-01")
+            .with_body(agentList=["6062db21d316840011c6b992"])
+            .build(),
             ReportResponseBuilder.report()
-            .with_row(agentId="在线客服[8029]", initCount=2, everyTimeLength={"1b1070a2-e9f4-42c2-9f21-b2aab5b74119": 60, "loginTotalTimeLength": 90})
+            .with_row(
+                agentId="在线客服[8029]",
+                initCount=2,
+                everyTimeLength={"1b1070a2-e9f4-42c2-9f21-b2aab5b74119": 60, "loginTotalTimeLength": 90},
+            )
             .build(),
         )
         http_mocker.post(
-            ReportRequestBuilder.for_stream("agent_quality").with_day("2024-08-01").with_body(agentList=["6062db21d316840011c6b992"]).build(),
+            ReportRequestBuilder.for_stream("agent_quality")
+            .with_day("2024-08-01")
+            .with_body(agentList=["6062db21d316840011c6b992"])
+            .build(),
             ReportResponseBuilder.report()
             .with_row(agentId="机器人助手", pushCsrRate=33.33, satisfaction={"dceb6c54-5a00-4114-a36f-0f4e8e0f8659": 66.67})
             .build(),
@@ -172,7 +204,10 @@ def _response(body: str) -> requests.Response:
 @pytest.mark.parametrize(
     "body, rows",
     [
-        ('{"success": true, "data": {"header": [], "list": [{"time": "2024-08-05"}, {"time": "2024-08-06"}]}}', [{"time": "2024-08-05"}, {"time": "2024-08-06"}]),
+        (
+            '{"success": true, "data": {"header": [], "list": [{"time": "2024-08-05"}, {"time": "2024-08-06"}]}}',
+            [{"time": "2024-08-05"}, {"time": "2024-08-06"}],
+        ),
         ('{"success": true, "data": {"header": [], "list": []}}', []),
         ('{"success": true, "data": {"header": [], "list": null}}', []),
         ('{"success": true, "data": null}', []),
@@ -187,4 +222,8 @@ def test_each_row_of_data_list_is_one_record_and_a_report_without_rows_gives_non
 def test_header_columns_are_numbered_in_header_order() -> None:
     body = '{"success": true, "data": {"header": [{"prop": "agentId"}, {"prop": "initCount"}, {"prop": "x"}], "list": []}}'
     extractor = NumberedDpathExtractor(field_path=["data", "header"], config={}, parameters={})
-    assert [(r["prop"], r["position"]) for r in extractor.extract_records(_response(body))] == [("agentId", 1), ("initCount", 2), ("x", 3)]
+    assert [(r["prop"], r["position"]) for r in extractor.extract_records(_response(body))] == [
+        ("agentId", 1),
+        ("initCount", 2),
+        ("x", 3),
+    ]

@@ -32,7 +32,9 @@ def manifest_error_handler(interactive: bool = False) -> ReportErrorHandler:
     definition = ManifestComponentTransformer().propagate_types_and_parameters(
         "", {**resolved["definitions"]["requester_base"]["error_handler"], "$parameters": {"name": "agent_quality"}}, {}
     )
-    config = {k: v for k, v in ConfigBuilder().build().items() if k not in ("max_retries", "retry_backoff_seconds")}  # the defaults
+    config = {
+        k: v for k, v in ConfigBuilder().build().items() if k not in ("max_retries", "retry_backoff_seconds")
+    }  # the defaults
     handler = ModelToComponentFactory().create_component(CustomErrorHandler, definition, config)
     assert isinstance(handler, ReportErrorHandler)
     return handler
@@ -42,7 +44,9 @@ def server_error() -> requests.Response:
     response = requests.Response()
     response.status_code = 500
     response._content = b'{"success": false, "code": "500", "message": "internal error"}'
-    response.request = requests.Request("POST", f"{BASE_URL}/openapi/im-report/agent/quality", json={"createTime": ["2024-08-02 00:00:00", "2024-08-02 23:59:59"]}).prepare()
+    response.request = requests.Request(
+        "POST", f"{BASE_URL}/openapi/im-report/agent/quality", json={"createTime": ["2024-08-02 00:00:00", "2024-08-02 23:59:59"]}
+    ).prepare()
     return response
 
 

@@ -11,6 +11,7 @@ from freezegun import freeze_time
 
 from airbyte_cdk.test import entrypoint_wrapper
 from airbyte_cdk.test.mock_http import HttpMocker
+
 from source_moor7_im import SourceMoor7Im
 
 from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder, catalog
@@ -21,7 +22,9 @@ WORKLOAD_STATE = "1b1070a2-e9f4-42c2-9f21-b2aab5b74119"
 
 
 def test_regenerating_the_schemas_reproduces_the_committed_files() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_schemas.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate_schemas.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -39,11 +42,20 @@ def test_documented_columns_are_typed_and_titled_with_their_label() -> None:
 
 
 def test_primary_key_fields_are_never_null_and_every_report_row_has_a_local_date() -> None:
-    schemas = {name: json.loads((ROOT / "schemas" / f"{name}.json").read_text(encoding="utf-8"))["properties"]
-               for name in ("session_time", "agent_workload", "agent_quality", "report_columns")}
-    for stream, key in (("session_time", "dimension"), ("session_time", "period_start"), ("agent_workload", "agentId"),
-                        ("agent_workload", "period_start"), ("agent_quality", "agentId"), ("agent_quality", "period_start"),
-                        ("report_columns", "report"), ("report_columns", "prop")):
+    schemas = {
+        name: json.loads((ROOT / "schemas" / f"{name}.json").read_text(encoding="utf-8"))["properties"]
+        for name in ("session_time", "agent_workload", "agent_quality", "report_columns")
+    }
+    for stream, key in (
+        ("session_time", "dimension"),
+        ("session_time", "period_start"),
+        ("agent_workload", "agentId"),
+        ("agent_workload", "period_start"),
+        ("agent_quality", "agentId"),
+        ("agent_quality", "period_start"),
+        ("report_columns", "report"),
+        ("report_columns", "prop"),
+    ):
         assert schemas[stream][key]["type"] == "string", f"{stream}.{key} may be null"
     for stream in ("session_time", "agent_workload", "agent_quality"):
         assert schemas[stream]["report_date"]["type"] == "string" and schemas[stream]["report_date"]["format"] == "date"
@@ -52,14 +64,23 @@ def test_primary_key_fields_are_never_null_and_every_report_row_has_a_local_date
 def test_report_columns_schema_types_each_column_of_a_header_entry() -> None:
     columns = json.loads((ROOT / "schemas" / "report_columns.json").read_text(encoding="utf-8"))["properties"]
     assert {name: spec["type"] for name, spec in columns.items()} == {
-        "report": "string", "prop": "string", "label": ["null", "string"], "is_custom": ["null", "boolean"],
-        "show": ["null", "boolean"], "width": ["null", "integer"], "position": "integer",
+        "report": "string",
+        "prop": "string",
+        "label": ["null", "string"],
+        "is_custom": ["null", "boolean"],
+        "show": ["null", "boolean"],
+        "width": ["null", "integer"],
+        "position": "integer",
     }
 
 
 def _discover(http_mocker: HttpMocker, workload_rows: list) -> dict:
     config = ConfigBuilder().with_end_date("2024-08-03").build()
-    day = ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-03 00:00:00", "2024-08-03 23:59:59").with_dimension("day")
+    day = (
+        ReportRequestBuilder.for_stream("session_time")
+        .with_create_time("2024-08-03 00:00:00", "2024-08-03 23:59:59")
+        .with_dimension("day")
+    )
     http_mocker.post(day.build(), ReportResponseBuilder.report().with_column("time", "时间").build())
     http_mocker.post(
         ReportRequestBuilder.for_stream("agent_workload").with_day("2024-08-03").build(),
@@ -140,11 +161,28 @@ def test_report_columns_reads_one_day_of_each_report_header_into_typed_rows() ->
         records = [m.record.data for m in read(config, catalog("report_columns", sync_mode=SyncMode.full_refresh)).records]
     quality = sorted((r for r in records if r["report"] == "agent_quality"), key=lambda r: r["position"])
     assert quality == [
-        {"report": "agent_quality", "prop": "agentId", "label": "座席姓名", "is_custom": False, "show": True, "width": 200, "position": 1},
-        {"report": "agent_quality", "prop": WORKLOAD_STATE, "label": "非常满意", "is_custom": True, "show": False, "width": 90, "position": 2},
+        {
+            "report": "agent_quality",
+            "prop": "agentId",
+            "label": "座席姓名",
+            "is_custom": False,
+            "show": True,
+            "width": 200,
+            "position": 1,
+        },
+        {
+            "report": "agent_quality",
+            "prop": WORKLOAD_STATE,
+            "label": "非常满意",
+            "is_custom": True,
+            "show": False,
+            "width": 90,
+            "position": 2,
+        },
         # no flag and a width that is not a number: null (left out of the record), not a made-up value
         {"report": "agent_quality", "prop": "pushCsrRate", "label": "邀评率", "position": 3},
     ]
     assert sorted((r["report"], r["prop"]) for r in records if r["report"] != "agent_quality") == [
-        ("agent_workload", "initCount"), ("session_time", "initCount"),
+        ("agent_workload", "initCount"),
+        ("session_time", "initCount"),
     ]

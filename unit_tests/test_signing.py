@@ -28,8 +28,11 @@ def test_sign_request_matches_the_vendors_worked_example() -> None:
 
 def _authenticator(clock=lambda: 1608119594.7) -> SignedRequestAuthenticator:
     return SignedRequestAuthenticator(
-        app_key="{{ config['app_key'] }}", secret_key="{{ config['secret_key'] }}",
-        config={"app_key": APP_KEY, "secret_key": SECRET_KEY}, parameters={}, clock=clock,
+        app_key="{{ config['app_key'] }}",
+        secret_key="{{ config['secret_key'] }}",
+        config={"app_key": APP_KEY, "secret_key": SECRET_KEY},
+        parameters={},
+        clock=clock,
     )
 
 
@@ -69,12 +72,16 @@ def _retried_attempts(first_status: int, first_body: str) -> list:
         def callback(request, context):
             sent.append(dict(request.headers))
             return body
+
         return callback
 
     with requests_mock.Mocker() as mocker:
         mocker.post(
             f"{BASE_URL}{PATHS['agent_workload']}",
-            [{"status_code": first_status, "text": answer(first_body), "headers": {"Retry-After": "0"}}, {"status_code": 200, "text": answer(ok)}],
+            [
+                {"status_code": first_status, "text": answer(first_body), "headers": {"Retry-After": "0"}},
+                {"status_code": 200, "text": answer(ok)},
+            ],
         )
         output = read(config, catalog("agent_workload"))
     assert len(output.records) == 1, output.errors
@@ -115,8 +122,11 @@ def test_a_wrong_machine_clock_is_corrected_from_the_servers_date_header() -> No
 def test_a_nonce_drawn_twice_in_the_same_second_is_drawn_again_so_no_pair_is_sent_twice() -> None:
     draws = iter(["111111", "111111", "111111", "222222", "111111", "333333"])
     authenticator = SignedRequestAuthenticator(
-        app_key="{{ config['app_key'] }}", secret_key="{{ config['secret_key'] }}",
-        config={"app_key": APP_KEY, "secret_key": SECRET_KEY}, parameters={}, clock=lambda: 1608119594.7,
+        app_key="{{ config['app_key'] }}",
+        secret_key="{{ config['secret_key'] }}",
+        config={"app_key": APP_KEY, "secret_key": SECRET_KEY},
+        parameters={},
+        clock=lambda: 1608119594.7,
         nonces=SentNonces(draw_nonce=lambda: next(draws)),
     )
     sent = [authenticator.get_auth_header() for _ in range(3)]

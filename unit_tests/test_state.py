@@ -27,7 +27,9 @@ def test_second_sync_from_the_emitted_state_requests_only_the_tail() -> None:
         for day in ("2024-08-01", "2024-08-02"):
             _workload_day(http_mocker, day, 2)
         http_mocker.post(
-            ReportRequestBuilder.for_stream("agent_workload").with_create_time("2024-08-03 00:00:00", "2024-08-03 12:00:00").build(),
+            ReportRequestBuilder.for_stream("agent_workload")
+            .with_create_time("2024-08-03 00:00:00", "2024-08-03 12:00:00")
+            .build(),
             ReportResponseBuilder.report().with_rows([{"agentId": "agent0[0]", "initCount": 1}]).build(),
         )
         first = read(config, catalog("agent_workload"))
@@ -41,23 +43,36 @@ def test_second_sync_from_the_emitted_state_requests_only_the_tail() -> None:
         for day in ("2024-08-02", "2024-08-03", "2024-08-04"):
             _workload_day(http_mocker, day, 1)
         http_mocker.post(
-            ReportRequestBuilder.for_stream("agent_workload").with_create_time("2024-08-05 00:00:00", "2024-08-05 12:00:00").build(),
+            ReportRequestBuilder.for_stream("agent_workload")
+            .with_create_time("2024-08-05 00:00:00", "2024-08-05 12:00:00")
+            .build(),
             ReportResponseBuilder.report().with_rows([]).build(),
         )
         second = read(
             config,
             catalog("agent_workload"),
-            [AirbyteStateMessage(type=AirbyteStateType.STREAM, stream=AirbyteStreamState(stream_descriptor=StreamDescriptor(name="agent_workload"), stream_state=state.stream_state))],
+            [
+                AirbyteStateMessage(
+                    type=AirbyteStateType.STREAM,
+                    stream=AirbyteStreamState(
+                        stream_descriptor=StreamDescriptor(name="agent_workload"), stream_state=state.stream_state
+                    ),
+                )
+            ],
         )
     # HttpMocker fails the test if a window before 2024-08-02 is asked for, or one above is not.
     assert sorted(m.record.data["period_start"] for m in second.records) == [
-        "2024-08-02T00:00:00+08:00", "2024-08-03T00:00:00+08:00", "2024-08-04T00:00:00+08:00",
+        "2024-08-02T00:00:00+08:00",
+        "2024-08-03T00:00:00+08:00",
+        "2024-08-04T00:00:00+08:00",
     ]
     assert second.most_recent_state.stream_state.__dict__ == {"period_start": "2024-08-04T00:00:00+0800"}
 
 
 def test_state_is_checkpointed_after_every_window() -> None:
-    config = ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-04").with_values(max_concurrent_requests=1).build()
+    config = (
+        ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-04").with_values(max_concurrent_requests=1).build()
+    )
     with freeze_time("2024-09-01"), HttpMocker() as http_mocker:
         for day in ("2024-08-01", "2024-08-02", "2024-08-03", "2024-08-04"):
             _workload_day(http_mocker, day, 1)
@@ -76,6 +91,7 @@ from zoneinfo import ZoneInfo  # noqa: E402
 import pytest  # noqa: E402
 
 from airbyte_cdk.models import AirbyteStateBlob, SyncMode  # noqa: E402
+
 from source_moor7_im import SourceMoor7Im  # noqa: E402
 from source_moor7_im.settings import ConfigError  # noqa: E402
 from source_moor7_im.source import without_full_refresh_states  # noqa: E402
@@ -87,7 +103,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def _stream_state(stream: str, value) -> AirbyteStateMessage:
     return AirbyteStateMessage(
         type=AirbyteStateType.STREAM,
-        stream=AirbyteStreamState(stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob(period_start=value)),
+        stream=AirbyteStreamState(
+            stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob(period_start=value)
+        ),
     )
 
 
@@ -132,12 +150,16 @@ def test_a_cursor_in_no_accepted_form_is_a_config_error_naming_stream_value_and_
         ("2024-01-30T20:00:00+0000", "day", "2024-01-31T00:00:00+0800"),  # 04:00 local the next day
     ],
 )
-def test_the_cursor_is_converted_to_the_configured_zone_and_floored_to_its_bucket(saved: str, dimension: str, expected: str) -> None:
+def test_the_cursor_is_converted_to_the_configured_zone_and_floored_to_its_bucket(
+    saved: str, dimension: str, expected: str
+) -> None:
     assert normalised_cursor("session_time", saved, SHANGHAI, dimension) == expected
 
 
 def test_the_migration_logs_when_it_moves_the_cursor_and_keeps_a_boundary_silently(caplog) -> None:
-    migration = NormaliseCursorState(config={"dimension": "day"}, stream_name="session_time", granularity="dimension", parameters={})
+    migration = NormaliseCursorState(
+        config={"dimension": "day"}, stream_name="session_time", granularity="dimension", parameters={}
+    )
     with caplog.at_level(logging.WARNING):
         assert migration.migrate({"period_start": "2024-01-20T00:00:00+08:00"}) == {"period_start": "2024-01-20T00:00:00+0800"}
     assert caplog.text == ""
@@ -154,23 +176,40 @@ def test_a_stream_state_without_period_start_is_a_config_error() -> None:
 
 
 def test_an_hour_cursor_under_day_rereads_whole_days_from_the_lookback() -> None:
-    config = ConfigBuilder().with_start_date("2024-08-01").with_end_date("2024-08-04").with_values(dimension="day", lookback_days=1).build()
+    config = (
+        ConfigBuilder()
+        .with_start_date("2024-08-01")
+        .with_end_date("2024-08-04")
+        .with_values(dimension="day", lookback_days=1)
+        .build()
+    )
     with freeze_time("2024-09-01"), HttpMocker() as http_mocker:
         # HttpMocker fails the test unless exactly this window (whole days) is asked for.
         http_mocker.post(
-            ReportRequestBuilder.for_stream("session_time").with_create_time("2024-08-02 00:00:00", "2024-08-04 23:59:59").with_dimension("day").build(),
-            ReportResponseBuilder.report().with_row(time="2024-08-02", initCount=1).with_row(time="2024-08-03", initCount=2).with_row(time="2024-08-04", initCount=3).build(),
+            ReportRequestBuilder.for_stream("session_time")
+            .with_create_time("2024-08-02 00:00:00", "2024-08-04 23:59:59")
+            .with_dimension("day")
+            .build(),
+            ReportResponseBuilder.report()
+            .with_row(time="2024-08-02", initCount=1)
+            .with_row(time="2024-08-03", initCount=2)
+            .with_row(time="2024-08-04", initCount=3)
+            .build(),
         )
         output = read(config, catalog("session_time"), [_stream_state("session_time", "2024-08-03T21:00:00+0800")])
     assert [m.record.data["period_start"] for m in output.records] == [
-        "2024-08-02T00:00:00+08:00", "2024-08-03T00:00:00+08:00", "2024-08-04T00:00:00+08:00",
+        "2024-08-02T00:00:00+08:00",
+        "2024-08-03T00:00:00+08:00",
+        "2024-08-04T00:00:00+08:00",
     ]
 
 
 def test_an_unreadable_state_stops_the_read_with_a_config_error() -> None:
     config = ConfigBuilder().build()
     with freeze_time("2024-09-01"), HttpMocker():
-        output = read(config, catalog("agent_workload"), [_stream_state("agent_workload", "last tuesday")], expecting_exception=True)
+        output = read(
+            config, catalog("agent_workload"), [_stream_state("agent_workload", "last tuesday")], expecting_exception=True
+        )
     assert output.records == []
     (error, *_) = [e.trace.error for e in output.errors]
     assert error.failure_type.value == "config_error"
@@ -190,7 +229,11 @@ def test_a_full_refresh_read_with_a_state_reads_from_start_date_and_emits_its_fi
     with freeze_time("2024-09-01"), HttpMocker() as http_mocker:
         for day in ("2024-08-01", "2024-08-02", "2024-08-03"):
             _workload_day(http_mocker, day, 2)
-        output = read(config, catalog("agent_workload", sync_mode=SyncMode.full_refresh), [_stream_state("agent_workload", "2024-08-03T00:00:00+0800")])
+        output = read(
+            config,
+            catalog("agent_workload", sync_mode=SyncMode.full_refresh),
+            [_stream_state("agent_workload", "2024-08-03T00:00:00+0800")],
+        )
     assert len(output.records) == 6
     assert output.most_recent_state.stream_state.__dict__ == {"period_start": "2024-08-03T00:00:00+0800"}
 

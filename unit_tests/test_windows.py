@@ -9,6 +9,7 @@ import pytest
 from freezegun import freeze_time
 
 from airbyte_cdk.test.state_builder import StateBuilder
+
 from source_moor7_im.windows import bucket_start, lookback_duration, next_bucket_start
 
 from .builders import ConfigBuilder
@@ -34,7 +35,7 @@ def assert_valid_windows(windows, dimension: str, first: dt.datetime, last: dt.d
         assert bucket_start(start, dimension) == start, f"window starts inside a {dimension} bucket: {start}"
     for (_, end), (next_start, _) in zip(windows, windows[1:]):
         assert next_start == end + ONE_SECOND, f"gap or overlap between {end} and {next_start}"
-    for start, end in windows[:-1]:
+    for _start, end in windows[:-1]:
         assert next_bucket_start(end, dimension) == end + ONE_SECOND, f"window ends inside a {dimension} bucket: {end}"
 
 
@@ -147,8 +148,16 @@ def test_session_windows_cover_the_range_in_whole_buckets(dimension: str, start_
         ("year", "2024-01-01T00:00:00+08:00", 1, "2023-01-01 00:00:00"),
     ],
 )
-def test_incremental_read_starts_lookback_days_before_the_cursor_on_a_bucket(dimension, cursor, lookback_days, first_window_start) -> None:
-    config = ConfigBuilder().with_start_date("2020-01-01").with_end_date(None).with_values(dimension=dimension, lookback_days=lookback_days).build()
+def test_incremental_read_starts_lookback_days_before_the_cursor_on_a_bucket(
+    dimension, cursor, lookback_days, first_window_start
+) -> None:
+    config = (
+        ConfigBuilder()
+        .with_start_date("2020-01-01")
+        .with_end_date(None)
+        .with_values(dimension=dimension, lookback_days=lookback_days)
+        .build()
+    )
     state = StateBuilder().with_stream_state("session_time", {"period_start": cursor}).build()
     windows = requested_windows(config, "session_time", state)
     assert fmt(windows)[0][0] == first_window_start
@@ -160,8 +169,12 @@ def test_incremental_agent_read_requests_only_the_tail() -> None:
     config = ConfigBuilder().with_start_date("2024-01-01").with_end_date("2024-08-31").with_values(lookback_days=2).build()
     state = StateBuilder().with_stream_state("agent_quality", {"period_start": "2024-08-28T00:00:00+0800"}).build()
     assert [start for start, _ in fmt(requested_windows(config, "agent_quality", state))] == [
-        "2024-08-26 00:00:00", "2024-08-27 00:00:00", "2024-08-28 00:00:00",
-        "2024-08-29 00:00:00", "2024-08-30 00:00:00", "2024-08-31 00:00:00",
+        "2024-08-26 00:00:00",
+        "2024-08-27 00:00:00",
+        "2024-08-28 00:00:00",
+        "2024-08-29 00:00:00",
+        "2024-08-30 00:00:00",
+        "2024-08-31 00:00:00",
     ]
 
 
@@ -177,8 +190,16 @@ def test_a_cursor_before_the_start_date_reads_from_the_start_date() -> None:
 
 @pytest.mark.parametrize(
     "days, dimension, expected",
-    [(0, "day", ""), (1, "day", "P1D"), (3, "hour", "P3D"), (1, "month", "P1M"), (28, "month", "P1M"), (29, "month", "P2M"),
-     (1, "year", "P1Y"), (366, "year", "P2Y")],
+    [
+        (0, "day", ""),
+        (1, "day", "P1D"),
+        (3, "hour", "P3D"),
+        (1, "month", "P1M"),
+        (28, "month", "P1M"),
+        (29, "month", "P2M"),
+        (1, "year", "P1Y"),
+        (366, "year", "P2Y"),
+    ],
 )
 def test_lookback_is_at_least_the_days_asked_in_whole_buckets(days: int, dimension: str, expected: str) -> None:
     assert lookback_duration(days, dimension) == expected

@@ -30,9 +30,7 @@ def requested_windows(
         mocker.post(f"{BASE_URL}{PATHS[stream]}", text=answer)
         output = read(config, catalog(stream), state)
     assert not output.errors, output.errors
-    return sorted(
-        (dt.datetime.fromisoformat(b["createTime"][0]), dt.datetime.fromisoformat(b["createTime"][1])) for b in bodies
-    )
+    return sorted((dt.datetime.fromisoformat(b["createTime"][0]), dt.datetime.fromisoformat(b["createTime"][1])) for b in bodies)
 
 
 def fmt(windows: List[Window]) -> List[Tuple[str, str]]:

@@ -25,11 +25,25 @@ def main(argv: list) -> int:
 
     account = Account(extra_agents=args.extra_agents)
     if args.print_config:
-        print(json.dumps({"app_key": account.app_key, "secret_key": account.secret_key, "start_date": "2024-01-01",
-                          "base_url": f"http://{args.host}:{args.port}"}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "app_key": account.app_key,
+                    "secret_key": account.secret_key,
+                    "start_date": "2024-01-01",
+                    "base_url": f"http://{args.host}:{args.port}",
+                },
+                indent=2,
+            )
+        )
         return 0
-    faults = Faults(rate=args.fault_rate, kinds=tuple(args.faults.split(",")), latency_seconds=args.latency_ms / 1000,
-                    clock_offset_seconds=args.clock_offset, error_style=args.error_style)
+    faults = Faults(
+        rate=args.fault_rate,
+        kinds=tuple(args.faults.split(",")),
+        latency_seconds=args.latency_ms / 1000,
+        clock_offset_seconds=args.clock_offset,
+        error_style=args.error_style,
+    )
     emulator = Emulator(account, faults, host=args.host, port=args.port)
     print(f"7moor emulator on {emulator.url} (app_key {account.app_key}); Ctrl-C stops it", flush=True)
     try:

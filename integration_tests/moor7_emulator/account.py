@@ -18,15 +18,41 @@ SLOT = dt.timedelta(minutes=30)
 DIMENSIONS = ("half_hour", "hour", "day", "month", "year")
 
 SESSION_COUNTERS = (
-    "initCount", "validCount", "robotCount", "robotOnlyCount", "robotManualSucCount", "manualCount",
-    "queueUpCount", "queueGiveUpCount", "lossCount", "finishCount", "inviteCount", "transferCount",
-    "leavingCount", "noVisitorMsgCount", "noReplyCount", "msgCount", "agentSendMsgCount",
-    "visitorSendMsgCount", "evaluateCount", "pushCsrCount",
+    "initCount",
+    "validCount",
+    "robotCount",
+    "robotOnlyCount",
+    "robotManualSucCount",
+    "manualCount",
+    "queueUpCount",
+    "queueGiveUpCount",
+    "lossCount",
+    "finishCount",
+    "inviteCount",
+    "transferCount",
+    "leavingCount",
+    "noVisitorMsgCount",
+    "noReplyCount",
+    "msgCount",
+    "agentSendMsgCount",
+    "visitorSendMsgCount",
+    "evaluateCount",
+    "pushCsrCount",
 )
 WORKLOAD_COUNTERS = (
-    "initCount", "assignCount", "invalidCount", "inviteCount", "receiveLeavingCount", "delLeavingCount",
-    "transferOutCount", "transferInCount", "replyCount", "noVisitorMsgCount", "finishCount",
-    "agentSendMsgCount", "visitorSendMsgCount",
+    "initCount",
+    "assignCount",
+    "invalidCount",
+    "inviteCount",
+    "receiveLeavingCount",
+    "delLeavingCount",
+    "transferOutCount",
+    "transferInCount",
+    "replyCount",
+    "noVisitorMsgCount",
+    "finishCount",
+    "agentSendMsgCount",
+    "visitorSendMsgCount",
 )
 
 
@@ -82,6 +108,7 @@ class Account:
 
 # --- slot traffic -----------------------------------------------------------------------
 
+
 def _numbers(*key: str) -> bytes:
     return hashlib.blake2b("|".join(key).encode(), digest_size=32).digest()
 
@@ -126,9 +153,27 @@ def session_slot(seed: str, access_id: str, slot: dt.datetime) -> Tuple[int, ...
     push_csr = evaluate + manual * (raw[15] % 20) // 100
     duration = sessions * (raw[16] * 4 + raw[17] % 60 + 30)
     return (
-        sessions, valid, robot, robot_only, robot_to_human, manual, queued, queue_give_up, loss, finish,
-        invite, transfer, leaving, no_visitor_msg, no_reply, visitor_msgs + agent_msgs, agent_msgs,
-        visitor_msgs, evaluate, push_csr, duration,
+        sessions,
+        valid,
+        robot,
+        robot_only,
+        robot_to_human,
+        manual,
+        queued,
+        queue_give_up,
+        loss,
+        finish,
+        invite,
+        transfer,
+        leaving,
+        no_visitor_msg,
+        no_reply,
+        visitor_msgs + agent_msgs,
+        agent_msgs,
+        visitor_msgs,
+        evaluate,
+        push_csr,
+        duration,
     )
 
 
@@ -173,13 +218,33 @@ def agent_slot(seed: str, agent_id: str, weight: int, slot: dt.datetime, states:
     for index in range(sessions * (raw[26] % 60) // 100):
         evaluations[raw[27 + index % 5] % levels if index % 3 else 1 % levels] += 1
     return (
-        sessions, assigned, valid, invite, receive_leaving, del_leaving, transfer_out, transfer_in, reply,
-        no_visitor_msg, finish, agent_msgs, visitor_msgs, login, *state_seconds, first_response, session_total,
-        message_response, agent_push, solved_24, solved_48, *evaluations,
+        sessions,
+        assigned,
+        valid,
+        invite,
+        receive_leaving,
+        del_leaving,
+        transfer_out,
+        transfer_in,
+        reply,
+        no_visitor_msg,
+        finish,
+        agent_msgs,
+        visitor_msgs,
+        login,
+        *state_seconds,
+        first_response,
+        session_total,
+        message_response,
+        agent_push,
+        solved_24,
+        solved_48,
+        *evaluations,
     )
 
 
 # --- calendar --------------------------------------------------------------------------
+
 
 def bucket_start(moment: dt.datetime, dimension: str) -> dt.datetime:
     if dimension == "half_hour":
@@ -217,6 +282,7 @@ def slots(start: dt.datetime, end: dt.datetime) -> Iterable[dt.datetime]:
 
 
 # --- reports ---------------------------------------------------------------------------
+
 
 def session_rows(
     account: Account, start: dt.datetime, end: dt.datetime, dimension: str, access_ids: Optional[Sequence[str]] = None
@@ -282,7 +348,9 @@ def _selected_agents(account: Account, agent_list: Optional[Sequence[str]]) -> L
     return [a for a in account.all_agents() if not agent_list or a.agent_id in agent_list]
 
 
-def workload_rows(account: Account, start: dt.datetime, end: dt.datetime, agent_list: Optional[Sequence[str]] = None) -> List[Dict[str, object]]:
+def workload_rows(
+    account: Account, start: dt.datetime, end: dt.datetime, agent_list: Optional[Sequence[str]] = None
+) -> List[Dict[str, object]]:
     rows = []
     counters = len(WORKLOAD_COUNTERS)
     for agent in _selected_agents(account, agent_list):
@@ -303,14 +371,18 @@ def _rate(part: int, whole: int) -> float:
     return round(part * 100 / whole, 2) if whole else 0
 
 
-def quality_rows(account: Account, start: dt.datetime, end: dt.datetime, agent_list: Optional[Sequence[str]] = None) -> List[Dict[str, object]]:
+def quality_rows(
+    account: Account, start: dt.datetime, end: dt.datetime, agent_list: Optional[Sequence[str]] = None
+) -> List[Dict[str, object]]:
     rows = []
     counters = len(WORKLOAD_COUNTERS)
     states = len(account.agent_states)
     for agent in _selected_agents(account, agent_list):
         t = _agent_totals(account, agent, start, end)
         w = dict(zip(WORKLOAD_COUNTERS, t[:counters]))
-        first_response, session_total, message_response, agent_push, solved_24, solved_48 = t[counters + 1 + states : counters + 7 + states]
+        first_response, session_total, message_response, agent_push, solved_24, solved_48 = t[
+            counters + 1 + states : counters + 7 + states
+        ]
         evaluations = t[counters + 7 + states :]
         evaluated = sum(evaluations)
         push = max(agent_push, evaluated)
@@ -346,37 +418,84 @@ def quality_rows(account: Account, start: dt.datetime, end: dt.datetime, agent_l
 
 # --- headers ---------------------------------------------------------------------------
 
+
 def _column(prop: str, label: str, show: bool = True, custom: bool = False, flag: str = "isCustomHeader") -> Dict[str, object]:
     return {flag: custom, "prop": prop, "show": show, "width": 120, "label": label}
 
 
 SESSION_LABELS = (
-    ("time", "时间"), ("initCount", "总会话数"), ("validCount", "有效会话数"), ("robotCount", "机器人会话数"),
-    ("robotOnlyCount", "机器人独立接待会话数"), ("robotManualSucCount", "机器人转人工成功数"), ("manualCount", "人工服务数"),
-    ("queueUpCount", "排队数"), ("queueGiveUpCount", "排队放弃数"), ("lossCount", "流失会话数"), ("finishCount", "完成会话数"),
-    ("inviteCount", "主动会话数"), ("transferCount", "转接会话数"), ("leavingCount", "留言数"),
-    ("noVisitorMsgCount", "访客无消息会话数"), ("noReplyCount", "未回复会话数"), ("msgCount", "总消息数"),
-    ("agentSendMsgCount", "座席消息数"), ("visitorSendMsgCount", "访客消息数"), ("evaluateCount", "评价数"),
-    ("sessionTimeLen", "平均会话时长"), ("pushCsrCount", "邀评数"),
+    ("time", "时间"),
+    ("initCount", "总会话数"),
+    ("validCount", "有效会话数"),
+    ("robotCount", "机器人会话数"),
+    ("robotOnlyCount", "机器人独立接待会话数"),
+    ("robotManualSucCount", "机器人转人工成功数"),
+    ("manualCount", "人工服务数"),
+    ("queueUpCount", "排队数"),
+    ("queueGiveUpCount", "排队放弃数"),
+    ("lossCount", "流失会话数"),
+    ("finishCount", "完成会话数"),
+    ("inviteCount", "主动会话数"),
+    ("transferCount", "转接会话数"),
+    ("leavingCount", "留言数"),
+    ("noVisitorMsgCount", "访客无消息会话数"),
+    ("noReplyCount", "未回复会话数"),
+    ("msgCount", "总消息数"),
+    ("agentSendMsgCount", "座席消息数"),
+    ("visitorSendMsgCount", "访客消息数"),
+    ("evaluateCount", "评价数"),
+    ("sessionTimeLen", "平均会话时长"),
+    ("pushCsrCount", "邀评数"),
 )
 WORKLOAD_LABELS = (
-    ("agentId", "座席姓名"), ("initCount", "接待会话总数"), ("assignCount", "分配会话数"), ("invalidCount", "有效会话数"),
-    ("inviteCount", "主动会话数"), ("receiveLeavingCount", "接入留言数"), ("delLeavingCount", "处理留言数"),
-    ("transferOutCount", "转出会话数"), ("transferInCount", "转入会话数"), ("replyCount", "响应会话数"),
-    ("noVisitorMsgCount", "访客无消息会话数"), ("finishCount", "完成会话数"), ("agentSendMsgCount", "回复消息数"),
-    ("visitorSendMsgCount", "接收消息数"), ("loginTotalTimeLength", "登录总时长"),
+    ("agentId", "座席姓名"),
+    ("initCount", "接待会话总数"),
+    ("assignCount", "分配会话数"),
+    ("invalidCount", "有效会话数"),
+    ("inviteCount", "主动会话数"),
+    ("receiveLeavingCount", "接入留言数"),
+    ("delLeavingCount", "处理留言数"),
+    ("transferOutCount", "转出会话数"),
+    ("transferInCount", "转入会话数"),
+    ("replyCount", "响应会话数"),
+    ("noVisitorMsgCount", "访客无消息会话数"),
+    ("finishCount", "完成会话数"),
+    ("agentSendMsgCount", "回复消息数"),
+    ("visitorSendMsgCount", "接收消息数"),
+    ("loginTotalTimeLength", "登录总时长"),
 )
 QUALITY_LABELS = (
-    ("agentId", "座席姓名"), ("initCount", "接待会话总数"), ("assignCount", "分配会话数"), ("invalidCount", "有效会话数"),
-    ("inviteCount", "主动会话数"), ("replyCount", "响应会话数"), ("firstResponseNotIncludeLen", "首响总时长"),
-    ("sessionNotIncludeTimeLen", "会话总时长"), ("avgFirstResponseNotIncludeLen", "平均首响时长"),
-    ("avgSessionNotIncludeTimeLen", "平均会话时长"), ("avgMsgResponseLen", "平均响应时长"), ("pushCsrCount", "邀评数"),
-    ("agentPushCsrCount", "座席主动邀评数"), ("pushCsrRate", "邀评率"), ("evaluateCount", "参评数"), ("evaluateRate", "参评率"),
-    ("quesAndAnswerRate", "答问比"), ("twentyFourHourSolutionRate", "24h一次性解决率"),
+    ("agentId", "座席姓名"),
+    ("initCount", "接待会话总数"),
+    ("assignCount", "分配会话数"),
+    ("invalidCount", "有效会话数"),
+    ("inviteCount", "主动会话数"),
+    ("replyCount", "响应会话数"),
+    ("firstResponseNotIncludeLen", "首响总时长"),
+    ("sessionNotIncludeTimeLen", "会话总时长"),
+    ("avgFirstResponseNotIncludeLen", "平均首响时长"),
+    ("avgSessionNotIncludeTimeLen", "平均会话时长"),
+    ("avgMsgResponseLen", "平均响应时长"),
+    ("pushCsrCount", "邀评数"),
+    ("agentPushCsrCount", "座席主动邀评数"),
+    ("pushCsrRate", "邀评率"),
+    ("evaluateCount", "参评数"),
+    ("evaluateRate", "参评率"),
+    ("quesAndAnswerRate", "答问比"),
+    ("twentyFourHourSolutionRate", "24h一次性解决率"),
     ("fortyEightHourSolutionRate", "48h一次性解决率"),
 )
-HIDDEN_SESSION_COLUMNS = {"queueUpCount", "transferCount", "leavingCount", "noVisitorMsgCount", "noReplyCount", "msgCount",
-                          "agentSendMsgCount", "visitorSendMsgCount", "pushCsrCount"}
+HIDDEN_SESSION_COLUMNS = {
+    "queueUpCount",
+    "transferCount",
+    "leavingCount",
+    "noVisitorMsgCount",
+    "noReplyCount",
+    "msgCount",
+    "agentSendMsgCount",
+    "visitorSendMsgCount",
+    "pushCsrCount",
+}
 
 
 def session_header(account: Account) -> List[Dict[str, object]]:
@@ -386,11 +505,13 @@ def session_header(account: Account) -> List[Dict[str, object]]:
 
 
 def workload_header(account: Account) -> List[Dict[str, object]]:
-    return [_column(p, l) for p, l in WORKLOAD_LABELS] + [_column(c.prop, c.label, custom=True) for c in account.agent_states]
+    return [_column(prop, label) for prop, label in WORKLOAD_LABELS] + [
+        _column(c.prop, c.label, custom=True) for c in account.agent_states
+    ]
 
 
 def quality_header(account: Account) -> List[Dict[str, object]]:
     # the satisfaction columns carry `customHeader`, not `isCustomHeader`, as in the vendor's sample
-    return [_column(p, l) for p, l in QUALITY_LABELS] + [
+    return [_column(prop, label) for prop, label in QUALITY_LABELS] + [
         _column(c.prop, c.label, custom=False, flag="customHeader") for c in account.satisfaction_levels
     ]

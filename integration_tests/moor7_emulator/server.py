@@ -90,7 +90,9 @@ class Faults:
 class Emulator:
     """The server and its state: account, faults, replay cache and request log."""
 
-    def __init__(self, account: Optional[model.Account] = None, faults: Optional[Faults] = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, account: Optional[model.Account] = None, faults: Optional[Faults] = None, host: str = "127.0.0.1", port: int = 0
+    ):
         self.account = account or model.Account()
         self.faults = faults or Faults()
         self._random = random.Random(self.faults.seed)
@@ -197,7 +199,7 @@ class Rejection(Exception):
 def parse_create_time(body: Any) -> Tuple[dt.datetime, dt.datetime]:
     value = body.get("createTime") if isinstance(body, dict) else None
     if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
-        raise Rejection(400, "400", "createTime is required: [\"yyyy-MM-dd HH:mm:ss\", \"yyyy-MM-dd HH:mm:ss\"]", "bad_create_time")
+        raise Rejection(400, "400", 'createTime is required: ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss"]', "bad_create_time")
     try:
         start, end = (dt.datetime.strptime(v, CREATE_TIME_FORMAT) for v in value)
     except ValueError:
@@ -237,9 +239,17 @@ def _handler_for(emulator: Emulator) -> type:
             headers = {k.lower(): v for k, v in self.headers.items()}
             stream = PATHS.get(self.path)
             entry = LoggedRequest(
-                path=self.path, stream=stream, window=None, body=None, app_key=headers.get("m7-appkey"),
-                timestamp=headers.get("m7-timestamp"), nonce=headers.get("m7-nonce"), sign=headers.get("m7-sign"),
-                status=0, outcome="", received_at=time.perf_counter(),
+                path=self.path,
+                stream=stream,
+                window=None,
+                body=None,
+                app_key=headers.get("m7-appkey"),
+                timestamp=headers.get("m7-timestamp"),
+                nonce=headers.get("m7-nonce"),
+                sign=headers.get("m7-sign"),
+                status=0,
+                outcome="",
+                received_at=time.perf_counter(),
             )
             # Logged before any answer is sent, so a client that has its answer sees the entry.
             emulator._record(entry)
@@ -275,7 +285,9 @@ def _handler_for(emulator: Emulator) -> type:
                 entry.status = 200 if emulator.faults.error_style == "envelope" else rejection.status
                 self._send_json(entry.status, {"success": False, "code": rejection.code, "message": rejection.message})
 
-        def _authenticate_and_parse(self, headers: Dict[str, str], raw: bytes, stream: Optional[str], entry: LoggedRequest) -> Dict[str, Any]:
+        def _authenticate_and_parse(
+            self, headers: Dict[str, str], raw: bytes, stream: Optional[str], entry: LoggedRequest
+        ) -> Dict[str, Any]:
             if stream is None:
                 raise Rejection(404, "404", f"no such API: {self.path}", "not_found")
             app_key, timestamp, nonce, signature = (headers.get(h) for h in ("m7-appkey", "m7-timestamp", "m7-nonce", "m7-sign"))
@@ -306,11 +318,17 @@ def _handler_for(emulator: Emulator) -> type:
         def _inject(self, fault: str) -> int:
             envelope_style = emulator.faults.error_style == "envelope"
             if fault == "http_429":
-                self._send_json(429, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
-                                extra_headers={"Retry-After": str(emulator.faults.retry_after_seconds)})
+                self._send_json(
+                    429,
+                    {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
+                    extra_headers={"Retry-After": str(emulator.faults.retry_after_seconds)},
+                )
                 return 429
             if fault == "replay":
-                self._send_json(200 if envelope_style else 401, {"success": False, "code": "401", "message": "duplicate m7-nonce: replayed request"})
+                self._send_json(
+                    200 if envelope_style else 401,
+                    {"success": False, "code": "401", "message": "duplicate m7-nonce: replayed request"},
+                )
                 return 401
             if fault == "envelope_rate_limit":
                 self._send_json(200, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"})
@@ -332,7 +350,14 @@ def _handler_for(emulator: Emulator) -> type:
                     pass
                 return 0
             if fault == "truncate":
-                payload = json.dumps({"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": [{"time": "2024"}]}}).encode()
+                payload = json.dumps(
+                    {
+                        "success": True,
+                        "code": "200",
+                        "message": "requestSuccess",
+                        "data": {"header": [], "list": [{"time": "2024"}]},
+                    }
+                ).encode()
                 self._send_bytes(200, payload[: len(payload) // 2], "application/json")
                 return 200
             if fault == "not_json":
@@ -341,9 +366,13 @@ def _handler_for(emulator: Emulator) -> type:
             raise ValueError(f"unknown fault {fault!r}")
 
         def _send_json(self, status: int, payload: Dict[str, Any], extra_headers: Optional[Dict[str, str]] = None) -> None:
-            self._send_bytes(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=UTF-8", extra_headers)
+            self._send_bytes(
+                status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=UTF-8", extra_headers
+            )
 
-        def _send_bytes(self, status: int, payload: bytes, content_type: str, extra_headers: Optional[Dict[str, str]] = None) -> None:
+        def _send_bytes(
+            self, status: int, payload: bytes, content_type: str, extra_headers: Optional[Dict[str, str]] = None
+        ) -> None:
             self.send_response_only(status)
             self.send_header("Server", self.server_version)
             if emulator.faults.send_date_header:
