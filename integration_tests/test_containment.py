@@ -240,7 +240,9 @@ def test_check_and_discover_answer_within_30_seconds_saying_which_network_failur
         assert result.exit_code != 0 and not result.of_type("CATALOG")
         message = result.errors()[-1]["message"]
     assert words in message and "'base_url'" in message, message
-    assert wall < 30 or wall - start_up < 15, "well under 30 s beyond the start-up the machine's load imposes"
+    # About 18 s against a silent listener (two 8 s read timeouts and a 1.5 s wait), less for the
+    # others; the start-up a loaded machine adds is not the connector's budget.
+    assert wall < 30 or wall - start_up < 25, "under 30 s beyond the start-up the machine's load imposes"
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[]"], ids=["missing", "not-json", "not-an-object"])
