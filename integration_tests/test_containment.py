@@ -221,7 +221,7 @@ def refused_url() -> str:
 def test_check_and_discover_answer_within_30_seconds_saying_which_network_failure(
     cli: Cli, silent_listener: str, verb: str, case: str, words: str
 ) -> None:
-    base_url = {"refused port": refused_url(), "unknown host": "http://moor7-api.invalid", "silent listener": silent_listener}[
+    base_url = {"refused port": refused_url(), "unknown host": "https://moor7-api.invalid", "silent listener": silent_listener}[
         case
     ]
     config = {"app_key": "2000103", "secret_key": "not-a-real-secret-1234", "start_date": "2024-03-01", "base_url": base_url}

@@ -140,18 +140,19 @@ def test_session_rows_carry_the_local_date_of_their_bucket() -> None:
     ]
 
 
+@pytest.mark.parametrize("stream", ["agent_workload", "agent_quality"])
 @freeze_time("2024-09-10 12:00:00")
-def test_a_row_without_agent_id_stops_the_stream_with_an_error_naming_the_window() -> None:
+def test_a_row_without_agent_id_stops_the_stream_with_an_error_naming_the_stream_and_window(stream: str) -> None:
     with HttpMocker() as http_mocker:
         config = ConfigBuilder().with_end_date("2024-08-01").build()
         http_mocker.post(
-            ReportRequestBuilder.for_stream("agent_workload").with_day("2024-08-01").build(),
+            ReportRequestBuilder.for_stream(stream).with_day("2024-08-01").build(),
             ReportResponseBuilder.report().with_row(agentId="庞磊[8238]", initCount=1).with_row(initCount=7).build(),
         )
-        output = read(config, catalog("agent_workload"), expecting_exception=True)
+        output = read(config, catalog(stream), expecting_exception=True)
     error = output.errors[0].trace.error
     assert "without agentId" in error.message
-    assert "[stream agent_workload, createTime 2024-08-01 00:00:00 to 2024-08-01 23:59:59]" in error.message
+    assert f"[stream {stream}, createTime 2024-08-01 00:00:00 to 2024-08-01 23:59:59]" in error.message
     assert all(m.record.data.get("agentId") for m in output.records), "no record without its key field"
 
 
