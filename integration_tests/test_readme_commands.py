@@ -36,8 +36,13 @@ def test_the_readme_commands_make_a_catalog_and_a_state_file_that_read_accepts(
     config = emulator_config(emulator, start_date="2024-07-01", end_date="2024-07-05")
     discovered = cli.run("discover", config)
     catalog = json.loads(_run_python(_readme_python_code("catalog.json"), discovered.stdout))
-    assert [s["stream"]["name"] for s in catalog["streams"]] == ["session_time", "agent_workload", "agent_quality"]
-    assert {s["sync_mode"] for s in catalog["streams"]} == {"incremental"}
+    modes = {s["stream"]["name"]: (s["sync_mode"], s["destination_sync_mode"]) for s in catalog["streams"]}
+    assert modes == {
+        "session_time": ("incremental", "append_dedup"),
+        "agent_workload": ("incremental", "append_dedup"),
+        "agent_quality": ("incremental", "append_dedup"),
+        "report_columns": ("full_refresh", "overwrite"),
+    }
 
     first = cli.run("read", config, catalog)
     assert first.exit_code == 0 and not first.errors() and first.records()

@@ -95,7 +95,12 @@ def test_a_source_built_without_a_config_runs_each_command_with_the_config_it_is
     assert [m.connectionStatus.status for m in check.connection_status_messages] == [Status.SUCCEEDED]
     discover = entrypoint_wrapper.discover(SourceMoor7Im(), config)
     (catalog_message,) = discover.get_message_by_types([Type.CATALOG])
-    assert {s.name for s in catalog_message.catalog.streams} == {"session_time", "agent_workload", "agent_quality"}
+    assert {s.name for s in catalog_message.catalog.streams} == {
+        "session_time",
+        "agent_workload",
+        "agent_quality",
+        "report_columns",
+    }
 
     unconfigured = entrypoint_wrapper.read(SourceMoor7Im(), config, catalog)
     configured = entrypoint_wrapper.read(SourceMoor7Im(config=config, catalog=catalog), config, catalog)
