@@ -44,7 +44,7 @@ from .containment import READ_STOP, ReadStopped, StopSignal
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
 # A wait never exceeds this; a Retry-After asking for more stops the window (see BoundedRetryWait).
 DEFAULT_MAX_WAIT_SECONDS = 60
-# One window stops retrying once this long has passed since its first failed attempt.
+# One window stops retrying once this long has passed since its first attempt was sent.
 DEFAULT_RETRY_BUDGET_SECONDS = 180
 
 
@@ -93,9 +93,12 @@ class BoundedRetryWait(BackoffStrategy):
     - A `Retry-After` above `max_wait_seconds` stops the window: 7moor asked not to be
       called for that long, and sending earlier would only be refused (or count against the
       account); waiting hours would hold the whole sync. The error says how long was asked.
-    - Once `budget_seconds` have passed since the window's first failed attempt, the
-      window stops. So a window ends within its first attempt, the budget, and one last
-      attempt (each attempt bounded by the connect and read timeouts).
+    - Once `budget_seconds` have passed since the window's first attempt was sent, the
+      window stops: it ends within the budget and one last attempt (each attempt bounded by
+      the connect and read timeouts). Counting from the first attempt, not the first
+      failure, keeps a host that never answers to one read timeout per window instead of
+      a timeout, the budget and another timeout. The first attempt's start is its failure
+      time less how long it took: the response's `elapsed`, or the timeout it ran into.
     - When `READ_STOP` says the read or the stream has stopped, the retry is not sent.
     """
 
@@ -105,9 +108,11 @@ class BoundedRetryWait(BackoffStrategy):
     max_attempts: int
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
     budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
+    connect_timeout_seconds: float = 0.0
+    read_timeout_seconds: float = 0.0
     stop: StopSignal = field(default_factory=lambda: READ_STOP)
     clock: Callable[[], float] = time.monotonic
-    _first_failure: "weakref.WeakKeyDictionary[Any, float]" = field(
+    _first_attempt: "weakref.WeakKeyDictionary[Any, float]" = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -121,7 +126,8 @@ class BoundedRetryWait(BackoffStrategy):
         request = _request_of(response_or_exception)
         now = self.clock()
         with self._lock:
-            first = self._first_failure.setdefault(request, now) if request is not None else now
+            started = now - self._attempt_seconds(response_or_exception)
+            first = self._first_attempt.setdefault(request, started) if request is not None else started
         left = self.budget_seconds - (now - first)
         wait, from_header = None, False
         for index, strategy in enumerate(self.strategies):
@@ -154,9 +160,22 @@ class BoundedRetryWait(BackoffStrategy):
                 failure_type=FailureType.transient_error,
             )
         wait = min(wait, self.max_wait_seconds, left)
+        if attempt_count >= self.max_attempts:
+            LOGGER.warning("%s Attempt %d of %d failed; no retry left.", reason, attempt_count, self.max_attempts)
+            return wait
         # The CDK sleeps one second more than the strategy's answer.
-        LOGGER.warning("%s Attempt %d of %d failed; retrying in %.0f s.", reason, attempt_count, self.max_attempts, wait + 1)
+        LOGGER.warning("%s Attempt %d of %d failed; retrying in %.1f s.", reason, attempt_count, self.max_attempts, wait + 1)
         return wait
+
+    def _attempt_seconds(self, response_or_exception: Any) -> float:
+        """How long the attempt that just failed took."""
+        if isinstance(response_or_exception, requests.Response):
+            return response_or_exception.elapsed.total_seconds()
+        if isinstance(response_or_exception, requests.ConnectTimeout):
+            return self.connect_timeout_seconds
+        if isinstance(response_or_exception, requests.ReadTimeout):
+            return self.read_timeout_seconds
+        return 0.0  # refused, unresolvable or dropped: it failed at once
 
 
 @dataclass
@@ -168,6 +187,9 @@ class ReportErrorHandler(ErrorHandler):
     parameters: InitVar[Mapping[str, Any]]
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
+    # The requester's timeouts, so that the budget counts from the first attempt's start.
+    connect_timeout_seconds: float = 0.0
+    read_timeout_seconds: float = 0.0
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream_name = parameters.get("name", "")
@@ -178,6 +200,8 @@ class ReportErrorHandler(ErrorHandler):
             max_attempts=(self.error_handler.max_retries or 0) + 1,
             max_wait_seconds=float(self.max_wait_seconds),
             budget_seconds=float(self.retry_budget_seconds),
+            connect_timeout_seconds=float(self.connect_timeout_seconds),
+            read_timeout_seconds=float(self.read_timeout_seconds),
         )
 
     # The HttpClient reads the retry budget and backoff from the handler it is given.

@@ -77,14 +77,24 @@ def _version() -> str:
         return "unknown"
 
 
-class _MemoryMonitorStartAtDebug(logging.Filter):
-    """The CDK's entrypoint logs "MemoryMonitor instantiated with ..." at INFO on the shared
-    `airbyte` logger, so it would open every command's output as a LOG message. It carries
-    no information about the sync: lower it to DEBUG. (The entrypoint logs it before it
-    applies --debug, so in practice it is no longer printed at all.)"""
+class _QuietCdkLines(logging.Filter):
+    """Two INFO lines of the CDK's on the shared `airbyte` logger that mislead more than they tell:
+
+    - "MemoryMonitor instantiated with ..." opens every command's output and says nothing
+      about the sync: lowered to DEBUG. (The entrypoint logs it before it applies --debug,
+      so in practice it is no longer printed at all.)
+    - "UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in ..." is the
+      CDK's fixed wording for every retry, whatever the cause. The connector logs each retry
+      at WARN with the real reason, stream and window (errors.BoundedRetryWait), so the
+      CDK's line is dropped rather than printed beside it as a second, wrong reason."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO and str(record.msg).startswith("MemoryMonitor instantiated"):
+        if record.levelno != logging.INFO:
+            return True
+        message = str(record.msg)
+        if message.startswith("UserDefinedBackoffException: Rate limit exceeded"):
+            return False
+        if message.startswith("MemoryMonitor instantiated"):
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
@@ -105,7 +115,7 @@ def run() -> None:
     if args[0] == "--version":
         print(f"{COMMAND} {_version()}")
         return
-    logging.getLogger("airbyte").addFilter(_MemoryMonitorStartAtDebug())
+    logging.getLogger("airbyte").addFilter(_QuietCdkLines())
     source = _build_source(args)
     if source is None:
         sys.exit(1 if not (args and args[0] == "check") else 0)

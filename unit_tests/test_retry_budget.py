@@ -97,3 +97,42 @@ def test_a_retry_after_of_hours_stops_the_window_instead_of_waiting() -> None:
     assert "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]" in stopped.value.message
     response.headers["Retry-After"] = "30"
     assert wait_strategy.backoff_time(response, 1) == 30, "a Retry-After under the cap is honoured as asked"
+
+
+def read_timeout() -> requests.ReadTimeout:
+    return requests.ReadTimeout("read timed out", request=server_error().request)
+
+
+def simulate_silent_host(handler: ReportErrorHandler, read_timeout_seconds: float) -> float:
+    """Every attempt runs into the read timeout: the time from the first attempt's start to
+    the end of the last one."""
+    now = [0.0]
+    wait_strategy = handler.backoff_strategies[0]
+    wait_strategy.clock = lambda: now[0]
+    wait_strategy.stop = StopSignal()
+    exception = read_timeout()
+    for attempt in range(1, handler.max_retries + 2):
+        now[0] += read_timeout_seconds  # the attempt hangs until its timeout
+        try:
+            wait = wait_strategy.backoff_time(exception, attempt)
+        except AirbyteTracedException as gave_up:
+            assert "budget" in gave_up.message
+            return now[0]
+        now[0] += wait + CDK_EXTRA_SECOND
+    raise AssertionError("the window never gave up")
+
+
+def test_against_a_host_that_never_answers_a_window_ends_within_its_three_minute_budget_with_the_defaults() -> None:
+    # The budget counts from the first attempt's start: 60 s attempts, waits of 5 and 9 s,
+    # and the third attempt ends past the 180 s budget: about 3 minutes per window, not a
+    # timeout, the whole budget and another timeout.
+    handler = manifest_error_handler()
+    assert handler.backoff_strategies[0].read_timeout_seconds == 60
+    assert simulate_silent_host(handler, read_timeout_seconds=60) == 60 + 5 + 60 + 9 + 60
+
+
+def test_check_and_discover_give_up_on_a_host_that_never_answers_within_twenty_seconds() -> None:
+    handler = manifest_error_handler(interactive=True)
+    assert handler.backoff_strategies[0].read_timeout_seconds == 8, "the interactive read timeout reaches the budget"
+    # an 8 s attempt, a 0.5 s wait (+1 s), a second 8 s attempt; then the 9 s budget is spent
+    assert simulate_silent_host(handler, read_timeout_seconds=8) == 17.5
