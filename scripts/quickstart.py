@@ -2,8 +2,11 @@
 """Sync 7moor IM reports into a local DuckDB database with PyAirbyte.
 
 Without a config, the embedded default runs: the project's 7moor emulator starts on a free
-local port and the sync covers the last three months of its account. With a config file
-(an argument, or MOOR7_CONFIG), the sync reads that real account instead.
+local port and the sync covers the last three months of its account, into
+`.quickstart/moor7_demo.duckdb`. With a config file (an argument, or MOOR7_CONFIG), the sync
+reads that real account into a database of its own, named after its app key and host, so
+that neither the demo's rows nor its saved state (PyAirbyte keeps it in the database) mix
+with the account's, and a second account gets a second database.
 """
 
 from __future__ import annotations
@@ -12,13 +15,24 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DB = ROOT / ".quickstart" / "moor7_reports.duckdb"
+DATA_DIR = ROOT / ".quickstart"
+DEMO_DB_NAME = "moor7_demo.duckdb"
+DEFAULT_BASE_URL = "https://v7openapi.7moor.com"
+
+
+def account_db_name(config: Mapping[str, Any]) -> str:
+    """`moor7_<app key>_<host>.duckdb`: one database per account, never the demo's."""
+    host = urlsplit(str(config.get("base_url") or DEFAULT_BASE_URL)).netloc or "7moor"
+    words = re.sub(r"[^A-Za-z0-9]+", "-", f"{config.get('app_key', 'account')}_{host}").strip("-")
+    return f"moor7_{words}.duckdb"
 
 
 def _emulator_config(base_url: str, account: Any) -> Dict[str, Any]:
@@ -38,7 +52,11 @@ def main(argv: list) -> int:
     parser.add_argument(
         "config", nargs="?", default=os.environ.get("MOOR7_CONFIG"), help="connector config JSON (default: the emulator)"
     )
-    parser.add_argument("--db", default=str(DEFAULT_DB), help=f"DuckDB file (default {DEFAULT_DB.relative_to(ROOT)})")
+    parser.add_argument(
+        "--db",
+        help=f"DuckDB file (default: .quickstart/{DEMO_DB_NAME} for the demo, .quickstart/moor7_<app key>_<host>.duckdb "
+        "for a config)",
+    )
     args = parser.parse_args(argv)
 
     # The connector runs as a local executable: PyAirbyte needs neither its online registry
@@ -51,17 +69,21 @@ def main(argv: list) -> int:
     emulator = None
     if args.config:
         config = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        print(f"==> syncing the 7moor account in {args.config}")
+        db_path = Path(args.db or DATA_DIR / account_db_name(config)).resolve()
+        print(f"==> syncing the 7moor account in {args.config} into {db_path}")
     else:
         sys.path.insert(0, str(ROOT / "integration_tests"))
         from moor7_emulator import Account, Emulator, Faults
 
         emulator = Emulator(Account(), Faults()).start()
         config = _emulator_config(emulator.url, emulator.account)
-        print(f"==> no config given: syncing the local 7moor emulator at {emulator.url}, from {config['start_date']} to now")
+        db_path = Path(args.db or DATA_DIR / DEMO_DB_NAME).resolve()
+        print(
+            f"==> no config given: syncing the local 7moor emulator at {emulator.url}, from {config['start_date']} "
+            f"to now, into {db_path}"
+        )
 
     executable = shutil.which("source-moor7-im", path=str(Path(sys.executable).parent)) or "source-moor7-im"
-    db_path = Path(args.db).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         source = ab.get_source("source-moor7-im", local_executable=executable, config=config)
@@ -73,7 +95,7 @@ def main(argv: list) -> int:
         if emulator is not None:
             emulator.stop()
 
-    print("\n==> loaded")
+    print(f"\n==> loaded into {db_path}")
     print(f"{'stream':<16}{'rows':>8}  period covered")
     for name in ("session_time", "agent_workload", "agent_quality"):
         table = f"moor7.{name}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up .venv (Python 3.11+) with the connector and its test tools, then runs every test:
+# Sets up .venv (Python 3.11+) with the connector, its test tools and PyAirbyte (the quick
+# start is tested too), then runs every test:
 # the unit tests, and the end-to-end suite (the wheel installed in a fresh venv, run as a
 # command against the local 7moor emulator). Extra arguments go to pytest.
 set -euo pipefail
@@ -10,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,quickstart]"
 
 .venv/bin/python scripts/generate_schemas.py --check
 exec .venv/bin/python -m pytest -n 2 "$@"

@@ -26,6 +26,8 @@ from airbyte_cdk.sources.declarative.auth.declarative_authenticator import Decla
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.types import Config
 
+from .deadline import AttemptDeadline
+
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
 
 # The server's tolerance is 5 minutes; a skew below this is left alone (latency and the
@@ -94,12 +96,16 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     every attempt, before the error handler): when the server's clock is more than
     `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` away from this machine's, later timestamps are
     shifted by that offset, so a machine with a wrong clock still syncs.
+
+    Each attempt also gets its wall-clock deadline (`attempt_deadline_seconds`, deadline.py):
+    this is the one component the CDK calls on every attempt, retries included.
     """
 
     app_key: Union[InterpolatedString, str]
     secret_key: Union[InterpolatedString, str]
     config: Config
     parameters: InitVar[Mapping[str, Any]]
+    attempt_deadline_seconds: Optional[float] = None
     clock: Callable[[], float] = field(default=time.time)
     nonces: SentNonces = field(default_factory=lambda: PROCESS_NONCES)
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
@@ -111,6 +117,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         self._secret_key = InterpolatedString.create(str(self.secret_key), parameters=parameters).eval(
             self.config, valid_types=(str,)
         )
+        self._deadline = AttemptDeadline(float(self.attempt_deadline_seconds)) if self.attempt_deadline_seconds else None
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()
         return f"SignedRequestAuthenticator(app_key={self._app_key!r})"
@@ -125,6 +132,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign this attempt: called on the first send and again by the CDK before each retry."""
         request.headers.update(self.get_auth_header())
+        if self._deadline is not None and self._deadline not in request.hooks["response"]:
+            request.register_hook("response", self._deadline)
         return request
 
     def get_auth_header(self) -> Mapping[str, Any]:

@@ -4,11 +4,19 @@ The rules (README, "Errors"):
 - A config error (rejected credentials, a rejected timestamp with no `Date` to correct
   from, a wrong `base_url`) stops the whole read: no window starts after it and no retry
   is sent; requests already on the wire may finish.
-- A window that fails for good (its retries spent, or refused) stops its stream: no other
-  window of that stream starts or retries, since the stream's state cannot pass the failed
-  window anyway. The other streams go on and keep their state.
-- The read ends with one error that lists each failed stream once, with its window and
-  cause, instead of the CDK's concatenation of every exception.
+- An outage stops the whole read too: a window whose retries ran out while no request of
+  the read succeeded since that window started. In-flight windows send no further retry,
+  so the read ends within one attempt of that moment, whatever the catalog and concurrency.
+- A window that fails for good otherwise (its retries spent while other requests succeed,
+  a refused request, a report the account may not read) stops its stream only: no other
+  window of that stream starts or retries. The other streams go on and keep their state.
+- No STATE passes a window that has not been read successfully: the state of a stream is
+  held at the start of its earliest window still pending or failed. The CDK's cursor
+  already holds it before a gap, but not before a lookback window, which lies inside the
+  range the incoming state covers; without this, a failed re-read would never be re-read.
+- The read ends with one error that lists each failed stream once, with its window, cause
+  and the window the next sync resumes at, instead of the CDK's concatenation of every
+  exception.
 
 Why not only the CDK: its concurrent read (`ConcurrentSource`, `ConcurrentReadProcessor`,
 `PartitionReader`) submits every window of a stream to the thread pool as soon as the
@@ -21,19 +29,23 @@ repeats that short method with two subclasses:
   is not read is reported complete-but-unsuccessful: the cursor never closes it, so no
   state passes it, and no exception (and no trace) is raised for it.
 - `ContainedReadProcessor` emits the full trace for the first failure of a stream only,
-  one log line for later ones, and the final summary.
+  one log line for later ones, and the final summary; it holds each STATE back to the
+  earliest window of its stream not yet read successfully.
 The retry loop consults `READ_STOP` too (`errors.BoundedRetryWait`), so a window that is
 retrying stops when another window hit a config error.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import re
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
-from airbyte_cdk.models import AirbyteMessage, FailureType
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateType, FailureType, Type
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.stream_thread_exception import StreamThreadException
@@ -43,6 +55,7 @@ from airbyte_cdk.sources.streams.concurrent.partition_enqueuer import PartitionE
 from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionLogger, PartitionReader
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCompleteSentinel
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -53,8 +66,36 @@ FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
 MAX_CAUSE_CHARS = 900
 
 
+# The cursor's state format (windows.CURSOR_FORMAT), and the slice keys of a window.
+CURSOR_FIELD = "period_start"
+_CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
 class ReadStopped(Exception):
     """A window's retries were cut short because the read (or its stream) was stopped."""
+
+
+class RetriesSpent(AirbyteTracedException):
+    """A window's retries ended without an answer: its time budget was spent, or 7moor asked
+    for a longer wait than the connector makes."""
+
+    def __init__(self, message: str, internal_message: str) -> None:
+        super().__init__(message=message, internal_message=internal_message, failure_type=FailureType.transient_error)
+
+
+class ReportRefused(AirbyteTracedException):
+    """7moor refused one report to the account (no permission for it): a config error of that
+    stream alone, since the same credentials may read the other reports."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+def retries_ran_out(exception: BaseException) -> bool:
+    """The window failed because its retries ran out (count, budget or a refused wait), as
+    opposed to a refusal or a reply that is never retried."""
+    cause = getattr(exception, "_exception", None)
+    return isinstance(exception, RetriesSpent) or isinstance(cause, BaseBackoffException)
 
 
 def user_message(exception: BaseException) -> str:
@@ -76,8 +117,13 @@ def user_message(exception: BaseException) -> str:
     return message if len(message) <= MAX_CAUSE_CHARS else message[: MAX_CAUSE_CHARS - 1] + "…"
 
 
-def is_config_error(exception: BaseException) -> bool:
-    return isinstance(exception, AirbyteTracedException) and exception.failure_type == FailureType.config_error
+def stops_the_read(exception: BaseException) -> bool:
+    """A config error of the whole connection (credentials, base_url, the clock), not of one report."""
+    return (
+        isinstance(exception, AirbyteTracedException)
+        and exception.failure_type == FailureType.config_error
+        and not isinstance(exception, ReportRefused)
+    )
 
 
 @dataclass
@@ -85,35 +131,70 @@ class StopSignal:
     """Which streams may still start a window or retry one. Set from worker threads the
     moment a window fails; read before every window and every retry."""
 
+    clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _config_error: Optional[BaseException] = None
+    _read_stop: Optional[BaseException] = None
+    _outage_seconds: Optional[float] = None
+    _last_answer: Optional[float] = None
     _failed_streams: Dict[str, BaseException] = field(default_factory=dict)
 
     def reset(self) -> None:
         with self._lock:
-            self._config_error = None
+            self._read_stop = None
+            self._outage_seconds = None
+            self._last_answer = None
             self._failed_streams = {}
 
-    def window_failed(self, stream: str, exception: BaseException) -> None:
+    def answered(self) -> None:
+        """A request of this read got a successful report: the API is up."""
+        now = self.clock()
+        with self._lock:
+            self._last_answer = now
+
+    @property
+    def has_answered(self) -> bool:
+        with self._lock:
+            return self._last_answer is not None
+
+    def window_failed(self, stream: str, exception: BaseException, started_at: Optional[float] = None) -> None:
+        """`started_at`: when the window's first attempt was sent (this signal's clock)."""
         with self._lock:
             self._failed_streams.setdefault(stream, exception)
-            if self._config_error is None and is_config_error(exception):
-                self._config_error = exception
+            if self._read_stop is not None:
+                return
+            if stops_the_read(exception):
+                self._read_stop = exception
+            elif (
+                started_at is not None
+                and retries_ran_out(exception)
+                and (self._last_answer is None or self._last_answer < started_at)
+            ):
+                self._read_stop = exception
+                self._outage_seconds = self.clock() - started_at
 
     def reason_to_stop(self, stream: str) -> Optional[str]:
         """None while `stream` may go on; otherwise why not."""
         with self._lock:
-            if self._config_error is not None:
-                return f"the read stopped at a configuration error: {user_message(self._config_error)}"
+            read_stop, outage = self._read_stop, self._outage_seconds
             failure = self._failed_streams.get(stream)
+        if read_stop is not None:
+            what = "an outage" if outage is not None else "a configuration error"
+            return f"the read stopped at {what}: {user_message(read_stop)}"
         if failure is not None:
             return f"stream {stream} stopped at a window that failed for good: {user_message(failure)}"
         return None
 
     @property
-    def config_error(self) -> Optional[BaseException]:
+    def read_stop(self) -> Optional[BaseException]:
+        """The failure that stopped the whole read, if one did."""
         with self._lock:
-            return self._config_error
+            return self._read_stop
+
+    @property
+    def outage_seconds(self) -> Optional[float]:
+        """How long no request had succeeded when an outage stopped the read."""
+        with self._lock:
+            return self._outage_seconds
 
 
 # One per process: the error handlers that consult it are built by the CDK's component
@@ -141,6 +222,7 @@ class GuardedPartitionReader(PartitionReader):
         if self._stop.reason_to_stop(stream) is not None:
             self._queue.put(WindowNotRead(partition))
             return
+        started_at = self._stop.clock()
         try:
             if self._partition_logger:
                 self._partition_logger.log(partition)
@@ -152,33 +234,75 @@ class GuardedPartitionReader(PartitionReader):
         except ReadStopped:
             self._queue.put(WindowNotRead(partition))
         except Exception as error:
-            self._stop.window_failed(stream, error)
+            self._stop.window_failed(stream, error, started_at)
             self._queue.put(StreamThreadException(error, stream))
             self._queue.put(PartitionCompleteSentinel(partition, not self._IS_SUCCESSFUL))
 
 
+def _window_start(partition: Partition) -> Optional[dt.datetime]:
+    start = (partition.to_slice() or {}).get("start_time")
+    return dt.datetime.strptime(start, _CURSOR_FORMAT) if isinstance(start, str) else None
+
+
 class ContainedReadProcessor(ConcurrentReadProcessor):
-    """One trace per failed stream, a line for each later failure, one summary at the end."""
+    """One trace per failed stream, a line for each later failure, one summary at the end;
+    no STATE past a window not yet read successfully."""
 
     def __init__(self, *args, stop: StopSignal, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._stop = stop
         self._windows_not_read: Dict[str, int] = {}
         self._later_failures: Dict[str, int] = {}
+        # Per stream, the start of each window generated and not (yet) read successfully.
+        self._unread: Dict[str, Dict[Partition, dt.datetime]] = {}
+        self._saved_cursor: Dict[str, str] = {}
+
+    def on_partition(self, partition: Partition) -> None:
+        start = _window_start(partition)
+        if start is not None:
+            self._unread.setdefault(partition.stream_name(), {})[partition] = start
+        super().on_partition(partition)
 
     def on_partition_complete_sentinel(self, sentinel: PartitionCompleteSentinel) -> Iterable[AirbyteMessage]:
+        stream = sentinel.partition.stream_name()
+        if sentinel.is_successful:
+            self._unread.get(stream, {}).pop(sentinel.partition, None)
         if isinstance(sentinel, WindowNotRead):
-            stream = sentinel.partition.stream_name()
             self._windows_not_read[stream] = self._windows_not_read.get(stream, 0) + 1
             if stream not in self._exceptions_per_stream_name:
-                # Stopped by another stream's config error: the stream did not finish.
+                # Stopped by the read's stop: the stream did not finish.
                 self._flag_exception(stream, ReadStopped(self._stop.reason_to_stop(stream) or "stopped"))
         yield from super().on_partition_complete_sentinel(sentinel)
+
+    def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        """`messages`, with each stream STATE held at the start of the stream's earliest window
+        not read successfully (pending, failed or skipped), when the cursor's value is past it."""
+        for message in messages:
+            if message.type == Type.STATE and message.state and message.state.type == AirbyteStateType.STREAM:
+                message = self._hold_back(message)
+            yield message
+
+    def _hold_back(self, message: AirbyteMessage) -> AirbyteMessage:
+        stream_state = message.state.stream  # type: ignore[union-attr]
+        name = stream_state.stream_descriptor.name
+        cursor = getattr(stream_state.stream_state, CURSOR_FIELD, None)
+        unread = self._unread.get(name)
+        if isinstance(cursor, str) and unread:
+            floor = min(unread.values())
+            if dt.datetime.strptime(cursor, _CURSOR_FORMAT) > floor:
+                cursor = floor.strftime(_CURSOR_FORMAT)
+                message = copy.deepcopy(message)
+                blob = message.state.stream.stream_state  # type: ignore[union-attr]
+                message.state.stream.stream_state = AirbyteStateBlob({**vars(blob), CURSOR_FIELD: cursor})  # type: ignore[union-attr]
+        if isinstance(cursor, str):
+            self._saved_cursor[name] = cursor
+        return message
 
     def on_exception(self, exception: StreamThreadException) -> Iterable[AirbyteMessage]:
         stream = exception.stream_name
         first_of_stream = not any(not isinstance(e, ReadStopped) for e in self._exceptions_per_stream_name.get(stream, []))
-        if first_of_stream and not (self._stop.config_error is not None and self._stop.config_error is not exception.exception):
+        read_stop = self._stop.read_stop
+        if first_of_stream and (read_stop is None or read_stop is exception.exception):
             self._exceptions_per_stream_name.pop(stream, None)  # a ReadStopped placeholder gives way to the real cause
             yield from super().on_exception(exception)
             return
@@ -193,16 +317,32 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             raise self._final_error()
         return super().is_done()
 
+    def _resumes_at(self, stream: str) -> str:
+        cursor = self._saved_cursor.get(stream)
+        if cursor is None:
+            return ""
+        return f" Its state holds {CURSOR_FIELD} {cursor}, so the next sync reads from there (less the lookback) again."
+
     def _final_error(self) -> AirbyteTracedException:
         not_read = sum(self._windows_not_read.values())
-        config_error = self._stop.config_error
-        if config_error is not None:
+        read_stop, outage_seconds = self._stop.read_stop, self._stop.outage_seconds
+        if read_stop is not None and outage_seconds is None:
             message = (
-                f"{user_message(config_error)} The read stopped at this first refused request: "
+                f"{user_message(read_stop)} The read stopped at this first refused request: "
                 f"{not_read} more window(s) were not requested. Fix the setting named above and run the sync again."
             )
             return AirbyteTracedException(
                 message=message, internal_message="read stopped at a configuration error", failure_type=FailureType.config_error
+            )
+        if read_stop is not None:
+            saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items()))
+            message = (
+                f"7moor answered no request of this read for {outage_seconds:.0f} s, so the read stopped as for an outage: "
+                f"{user_message(read_stop)} {not_read} more window(s) were not requested. Run the sync again when 7moor "
+                f"answers: each stream resumes from its saved state ({saved or 'none saved'}), the failed windows included."
+            )
+            return AirbyteTracedException(
+                message=message, internal_message="read stopped at an outage", failure_type=FailureType.transient_error
             )
         failed = {
             stream: next((e for e in errors if not isinstance(e, ReadStopped)), errors[0])
@@ -216,12 +356,13 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 if self._windows_not_read.get(stream)
                 else ""
             )
+            + self._resumes_at(stream)
             for index, (stream, error) in enumerate(sorted(failed.items()), start=1)
         )
-        finished_text = f"{', '.join(finished)} finished and saved their state. " if finished else ""
+        finished_text = f" {', '.join(finished)} finished and saved their state." if finished else ""
         message = (
-            f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good: {causes} "
-            f"{finished_text}The state saved before each failed window resumes the next sync there."
+            f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good: "
+            f"{causes}{finished_text}"
         )
         types = {e.failure_type for e in failed.values() if isinstance(e, AirbyteTracedException)}
         failure_type = (
@@ -267,7 +408,7 @@ class ContainedConcurrentSource(ConcurrentSource):
             max_concurrent_partition_generators=self._initial_number_partitions_to_generate,
             stop=self._stop,
         )
-        yield from self._submit_initial_partition_generators(processor)
-        yield from self._consume_from_queue(self._queue, processor)
+        yield from processor.held_back(self._submit_initial_partition_generators(processor))
+        yield from processor.held_back(self._consume_from_queue(self._queue, processor))
         self._threadpool.check_for_errors_and_shutdown()
         self._logger.info("Finished syncing")

@@ -12,6 +12,13 @@ The manifest's `DefaultErrorHandler` decides what is retried and what stops. Wra
   stops the window instead of waiting hours, and every retry is logged at WARN with the
   error handler's own reason, the stream and the window (the CDK's own line says "Rate
   limit exceeded" whatever the cause). A stopped read or stream ends its retries at once.
+- A reply counts as a report only in its documented shape (`success` true, code 200,
+  `data.header` and `data.list` lists): any other "success" is retried like a broken
+  answer, quoting what came back, and never read as an empty report.
+- A refusal of one report (the account lacks its permission) stops that report's stream
+  only (`is_report_refusal` says how it is told from rejected credentials).
+- `Retry-After` is read in both of its forms, seconds and an HTTP date (`RetryAfterHeader`:
+  the CDK's `WaitTimeFromHeader` reads only a number).
 - The body is parsed once. Each `HttpResponseFilter` calls `response.json()` (the
   standard library's parser) for its predicate and again for its message; on a large
   report that was a tenth of the connector's CPU (py-spy, scripts/bench.py). One orjson
@@ -27,6 +34,7 @@ import time
 import weakref
 from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
@@ -37,15 +45,90 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .containment import READ_STOP, ReadStopped, StopSignal
+from .containment import READ_STOP, ReadStopped, ReportRefused, RetriesSpent, StopSignal
+from .deadline import AttemptDeadlineExceeded
 
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
 # A wait never exceeds this; a Retry-After asking for more stops the window (see BoundedRetryWait).
 DEFAULT_MAX_WAIT_SECONDS = 60
 # One window stops retrying once this long has passed since its first attempt was sent.
-DEFAULT_RETRY_BUDGET_SECONDS = 180
+DEFAULT_RETRY_BUDGET_SECONDS = 120
+# Any quote of what 7moor sent (a body, a message) is cut to this many UTF-8 bytes.
+MAX_QUOTE_BYTES = 300
+
+
+def bounded_quote(value: Any, limit: int = MAX_QUOTE_BYTES) -> str:
+    """`value` as text of at most `limit` UTF-8 bytes, cut on a character boundary."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
+def report_shape_problem(body: Any) -> Optional[str]:
+    """What keeps a successful envelope from being a report, or None for a real one (an empty
+    `data.list` is a real empty report)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return "it has no data object" if data is None else f"its data is a {type(data).__name__}, not an object"
+    for key in ("header", "list"):
+        if not isinstance(data.get(key), list):
+            found = data.get(key)
+            return f"data.{key} is missing" if found is None else f"data.{key} is a {type(found).__name__}, not a list"
+    return None
+
+
+# The words of a refusal that concerns the request's signature or credentials, whatever its status.
+_CREDENTIAL_WORDS = ("sign", "签名", "appkey", "鉴权", "timestamp", "时间戳", "nonce")
+_PERMISSION_WORDS = ("权限", "无权", "permission", "forbidden", "not authorized", "access denied")
+
+
+def is_report_refusal(status: int, body: Any, credentials_worked: bool) -> bool:
+    """7moor refusing one report to the account rather than rejecting its credentials.
+
+    The error envelope is not documented, so the rule reads what 7moor sends: a message that
+    names the signature, app key, timestamp or nonce is about the credentials; otherwise a
+    message about permission ("无权限访问该接口"), or an HTTP or envelope 403 once the same
+    credentials have already been answered in this read, refuses this report only. An HTTP
+    or envelope 401 is always about the credentials."""
+    envelope = body if isinstance(body, dict) else {}
+    message = str(envelope.get("message") or "").lower()
+    code = str(envelope.get("code") or "")
+    if status == 401 or code == "401" or any(word in message for word in _CREDENTIAL_WORDS):
+        return False
+    if envelope.get("success") is True:
+        return False
+    if any(word in message for word in _PERMISSION_WORDS):
+        return True
+    return (status == 403 or code == "403") and credentials_worked
+
+
+@dataclass
+class RetryAfterHeader(BackoffStrategy):
+    """The wait `Retry-After` asks for, in seconds or as an HTTP date (RFC 9110); None without one."""
+
+    parameters: InitVar[Optional[Mapping[str, Any]]] = None
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self, parameters: Optional[Mapping[str, Any]]) -> None:
+        pass
+
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
+        if not isinstance(response_or_exception, requests.Response):
+            return None
+        value = (response_or_exception.headers.get("Retry-After") or "").strip()
+        if not value:
+            return None
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            pass
+        try:
+            return max(parsedate_to_datetime(value).timestamp() - self.clock(), 0.0)
+        except (TypeError, ValueError, IndexError):
+            return None
 
 
 def describe_window(request: Optional[requests.PreparedRequest]) -> Optional[str]:
@@ -141,23 +224,21 @@ class BoundedRetryWait(BackoffStrategy):
                 break
         wait = float(wait or 1)
         if from_header and wait > self.max_wait_seconds:
-            raise AirbyteTracedException(
+            raise RetriesSpent(
                 message=(
                     f"{reason} 7moor asked to wait {wait:.0f} s before the next attempt (Retry-After), longer than the "
                     f"{self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync "
                     f"again after that wait: it resumes from the saved state."
                 ),
                 internal_message=f"Retry-After {wait:.0f} s above the {self.max_wait_seconds:.0f} s cap",
-                failure_type=FailureType.transient_error,
             )
         if left <= 0:
-            raise AirbyteTracedException(
+            raise RetriesSpent(
                 message=(
                     f"{reason} Gave up after {attempt_count} attempts: this window's retries used their "
                     f"{self.budget_seconds:.0f} s budget."
                 ),
                 internal_message=f"retry budget of {self.budget_seconds:.0f} s spent after {attempt_count} attempts",
-                failure_type=FailureType.transient_error,
             )
         wait = min(wait, self.max_wait_seconds, left)
         if attempt_count >= self.max_attempts:
@@ -224,7 +305,7 @@ class ReportErrorHandler(ErrorHandler):
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
             with parse_body_once(response_or_exception):
-                resolution = self.error_handler.interpret_response(response_or_exception)
+                resolution = self._interpret_reply(response_or_exception)
         else:
             resolution = self.error_handler.interpret_response(response_or_exception)
         if resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
@@ -237,8 +318,42 @@ class ReportErrorHandler(ErrorHandler):
         retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
         if retried and isinstance(response_or_exception, requests.Response) and message:
             message = f"HTTP {response_or_exception.status_code}: {message}"
+        where = self._where(request)
+        return replace(resolution, error_message=f"{message} {where}" if message else where)
+
+    def _interpret_reply(self, response: requests.Response) -> ErrorResolution:
+        """The manifest's resolution, after the two rules it cannot state: the documented
+        shape of a success, and a refusal of this report alone."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if is_report_refusal(response.status_code, body, credentials_worked=READ_STOP.has_answered):
+            raise ReportRefused(
+                f"7moor refused the {self._stream_name} report to this account (HTTP {response.status_code}: "
+                f"{bounded_quote((body or {}).get('message') or 'no message')}): the app key lacks the permission for "
+                f"this report. Grant it in the 7moor console, or deselect {self._stream_name} in the connection; the "
+                f"other streams are read as usual. {self._where(response.request)}"
+            )
+        resolution = self.error_handler.interpret_response(response)
+        if resolution.response_action != ResponseAction.SUCCESS:
+            return resolution
+        problem = report_shape_problem(body)
+        if problem is None:
+            READ_STOP.answered()
+            return resolution
+        return ErrorResolution(
+            response_action=ResponseAction.RETRY,
+            failure_type=FailureType.transient_error,
+            error_message=(
+                f"7moor answered success without a report ({problem}), which is never read as an empty report; "
+                f"it sent {bounded_quote(response.text)}"
+            ),
+        )
+
+    def _where(self, request: Optional[requests.PreparedRequest]) -> str:
         where = ", ".join(part for part in (f"stream {self._stream_name}", describe_window(request)) if part)
-        return replace(resolution, error_message=f"{message} [{where}]" if message else f"[{where}]")
+        return f"[{where}]"
 
     @staticmethod
     def _network_error_message(exception: Exception, request: Optional[requests.PreparedRequest]) -> str:
@@ -253,6 +368,8 @@ class ReportErrorHandler(ErrorHandler):
 def _what_went_wrong(exception: Exception) -> str:
     """Which of the usual network failures this is, from the exception and its causes."""
     text = repr(exception).lower()
+    if isinstance(exception, AttemptDeadlineExceeded):
+        return f"accepted the connection but sent no complete answer in time ({exception})"
     if isinstance(exception, requests.ConnectTimeout):
         return "could not be connected to in time (no answer to the connection request)"
     if isinstance(exception, requests.Timeout):

@@ -193,3 +193,65 @@ def test_a_body_is_parsed_once_for_all_filters_and_the_parse_is_not_kept() -> No
     not_json._content = b"service busy"
     with parse_body_once(not_json), pytest.raises(requests.exceptions.JSONDecodeError):
         not_json.json()
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"success": true, "code": "200"}',
+        '{"success": true, "code": "200", "data": null}',
+        '{"success": true, "code": "200", "data": {"header": [], "list": {}}}',
+        '{"success": true, "code": "200", "data": {"header": [], "list": null}}',
+        '{"success": true, "code": "200", "data": {"list": []}}',
+        '{"success": true, "code": "200", "data": []}',
+    ],
+    ids=["no-data", "data-null", "list-object", "list-null", "no-header", "data-list"],
+)
+def test_a_success_without_a_report_is_retried_and_never_read_as_an_empty_report(body: str) -> None:
+    output, attempts = _read_one_day({"status_code": 200, "text": body}, {"status_code": 200, "text": ROW})
+    assert attempts == 2
+    assert not output.errors, output.errors
+    assert [m.record.data["agentId"] for m in output.records] == ["a[1]"]
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+@pytest.mark.parametrize("status", [403, 200])
+def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_the_credentials(status: int) -> None:
+    body = '{"success": false, "code": "403", "message": "无权限访问该接口"}'
+    output, attempts = _read_one_day({"status_code": status, "text": body}, {"status_code": 200, "text": ROW})
+    assert attempts == 1
+    message = output.errors[0].trace.error.message
+    assert output.errors[0].trace.error.failure_type == FailureType.config_error
+    assert "refused the agent_quality report" in message and "permission" in message and "无权限访问该接口" in message
+    assert "'secret_key'" not in message
+
+
+@pytest.mark.parametrize(
+    "status, body, credentials_worked, refusal",
+    [
+        (403, {"success": False, "code": "403", "message": "无权限访问该接口"}, False, True),
+        (200, {"success": False, "code": "500", "message": "permission denied for this report"}, False, True),
+        (403, {}, True, True),  # a bare 403 once the same credentials were answered
+        (403, {}, False, False),  # a bare 403 before any answer: the credentials
+        (200, {"success": False, "code": "403", "message": ""}, True, True),
+        (401, {"success": False, "code": "401", "message": "无权限"}, True, False),  # 401 is always the credentials
+        (403, {"success": False, "code": "403", "message": "m7-sign verification failed"}, True, False),
+        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, True, False),
+        (200, {"success": True, "code": "200", "data": {"header": [], "list": []}}, True, False),
+    ],
+)
+def test_a_refusal_of_one_report_is_told_from_rejected_credentials(
+    status: int, body: dict, credentials_worked: bool, refusal: bool
+) -> None:
+    from source_moor7_im.errors import is_report_refusal
+
+    assert is_report_refusal(status, body, credentials_worked) is refusal
+
+
+def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boundary() -> None:
+    from source_moor7_im.errors import bounded_quote
+
+    quoted = bounded_quote("服务器内部错误" * 20_000)
+    assert len(quoted.encode("utf-8")) <= 300 and quoted.endswith("…")
+    assert bounded_quote({"message": "short"}) == '{"message": "short"}'

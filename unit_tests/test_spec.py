@@ -165,3 +165,15 @@ def test_every_advanced_limit_in_the_spec_matches_settings() -> None:
         assert (PROPERTIES[name]["minimum"], PROPERTIES[name]["maximum"]) == (low, high)
         SyncSettings.from_config({**GOOD, name: high}, today=TODAY)
         assert _settings_error(**{name: high + 1}).startswith(f"'{name}' must be")
+
+
+def test_the_outage_bound_is_said_in_one_wording_in_the_spec_the_readme_and_the_docs_page() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    description = " ".join(PROPERTIES["max_retries"]["description"].split())
+    (sentence,) = [s.rstrip(".") + "." for s in description.split(". ") if "outage" in s]
+    assert "4 minutes" in sentence
+    for page in (root / "README.md", root / "docs" / "integrations" / "sources" / "moor7-im.md"):
+        text = " ".join(page.read_text(encoding="utf-8").replace("**", "").split())
+        assert sentence in text, f"{page.name} says the outage bound in other words than the spec: {sentence!r}"

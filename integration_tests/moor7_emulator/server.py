@@ -47,8 +47,17 @@ FAULT_KINDS = (
     "not_json",  # HTTP 200 with a body that is not JSON
 )
 TRANSIENT_FAULTS = FAULT_KINDS
-# Scripted only (not drawn at random): a 401 "replayed request", as 7moor answers a reused nonce.
-SCRIPT_ONLY_FAULTS = ("replay",)
+# Scripted only (not drawn at random): a 401 "replayed request", as 7moor answers a reused nonce;
+# successful envelopes without a report in the documented shape; and an answer whose body
+# trickles in a byte a second behind a Content-Length of 100 MB.
+MALFORMED_SUCCESSES = {
+    "success_no_data": {"success": True, "code": "200", "message": "requestSuccess"},
+    "success_data_null": {"success": True, "code": "200", "message": "requestSuccess", "data": None},
+    "success_list_object": {"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": {}}},
+    "success_list_null": {"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": None}},
+    "success_no_header": {"success": True, "code": "200", "message": "requestSuccess", "data": {"list": []}},
+}
+SCRIPT_ONLY_FAULTS = ("replay", "trickle", *MALFORMED_SUCCESSES)
 FAULT_STATUS = {"replay": 401, "http_429": 429, "http_500": 500, "html_502": 502, "html_503": 503, "html_504": 504, "drop": 0}
 
 
@@ -85,6 +94,12 @@ class Faults:
     # (stream, createTime start) pairs answered with HTTP 500 every time: a window that
     # fails for good, so that a client's retries run out on it.
     broken_windows: Sequence[Tuple[str, str]] = ()
+    # Streams whose report the account may not read: HTTP 403 with 7moor's permission message.
+    forbidden_streams: Sequence[str] = ()
+    # Retry-After as an HTTP date (retry_after_seconds ahead) instead of a number of seconds.
+    retry_after_as_date: bool = False
+    # How long a "trickle" answer goes on at most (a byte a second) before the server gives up.
+    trickle_seconds: float = 600.0
 
 
 class Emulator:
@@ -261,6 +276,8 @@ def _handler_for(emulator: Emulator) -> type:
                 entry.window = (start.strftime(CREATE_TIME_FORMAT), end.strftime(CREATE_TIME_FORMAT))
                 if "dimension" in body and body["dimension"] not in model.DIMENSIONS:
                     raise Rejection(400, "400", f"dimension must be one of {model.DIMENSIONS}", "bad_dimension")
+                if stream in emulator.faults.forbidden_streams:
+                    raise Rejection(403, "403", "无权限访问该接口", "forbidden")
                 fault = "http_500" if (stream, entry.window[0]) in emulator.faults.broken_windows else emulator._next_fault()
                 if fault:
                     status = FAULT_STATUS.get(fault, 200)
@@ -318,12 +335,20 @@ def _handler_for(emulator: Emulator) -> type:
         def _inject(self, fault: str) -> int:
             envelope_style = emulator.faults.error_style == "envelope"
             if fault == "http_429":
+                wait = emulator.faults.retry_after_seconds
+                retry_after = formatdate(emulator.now() + wait, usegmt=True) if emulator.faults.retry_after_as_date else str(wait)
                 self._send_json(
                     429,
                     {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
-                    extra_headers={"Retry-After": str(emulator.faults.retry_after_seconds)},
+                    extra_headers={"Retry-After": retry_after},
                 )
                 return 429
+            if fault in MALFORMED_SUCCESSES:
+                self._send_json(200, MALFORMED_SUCCESSES[fault])
+                return 200
+            if fault == "trickle":
+                self._trickle()
+                return 200
             if fault == "replay":
                 self._send_json(
                     200 if envelope_style else 401,
@@ -364,6 +389,25 @@ def _handler_for(emulator: Emulator) -> type:
                 self._send_bytes(200, b"service busy, please retry", "text/plain")
                 return 200
             raise ValueError(f"unknown fault {fault!r}")
+
+        def _trickle(self) -> None:
+            """Headers promising 100 MB, then a byte a second until the client goes away or
+            `trickle_seconds` have passed."""
+            self.send_response_only(200)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(100_000_000))
+            self.end_headers()
+            self.close_connection = True
+            ends_at = time.monotonic() + emulator.faults.trickle_seconds
+            try:
+                self.wfile.write(b"{")
+                self.wfile.flush()
+                while time.monotonic() < ends_at:
+                    time.sleep(1.0)
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+            except OSError:  # the client hung up
+                pass
 
         def _send_json(self, status: int, payload: Dict[str, Any], extra_headers: Optional[Dict[str, str]] = None) -> None:
             self._send_bytes(

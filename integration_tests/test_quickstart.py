@@ -1,0 +1,73 @@
+"""The README's first command with a config after the demo: the account's sync lands in a
+database of its own, reads its whole range, and leaves the demo's database alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import duckdb
+
+from moor7_emulator import Account, Emulator, Faults, ground_truth
+
+from .conftest import ROOT
+from .reliability_checks import STREAMS
+
+SCRIPT = ROOT / "scripts" / "quickstart.py"
+# scripts/quickstart.py with its data folder moved to argv[1], the rest of argv its own.
+RUN_WITH_DATA_DIR = (
+    "import runpy, sys; from pathlib import Path; "
+    "script = runpy.run_path(sys.argv[1]); main = script['main']; "
+    "main.__globals__['DATA_DIR'] = Path(sys.argv[2]); sys.exit(main(sys.argv[3:]))"
+)
+
+
+def quickstart(data_dir: Path, *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-c", RUN_WITH_DATA_DIR, str(SCRIPT), str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    return completed.stdout
+
+
+def db_names(data_dir: Path) -> List[str]:
+    return sorted(path.name for path in data_dir.glob("*.duckdb"))
+
+
+def rows_per_stream(db: Path) -> dict:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {stream: con.sql(f"select count(*) from moor7.{stream}").fetchone()[0] for stream in STREAMS}
+
+
+def test_a_config_after_the_demo_loads_its_full_range_into_its_own_database(tmp_path: Path) -> None:
+    quickstart(tmp_path)
+    (demo_name,) = db_names(tmp_path)
+    demo_db = tmp_path / demo_name
+    demo_rows = rows_per_stream(demo_db)
+
+    account = Account(app_key="3000777", secret_key="second-account-secret-1")
+    with Emulator(account, Faults()) as api:
+        config = {
+            "app_key": account.app_key,
+            "secret_key": account.secret_key,
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-31",
+            "base_url": api.url,
+        }
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config))
+        printed = quickstart(tmp_path, str(config_path))
+
+    (own_name,) = set(db_names(tmp_path)) - {demo_name}
+    own_db = tmp_path / own_name
+    assert account.app_key in own_name, own_name
+    assert f"into {own_db}" in printed, "the quick start says where the account's data went"
+    truth = ground_truth(account, "2024-01-01", "2024-01-31")
+    assert rows_per_stream(own_db) == {stream: len(truth[stream]) for stream in STREAMS}, "the whole range, not the demo's tail"
+    assert rows_per_stream(demo_db) == demo_rows, "the demo's database is untouched"
