@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import json
-import re
 import socket
 import subprocess
 import time
@@ -110,7 +109,9 @@ def test_with_every_answer_a_500_the_first_window_out_of_retries_stops_the_whole
     assert len(attempts) <= CONCURRENCY, "no window started after the first one ran out of retries"
     assert len(log) <= 3 * CONCURRENCY
     assert "answered no request of this read" in final and "stopped as for an outage" in final, final
-    states = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["period_start"] for s in result.final_states()}
+    states = {
+        s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["period_start"] for s in result.final_states()
+    }
     assert states == dict.fromkeys(STREAMS, "2024-01-01T00:00:00+0800"), "no state passes a window that was not read"
     assert len(final.encode()) < 4096
     assert wall < 90, "with a 0.05 s backoff base the waits are about a second each"
