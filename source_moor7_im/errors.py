@@ -48,23 +48,13 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 
 from .containment import READ_STOP, ReadStopped, ReportRefused, RetriesSpent, StopSignal
 from .deadline import AttemptDeadlineExceeded
+from .messages import bounded_text
 
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
 # A wait never exceeds this; a Retry-After asking for more stops the window (see BoundedRetryWait).
 DEFAULT_MAX_WAIT_SECONDS = 60
 # One window stops retrying once this long has passed since its first attempt was sent.
 DEFAULT_RETRY_BUDGET_SECONDS = 120
-# Any quote of what 7moor sent (a body, a message) is cut to this many UTF-8 bytes.
-MAX_QUOTE_BYTES = 300
-
-
-def bounded_quote(value: Any, limit: int = MAX_QUOTE_BYTES) -> str:
-    """`value` as text of at most `limit` UTF-8 bytes, cut on a character boundary."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 def report_shape_problem(body: Any) -> Optional[str]:
@@ -331,7 +321,7 @@ class ReportErrorHandler(ErrorHandler):
         if is_report_refusal(response.status_code, body, credentials_worked=READ_STOP.has_answered):
             raise ReportRefused(
                 f"7moor refused the {self._stream_name} report to this account (HTTP {response.status_code}: "
-                f"{bounded_quote((body or {}).get('message') or 'no message')}): the app key lacks the permission for "
+                f"{bounded_text((body or {}).get('message') or 'no message')}): the app key lacks the permission for "
                 f"this report. Grant it in the 7moor console, or deselect {self._stream_name} in the connection; the "
                 f"other streams are read as usual. {self._where(response.request)}"
             )
@@ -347,7 +337,7 @@ class ReportErrorHandler(ErrorHandler):
             failure_type=FailureType.transient_error,
             error_message=(
                 f"7moor answered success without a report ({problem}), which is never read as an empty report; "
-                f"it sent {bounded_quote(response.text)}"
+                f"it sent {bounded_text(response.text)}"
             ),
         )
 

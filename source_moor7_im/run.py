@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import orjson
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
@@ -20,11 +21,14 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .containment import READ_STOP, is_expected_failure
+from .messages import bounded_trace
+from .output import Interrupted, LineWriter
 from .source import INTERACTIVE_COMMANDS, SourceMoor7Im
 
 
 def _emit(message: AirbyteMessage) -> None:
-    print(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode(), flush=True)
+    _write(orjson.dumps(AirbyteMessageSerializer.dump(bounded_trace(message))).decode())
 
 
 def _build_source(args: List[str]) -> Optional[SourceMoor7Im]:
@@ -52,6 +56,8 @@ def _build_source(args: List[str]) -> Optional[SourceMoor7Im]:
             # that is missing or not JSON: the connection cannot be used either way.
             status = AirbyteConnectionStatus(status=Status.FAILED, message=traced.message)
             _emit(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
+        elif error is traced:
+            _write(_expected_failure_trace(traced))
         else:
             _emit(traced.as_airbyte_message())
         return None
@@ -78,32 +84,86 @@ def _version() -> str:
 
 
 class _QuietCdkLines(logging.Filter):
-    """Two INFO lines of the CDK's on the shared `airbyte` logger that mislead more than they tell:
+    """CDK log lines that mislead, repeat or dump more than they tell, on every handler:
 
-    - "MemoryMonitor instantiated with ..." opens every command's output and says nothing
-      about the sync: lowered to DEBUG. (The entrypoint logs it before it applies --debug,
-      so in practice it is no longer printed at all.)
     - "UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in ..." is the
-      CDK's fixed wording for every retry, whatever the cause. The connector logs each retry
-      at WARN with the real reason, stream and window (errors.BoundedRetryWait), so the
-      CDK's line is dropped rather than printed beside it as a second, wrong reason."""
+      CDK's fixed wording for every retry, whatever the cause, and "Retries exhausted with
+      backoff exception." repeats the last one with a traceback: the connector logs each
+      retry at WARN with the real reason, stream and window (errors.BoundedRetryWait), and
+      the error that follows says why the window stopped. Both are dropped.
+    - The dump of a refused request and its response (body, headers) and "Overriding config
+      keys for the check operation" are for debugging: lowered to DEBUG, as is the
+      MemoryMonitor's start line.
+    - A traceback is for a bug: an expected failure (a refused or failed request, a stopped
+      read, a config error) is logged without one.
+    """
+
+    DROPPED = ("UserDefinedBackoffException: Rate limit exceeded", "Retries exhausted with backoff exception")
+    LOWERED = ("MemoryMonitor instantiated", "Overriding config keys for the check operation")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.INFO:
-            return True
         message = str(record.msg)
-        if message.startswith("UserDefinedBackoffException: Rate limit exceeded"):
+        if message.startswith(self.DROPPED):
             return False
-        if message.startswith("MemoryMonitor instantiated"):
+        if message.startswith(self.LOWERED) or (message.startswith("'") and "Request (body):" in message):
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+            return logging.getLogger("airbyte").isEnabledFor(logging.DEBUG)
+        if record.exc_info and is_expected_failure(record.exc_info[1]):
+            record.exc_info, record.exc_text = None, None
         return True
+
+
+_QUIET_CDK_LINES = _QuietCdkLines()
 
 
 def _why(error: Exception) -> str:
     if isinstance(error, FileNotFoundError):
         return f"the file {error.filename!r} does not exist; give the path of a JSON file (for --config, the connector settings)."
     return str(error)
+
+
+def _write(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _expected_failure_trace(error: AirbyteTracedException) -> str:
+    message = bounded_trace(error.as_airbyte_message())
+    message.trace.error.stack_trace = None  # type: ignore[union-attr]
+    return orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()
+
+
+def _launch(source: SourceMoor7Im, args: List[str]) -> int:
+    """The CDK's `launch`, writing through the `LineWriter`; an expected failure ends with
+    its TRACE and exit code 1 instead of the CDK's FATAL log with a traceback."""
+    entrypoint = AirbyteEntrypoint(source)
+    parsed = entrypoint.parse_args(args)
+    try:
+        for line in entrypoint.run(parsed):
+            _write(line)
+    except AirbyteTracedException as error:
+        _write(_expected_failure_trace(error))
+        return 1
+    return 0
+
+
+def _stopped(writer: LineWriter, stop: Interrupted) -> NoReturn:
+    """Ends the process after a stop: the whole lines written so far, one line that says why,
+    and no wait for requests still on the wire (their windows were not closed, so no state
+    passed them)."""
+    if not writer.reader_gone:
+        _write(
+            orjson.dumps(
+                {
+                    "type": "LOG",
+                    "log": {
+                        "level": "WARN",
+                        "message": f"Stopped by {stop}: no window starts after it; the last STATE above resumes the next sync.",
+                    },
+                }
+            ).decode()
+        )
+        writer.flush()
+    os._exit(stop.exit_code)
 
 
 def run() -> None:
@@ -115,8 +175,16 @@ def run() -> None:
     if args[0] == "--version":
         print(f"{COMMAND} {_version()}")
         return
-    logging.getLogger("airbyte").addFilter(_QuietCdkLines())
-    source = _build_source(args)
-    if source is None:
-        sys.exit(1 if not (args and args[0] == "check") else 0)
-    launch(source, args)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QUIET_CDK_LINES)
+    with LineWriter.installed(READ_STOP.interrupt) as writer:
+        try:
+            source = _build_source(args)
+            if source is None:
+                exit_code = 1 if not (args and args[0] == "check") else 0
+            else:
+                exit_code = _launch(source, args)
+            writer.flush()
+        except Interrupted as stop:
+            _stopped(writer, stop)
+    sys.exit(exit_code)

@@ -52,9 +52,7 @@ class SyncSettings:
     def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
         """Validate `config`; `today` is the current date in the account's time zone."""
         for key, title in (("app_key", "App key"), ("secret_key", "Secret key")):
-            value = config.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"'{key}' ({title}) is missing or empty: copy it from the 7moor console's open-API settings.")
+            _credential(config.get(key), key, title)
 
         timezone = _timezone(config.get("timezone", DEFAULT_TIMEZONE))
         start_date = _date(config, "start_date", required=True)
@@ -101,6 +99,23 @@ class SyncSettings:
                 if config.get("max_requests_per_second") is None
                 else _bounded_number(config, "max_requests_per_second", None, 1, 1000, whole=True)
             ),
+        )
+
+
+def _credential(value: Any, key: str, title: str) -> None:
+    """A credential as the 7moor console shows it; the secret's value is never quoted back."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"'{key}' ({title}) is missing or empty: copy it from the 7moor console's open-API settings.")
+    if not isinstance(value, str):
+        shown = f" {value!r}" if key == "app_key" else ""
+        raise ConfigError(
+            f"'{key}' ({title}) must be a string; got the {type(value).__name__}{shown}: write it in quotes, as the "
+            "7moor console shows it."
+        )
+    if value != value.strip():
+        raise ConfigError(
+            f"'{key}' ({title}) starts or ends with whitespace (a space or line break copied with it): remove it; "
+            "7moor signs the exact text."
         )
 
 

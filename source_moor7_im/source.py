@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import difflib
 import logging
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
@@ -18,13 +20,12 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
     SyncMode,
-    TraceType,
-    Type,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .containment import FAILURE_LOCATION, READ_STOP, ContainedConcurrentSource
+from .containment import READ_STOP, ContainedConcurrentSource
+from .messages import MAX_MESSAGE_BYTES, bounded_text, bounded_trace, plain_cause
 from .schema import live_header_discovery
 from .settings import ConfigError
 
@@ -32,7 +33,6 @@ from .settings import ConfigError
 # directory first, where an unrelated manifest.yaml could be picked up.
 MANIFEST_PATH = str(Path(__file__).with_name("manifest.yaml"))
 
-_FAILURE_LOCATION = FAILURE_LOCATION
 # The manifest's settings for commands a person waits on (definitions.interactive_requests).
 INTERACTIVE_COMMANDS = ("check", "discover")
 
@@ -116,7 +116,10 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 raise
             # Airbyte expects check to answer a bad config with a failed status (as run.py does).
             return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
-        return super().check(logger, config) if source is self else source.check(logger, config)
+        if source is not self:
+            return source.check(logger, config)
+        self._warn_unknown_settings(logger, config)
+        return plain_status(super().check(logger, config))
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         READ_STOP.reset()
@@ -139,8 +142,28 @@ class SourceMoor7Im(YamlDeclarativeSource):
             yield from source.read(logger, config, catalog, state)
             return
         READ_STOP.reset()
+        self._warn_unknown_settings(logger, config)
+        unknown = [s.stream.name for s in catalog.streams if s.stream.name not in self.stream_names]
+        if unknown:
+            raise ConfigError(
+                f"The catalog names {', '.join(repr(name) for name in unknown)}, which this connector does not have: its "
+                f"streams are {', '.join(self.stream_names)}. Configure the catalog from the output of discover."
+            )
         for message in super().read(logger, config, catalog, state):
-            yield with_failure_location(message)
+            yield bounded_trace(message)
+
+    @property
+    def stream_names(self) -> List[str]:
+        return [stream["name"] for stream in self.resolved_manifest["streams"]]
+
+    def _warn_unknown_settings(self, logger: logging.Logger, config: Mapping[str, Any]) -> None:
+        """A misspelt setting would otherwise be ignored in silence (`end_dat` would sync to today)."""
+        known = list(self.resolved_manifest["spec"]["connection_specification"]["properties"])
+        for key in config:
+            if not key.startswith("_") and key not in known:
+                nearest = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
+                logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
 
 
 def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
@@ -161,19 +184,18 @@ def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
     return manifest
 
 
-def with_failure_location(message: AirbyteMessage) -> AirbyteMessage:
-    """When the CDK gives up on a rate-limited request it reports "API rate limit exceeded."
-    and keeps the error handler's message, which names the stream and window, only in the
-    internal message. Put that location back into the message a user reads."""
-    error = (
-        message.trace.error if message.type == Type.TRACE and message.trace and message.trace.type == TraceType.ERROR else None
-    )
-    if error is None or _FAILURE_LOCATION.search(error.message or ""):
-        return message
-    location = _FAILURE_LOCATION.search(error.internal_message or "")
-    if location:
-        error.message = f"{error.message} {location.group(0)}"
-    return message
+def plain_status(status: AirbyteConnectionStatus) -> AirbyteConnectionStatus:
+    """A failed check's message as one plain sentence: the CDK gives the repr of "Stream
+    agent_workload is not available: <cause>", quotes included."""
+    if status.status == Status.FAILED and status.message:
+        text = status.message
+        if text[:1] in ("'", '"'):
+            try:
+                text = str(ast.literal_eval(text))
+            except (ValueError, SyntaxError):
+                pass
+        status.message = bounded_text(plain_cause(text), MAX_MESSAGE_BYTES)
+    return status
 
 
 def without_full_refresh_states(

@@ -250,8 +250,8 @@ def test_a_refusal_of_one_report_is_told_from_rejected_credentials(
 
 
 def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boundary() -> None:
-    from source_moor7_im.errors import bounded_quote
+    from source_moor7_im.messages import bounded_text
 
-    quoted = bounded_quote("服务器内部错误" * 20_000)
+    quoted = bounded_text("服务器内部错误" * 20_000)
     assert len(quoted.encode("utf-8")) <= 300 and quoted.endswith("…")
-    assert bounded_quote({"message": "short"}) == '{"message": "short"}'
+    assert bounded_text({"message": "short"}) == '{"message": "short"}'

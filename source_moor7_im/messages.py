@@ -1,0 +1,83 @@
+"""The text a user reads about a failure: bounded in bytes, with its stream and window, in the
+connector's words rather than the library's.
+
+7moor's messages are quoted in errors (its error envelope is the only explanation there is),
+but a server can send anything: 100,000 characters repeated in every retry line would bury
+the one line that matters. Every quote of what 7moor sent is cut to `MAX_QUOTE_BYTES`, the
+message of an error trace to `MAX_MESSAGE_BYTES`, in UTF-8 bytes (what the platform stores).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+from airbyte_cdk.models import AirbyteMessage, TraceType, Type
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+MAX_QUOTE_BYTES = 300
+MAX_CAUSE_BYTES = 900  # one failed window's cause in the final error, which lists up to four
+MAX_MESSAGE_BYTES = 4096
+MAX_INTERNAL_MESSAGE_BYTES = 1024
+
+# "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]", as
+# source_moor7_im.errors.ReportErrorHandler writes it.
+FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
+
+# The CDK's wordings around a cause: the cause is what matters.
+_LIBRARY_FILLER = (
+    ("Exhausted available request attempts. Please see logs for more details. Exception: ", "Retries exhausted: "),
+    ("Exhausted available request attempts. Exception: ", "Retries exhausted: "),
+)
+_NOT_AVAILABLE = re.compile(r"^Stream \w+ is not available: ")
+
+
+def bounded_text(value: Any, limit: int = MAX_QUOTE_BYTES) -> str:
+    """`value` as text of at most `limit` UTF-8 bytes, cut on a character boundary."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - len("…".encode())].decode("utf-8", errors="ignore") + "…"
+
+
+def plain_cause(text: str) -> str:
+    """A failure message without the library's filler around its cause."""
+    text = _NOT_AVAILABLE.sub("", text)
+    for filler, plain in _LIBRARY_FILLER:
+        text = text.replace(filler, plain)
+    return filter_secrets(text)
+
+
+def with_location(message: str, internal_message: Optional[str]) -> str:
+    """`message` with the stream and window put back when the CDK kept them only in the
+    internal message (it reports a rate limit that outlasted the retries as "API rate limit
+    exceeded.")."""
+    if FAILURE_LOCATION.search(message):
+        return message
+    location = FAILURE_LOCATION.search(internal_message or "")
+    return f"{message} {location.group(0)}" if location else message
+
+
+def user_message(exception: BaseException) -> str:
+    """What the user reads for a failed window, at most `MAX_CAUSE_BYTES`."""
+    if isinstance(exception, AirbyteTracedException):
+        message = exception.message or exception.internal_message or type(exception).__name__
+        message = with_location(message, exception.internal_message)
+    else:
+        message = f"{type(exception).__name__}: {exception}"
+    return bounded_text(plain_cause(message), MAX_CAUSE_BYTES)
+
+
+def bounded_trace(message: AirbyteMessage) -> AirbyteMessage:
+    """An error TRACE with its location, its message in plain words and both messages bounded."""
+    error = (
+        message.trace.error if message.type == Type.TRACE and message.trace and message.trace.type == TraceType.ERROR else None
+    )
+    if error is not None:
+        error.message = bounded_text(plain_cause(with_location(error.message or "", error.internal_message)), MAX_MESSAGE_BYTES)
+        if error.internal_message:
+            error.internal_message = bounded_text(filter_secrets(error.internal_message), MAX_INTERNAL_MESSAGE_BYTES)
+    return message

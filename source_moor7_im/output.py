@@ -1,0 +1,167 @@
+"""The command's standard output: whole lines from every thread, and stops that leave them whole.
+
+The CDK's `launch` prints from the main thread while worker threads log and print too, and
+a Ctrl-C raises `KeyboardInterrupt` wherever the main thread happens to be, in the middle
+of a write included; a closed pipe raises in whichever thread writes next, and the CDK
+reads on. Here every write to stdout, the CDK's log handler included, goes through one
+`LineWriter`:
+
+- each thread's text is held until it ends a line, and whole lines are written under one
+  lock, so two threads never interleave within a line;
+- SIGINT, SIGTERM and a reader that went away (EPIPE, SIGPIPE) become `Interrupted`, raised
+  in the main thread, but never inside a write (it is deferred to the write's end); the
+  read's stop signal is set first, so no window starts and no retry is sent after it;
+- after a closed pipe nothing more is written, on stdout or stderr.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import errno
+import logging
+import signal
+import sys
+import threading
+import time
+from typing import IO, Any, Callable, Iterator, Optional
+
+from airbyte_cdk.logger import AirbyteLogFormatter
+
+# Whole lines are collected and written at least every 0.1 s or 64 KB, as the CDK's own
+# print buffer does: a write per record would cost a system call per record.
+_FLUSH_BYTES = 64 * 1024
+_FLUSH_SECONDS = 0.1
+SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGPIPE: 141}
+
+
+class Interrupted(BaseException):
+    """The command was told to stop (a signal, or its reader went away). A BaseException, as
+    KeyboardInterrupt is, so that no `except Exception` on the way up swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = SIGNAL_EXIT_CODES[signum]
+
+    @property
+    def reader_gone(self) -> bool:
+        return self.signum == signal.SIGPIPE
+
+
+class LineWriter:
+    """A text stream for sys.stdout: whole lines, one lock, stops deferred past a write."""
+
+    def __init__(self, stream: IO[bytes], on_stop: Callable[[str], None]) -> None:
+        self._stream = stream
+        self._on_stop = on_stop
+        self._lock = threading.RLock()
+        self._partial = threading.local()
+        self._pending = bytearray()
+        self._last_flush = time.monotonic()
+        self._main_writing = False
+        self._deferred: Optional[Interrupted] = None
+        self.reader_gone = False
+
+    # --- the text stream interface that print() and logging use -----------------------
+    def write(self, text: str) -> int:
+        held = getattr(self._partial, "text", "") + text
+        lines, newline, rest = held.rpartition("\n")
+        self._partial.text = rest
+        if newline and not self.reader_gone:
+            self._append((lines + newline).encode("utf-8", errors="replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write_pending()
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    # --- stops ----------------------------------------------------------------------------
+    def stop(self, signum: int, _frame: Any = None) -> None:
+        """The signal handler (the main thread): stop the read, then raise `Interrupted`,
+        after the write in progress if there is one."""
+        self._on_stop(signal.Signals(signum).name)
+        interrupted = Interrupted(signum)
+        if self._main_writing:
+            self._deferred = self._deferred or interrupted
+            return
+        raise interrupted
+
+    @classmethod
+    @contextlib.contextmanager
+    def installed(cls, on_stop: Callable[[str], None]) -> Iterator["LineWriter"]:
+        """sys.stdout, the stream of the CDK's log handler (the root handler that formats
+        Airbyte messages) and the stop signals' handlers, for the block (a command, or a
+        test that runs one in-process)."""
+        writer = cls(sys.stdout.buffer, on_stop)
+        handlers = [
+            h
+            for h in logging.getLogger().handlers
+            if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, AirbyteLogFormatter)
+        ]
+        saved = sys.stdout, [h.stream for h in handlers], {s: signal.getsignal(s) for s in SIGNAL_EXIT_CODES}
+        sys.stdout = writer  # type: ignore[assignment]
+        for handler in handlers:
+            handler.setStream(writer)  # type: ignore[arg-type]
+        for signum in SIGNAL_EXIT_CODES:
+            signal.signal(signum, writer.stop)
+        try:
+            yield writer
+        finally:
+            sys.stdout = saved[0]
+            for handler, stream in zip(handlers, saved[1]):
+                handler.setStream(stream)
+            for signum, previous in saved[2].items():
+                signal.signal(signum, previous)
+
+    # --- internals --------------------------------------------------------------------------
+    def _append(self, data: bytes) -> None:
+        main = threading.current_thread() is threading.main_thread()
+        with self._lock:
+            if main:
+                self._main_writing = True
+            try:
+                self._pending += data
+                now = time.monotonic()
+                if len(self._pending) >= _FLUSH_BYTES or now - self._last_flush >= _FLUSH_SECONDS:
+                    self._write_pending()
+            finally:
+                if main:
+                    self._main_writing = False
+        if main and self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            raise deferred
+
+    def _write_pending(self) -> None:
+        self._last_flush = time.monotonic()
+        data, self._pending = bytes(self._pending), bytearray()
+        if not data or self.reader_gone:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except OSError as error:
+            if error.errno not in (errno.EPIPE, errno.EBADF):
+                raise
+            self._reader_went_away()
+
+    def _reader_went_away(self) -> None:
+        self.reader_gone = True
+        if threading.current_thread() is threading.main_thread():
+            self._on_stop("stdout closed")
+            if self._main_writing:
+                self._deferred = self._deferred or Interrupted(signal.SIGPIPE)
+            else:
+                raise Interrupted(signal.SIGPIPE)
+        else:
+            _thread.interrupt_main(signal.SIGPIPE)  # runs `stop` in the main thread
