@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping
 from urllib.parse import urlsplit
@@ -47,6 +48,28 @@ def _emulator_config(base_url: str, account: Any) -> Dict[str, Any]:
     }
 
 
+def _connector_message(error: Exception) -> str:
+    """The connector's failure message from a PyAirbyte error: its connection status or its
+    last error trace, else PyAirbyte's own one-line guidance."""
+    for attribute in ("original_exception",):
+        if getattr(error, attribute, None) is not None:
+            error = getattr(error, attribute)
+    context = getattr(error, "context", None) or {}
+    for key in ("message", "failure_reason", "error_message"):
+        if isinstance(context.get(key), str) and context[key]:
+            return context[key][:4000]
+    for line in reversed(str(getattr(error, "log_text", "") or "").splitlines()):
+        if '"type":"TRACE"' in line.replace(" ", "") or '"CONNECTION_STATUS"' in line:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            found = (message.get("trace", {}).get("error") or message.get("connectionStatus") or {}).get("message")
+            if found:
+                return str(found)[:4000]
+    return (getattr(error, "guidance", None) or getattr(error, "message", None) or type(error).__name__)[:4000]
+
+
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -63,8 +86,11 @@ def main(argv: list) -> int:
     # nor telemetry, and this machine may have no route to them.
     os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # PyAirbyte's cloud dependencies warn about Python versions on import; not this sync's concern.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     import airbyte as ab
     from airbyte.caches import DuckDBCache
+    from airbyte.exceptions import PyAirbyteError
 
     emulator = None
     if args.config:
@@ -91,6 +117,10 @@ def main(argv: list) -> int:
         source.select_all_streams()
         cache = DuckDBCache(db_path=str(db_path), schema_name="moor7")
         result = source.read(cache=cache)  # PyAirbyte prints its own progress while it runs
+    except PyAirbyteError as error:
+        # The connector's own message says what is wrong; PyAirbyte's traceback would bury it.
+        print(f"\n==> the sync stopped: {_connector_message(error)}", file=sys.stderr)
+        return 1
     finally:
         if emulator is not None:
             emulator.stop()

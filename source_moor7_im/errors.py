@@ -143,12 +143,15 @@ def parse_body_once(response: requests.Response) -> Iterator[None]:
     """Inside the block, `response.json()` returns one orjson parse of the body. A body
     that is not JSON is left alone: `response.json()` then raises as before and the
     filters see `{}`. After the block the parse is dropped, so a large report is not held
-    twice while its records are read (the decoder parses it for the records)."""
+    twice while its records are read (the decoder parses it for the records). The
+    envelope's `message` is cut to `MAX_QUOTE_BYTES` for the filters, which quote it."""
     try:
         parsed = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         yield
         return
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        parsed["message"] = bounded_text(parsed["message"])
     response.json = lambda **_: parsed  # type: ignore[method-assign]
     try:
         yield
@@ -302,7 +305,7 @@ class ReportErrorHandler(ErrorHandler):
             return resolution
         request = _request_of(response_or_exception)
         message = resolution.error_message or ""
-        if isinstance(response_or_exception, (requests.ConnectionError, requests.Timeout)):
+        if isinstance(response_or_exception, _TRANSPORT_FAILURES):
             message = self._network_error_message(response_or_exception, request)
             resolution = replace(resolution, failure_type=resolution.failure_type or FailureType.transient_error)
         retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
@@ -355,9 +358,22 @@ class ReportErrorHandler(ErrorHandler):
         )
 
 
+# Failures of the connection or of the answer's body, named by `_what_went_wrong`; all retried.
+_TRANSPORT_FAILURES = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
 def _what_went_wrong(exception: Exception) -> str:
     """Which of the usual network failures this is, from the exception and its causes."""
     text = repr(exception).lower()
+    if isinstance(exception, requests.exceptions.ChunkedEncodingError):
+        return "sent an answer that was cut off before its end (a dropped connection or a short body)"
+    if isinstance(exception, requests.exceptions.ContentDecodingError):
+        return "sent an answer whose compressed body could not be decoded"
     if isinstance(exception, AttemptDeadlineExceeded):
         return f"accepted the connection but sent no complete answer in time ({exception})"
     if isinstance(exception, requests.ConnectTimeout):

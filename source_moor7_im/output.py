@@ -8,9 +8,11 @@ reads on. Here every write to stdout, the CDK's log handler included, goes throu
 
 - each thread's text is held until it ends a line, and whole lines are written under one
   lock, so two threads never interleave within a line;
-- SIGINT, SIGTERM and a reader that went away (EPIPE, SIGPIPE) become `Interrupted`, raised
-  in the main thread, but never inside a write (it is deferred to the write's end); the
-  read's stop signal is set first, so no window starts and no retry is sent after it;
+- SIGINT, SIGTERM and a reader that went away (a write failing with EPIPE; SIGPIPE stays
+  ignored, as Python sets it) become `Interrupted`, raised once, in the main thread, but
+  never inside a write (it is deferred to the write's end); the read's stop signal is set
+  first, so no window starts and no retry is sent after it. A worker thread that finds the
+  reader gone tells the main thread with SIGUSR1;
 - after a closed pipe nothing more is written, on stdout or stderr.
 """
 
@@ -32,7 +34,10 @@ from airbyte_cdk.logger import AirbyteLogFormatter
 # print buffer does: a write per record would cost a system call per record.
 _FLUSH_BYTES = 64 * 1024
 _FLUSH_SECONDS = 0.1
-SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGPIPE: 141}
+# Exit codes as a shell reports a death by the signal: 128 + its number. SIGUSR1 stands for
+# "the reader went away", which a shell reports as SIGPIPE.
+SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGUSR1: 141}
+SIGNAL_REASONS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
 
 
 class Interrupted(BaseException):
@@ -40,13 +45,8 @@ class Interrupted(BaseException):
     KeyboardInterrupt is, so that no `except Exception` on the way up swallows it."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+        super().__init__(SIGNAL_REASONS[signum])
         self.exit_code = SIGNAL_EXIT_CODES[signum]
-
-    @property
-    def reader_gone(self) -> bool:
-        return self.signum == signal.SIGPIPE
 
 
 class LineWriter:
@@ -61,6 +61,7 @@ class LineWriter:
         self._last_flush = time.monotonic()
         self._main_writing = False
         self._deferred: Optional[Interrupted] = None
+        self._stopping = False
         self.reader_gone = False
 
     # --- the text stream interface that print() and logging use -----------------------
@@ -89,11 +90,14 @@ class LineWriter:
     # --- stops ----------------------------------------------------------------------------
     def stop(self, signum: int, _frame: Any = None) -> None:
         """The signal handler (the main thread): stop the read, then raise `Interrupted`,
-        after the write in progress if there is one."""
-        self._on_stop(signal.Signals(signum).name)
+        after the write in progress if there is one; once only."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._on_stop(SIGNAL_REASONS[signum])
         interrupted = Interrupted(signum)
         if self._main_writing:
-            self._deferred = self._deferred or interrupted
+            self._deferred = interrupted
             return
         raise interrupted
 
@@ -158,10 +162,6 @@ class LineWriter:
     def _reader_went_away(self) -> None:
         self.reader_gone = True
         if threading.current_thread() is threading.main_thread():
-            self._on_stop("stdout closed")
-            if self._main_writing:
-                self._deferred = self._deferred or Interrupted(signal.SIGPIPE)
-            else:
-                raise Interrupted(signal.SIGPIPE)
+            self.stop(signal.SIGUSR1)
         else:
-            _thread.interrupt_main(signal.SIGPIPE)  # runs `stop` in the main thread
+            _thread.interrupt_main(signal.SIGUSR1)  # runs `stop` in the main thread

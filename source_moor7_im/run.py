@@ -150,20 +150,19 @@ def _stopped(writer: LineWriter, stop: Interrupted) -> NoReturn:
     """Ends the process after a stop: the whole lines written so far, one line that says why,
     and no wait for requests still on the wire (their windows were not closed, so no state
     passed them)."""
-    if not writer.reader_gone:
-        _write(
-            orjson.dumps(
-                {
-                    "type": "LOG",
-                    "log": {
-                        "level": "WARN",
-                        "message": f"Stopped by {stop}: no window starts after it; the last STATE above resumes the next sync.",
-                    },
-                }
-            ).decode()
-        )
-        writer.flush()
-    os._exit(stop.exit_code)
+    try:
+        if not writer.reader_gone:
+            line = {
+                "type": "LOG",
+                "log": {
+                    "level": "WARN",
+                    "message": f"Stopped by {stop}: no window starts after it; the last STATE above resumes the next sync.",
+                },
+            }
+            _write(orjson.dumps(line).decode())
+            writer.flush()
+    finally:
+        os._exit(stop.exit_code)
 
 
 def run() -> None:

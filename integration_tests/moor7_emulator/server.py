@@ -49,7 +49,8 @@ FAULT_KINDS = (
 TRANSIENT_FAULTS = FAULT_KINDS
 # Scripted only (not drawn at random): a 401 "replayed request", as 7moor answers a reused nonce;
 # successful envelopes without a report in the documented shape; and an answer whose body
-# trickles in a byte a second behind a Content-Length of 100 MB.
+# trickles in a byte a second behind a Content-Length of 100 MB; and one cut off after 100 of
+# the 1,000 bytes its Content-Length promises.
 MALFORMED_SUCCESSES = {
     "success_no_data": {"success": True, "code": "200", "message": "requestSuccess"},
     "success_data_null": {"success": True, "code": "200", "message": "requestSuccess", "data": None},
@@ -57,7 +58,7 @@ MALFORMED_SUCCESSES = {
     "success_list_null": {"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": None}},
     "success_no_header": {"success": True, "code": "200", "message": "requestSuccess", "data": {"list": []}},
 }
-SCRIPT_ONLY_FAULTS = ("replay", "trickle", *MALFORMED_SUCCESSES)
+SCRIPT_ONLY_FAULTS = ("replay", "trickle", "cut_body", *MALFORMED_SUCCESSES)
 FAULT_STATUS = {"replay": 401, "http_429": 429, "http_500": 500, "html_502": 502, "html_503": 503, "html_504": 504, "drop": 0}
 
 
@@ -100,6 +101,8 @@ class Faults:
     retry_after_as_date: bool = False
     # How long a "trickle" answer goes on at most (a byte a second) before the server gives up.
     trickle_seconds: float = 600.0
+    # Characters appended to the message of every error envelope: a server that says too much.
+    message_padding: int = 0
 
 
 class Emulator:
@@ -349,6 +352,14 @@ def _handler_for(emulator: Emulator) -> type:
             if fault == "trickle":
                 self._trickle()
                 return 200
+            if fault == "cut_body":
+                self.send_response_only(200)
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b'{"success": true, "code": "200", "data": {"header": [], "list": [' + b" " * 60)
+                self.close_connection = True
+                return 200
             if fault == "replay":
                 self._send_json(
                     200 if envelope_style else 401,
@@ -410,6 +421,8 @@ def _handler_for(emulator: Emulator) -> type:
                 pass
 
         def _send_json(self, status: int, payload: Dict[str, Any], extra_headers: Optional[Dict[str, str]] = None) -> None:
+            if payload.get("success") is False and emulator.faults.message_padding:
+                payload = {**payload, "message": payload["message"] + "服" * emulator.faults.message_padding}
             self._send_bytes(
                 status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=UTF-8", extra_headers
             )
