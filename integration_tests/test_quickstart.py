@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import List
 
 import duckdb
+import pytest
 
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
 from .conftest import ROOT
 from .reliability_checks import STREAMS
+from .test_containment import refused_url
 
 SCRIPT = ROOT / "scripts" / "quickstart.py"
 # scripts/quickstart.py with its data folder moved to argv[1], the rest of argv its own.
@@ -26,6 +28,7 @@ RUN_WITH_DATA_DIR = (
 
 
 def quickstart(data_dir: Path, *args: str) -> str:
+    """Runs the quick start with its data folder in `data_dir`; returns what it printed."""
     completed = subprocess.run(
         [sys.executable, "-c", RUN_WITH_DATA_DIR, str(SCRIPT), str(data_dir), *args],
         capture_output=True,
@@ -71,3 +74,29 @@ def test_a_config_after_the_demo_loads_its_full_range_into_its_own_database(tmp_
     truth = ground_truth(account, "2024-01-01", "2024-01-31")
     assert rows_per_stream(own_db) == {stream: len(truth[stream]) for stream in STREAMS}, "the whole range, not the demo's tail"
     assert rows_per_stream(demo_db) == demo_rows, "the demo's database is untouched"
+
+
+@pytest.mark.parametrize("case", ["wrong secret", "closed port"])
+def test_the_quick_start_with_a_bad_config_says_why_in_one_line_without_a_traceback(tmp_path: Path, case: str) -> None:
+    with Emulator(Account(), Faults()) as api:
+        config = {
+            "app_key": Account().app_key,
+            "secret_key": "not-the-secret-key-0000" if case == "wrong secret" else Account().secret_key,
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-02",
+            "base_url": api.url if case == "wrong secret" else refused_url(),
+        }
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config))
+        completed = subprocess.run(
+            [sys.executable, "-c", RUN_WITH_DATA_DIR, str(SCRIPT), str(tmp_path), str(config_path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    output = completed.stdout + completed.stderr
+    (stopped,) = [line for line in completed.stderr.splitlines() if line.startswith("==> the sync stopped: ")]
+    assert completed.returncode == 1
+    assert "Traceback" not in output and 'File "' not in output
+    assert ("'secret_key'" if case == "wrong secret" else "refused the connection") in stopped, stopped
+    assert config["secret_key"] not in output

@@ -177,3 +177,33 @@ def test_the_outage_bound_is_said_in_one_wording_in_the_spec_the_readme_and_the_
     for page in (root / "README.md", root / "docs" / "integrations" / "sources" / "moor7-im.md"):
         text = " ".join(page.read_text(encoding="utf-8").replace("**", "").split())
         assert sentence in text, f"{page.name} says the outage bound in other words than the spec: {sentence!r}"
+
+
+def test_the_check_and_discover_retry_figures_are_said_as_the_manifest_sets_them() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    manifest = yaml.safe_load((root / "source_moor7_im" / "manifest.yaml").read_text(encoding="utf-8"))
+    quick = manifest["definitions"]["interactive_requests"]
+    # the exponential wait (factor x 2^attempt) plus the second the CDK adds, for each retry
+    waits = [quick["retry_backoff_seconds"] * 2**attempt + 1 for attempt in range(1, quick["max_retries"] + 1)]
+    figures = [
+        f"{quick['connect_timeout_in_seconds']} s connect and {quick['read_timeout_in_seconds']} s read timeouts",
+        f"{quick['max_retries']} retries with waits of {waits[0]:g} and {waits[1]:g} s",
+        f"no retry more than {quick['retry_budget_seconds']} s after the first attempt",
+    ]
+    for page in (root / "README.md", root / "docs" / "integrations" / "sources" / "moor7-im.md"):
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for figure in figures:
+            assert figure in text, f"{page.name} does not say {figure!r}"
+
+
+def test_the_spec_title_is_the_connector_name_in_metadata() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    metadata = yaml.safe_load((Path(__file__).resolve().parent.parent / "metadata.yaml").read_text(encoding="utf-8"))
+    assert SPEC["title"] == metadata["data"]["name"]
