@@ -14,7 +14,9 @@ docker_engine_start "$ROOT/build/dockerd.log"
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,quickstart]"
+# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
+mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[dev,quickstart]"
 
 start=$(date +%s)
 IMAGE=$(bash scripts/build_image.sh | tail -1)
