@@ -5,7 +5,8 @@
     python scripts/generate_schemas.py            # rewrite source_moor7_im/schemas/
     python scripts/generate_schemas.py --check    # exit 1 if they differ
 
-The vendor page (`docs/vendor/im-report-api.zh.txt`, as handed over) shows one sample
+The vendor page (`unit_tests/resource/vendor/im-report-api.zh.txt`, as handed over; kept with
+the tests' recorded material, since it ships in no package) shows one sample
 response per report; its `data.header` lists each column's `prop` and Chinese `label`.
 Columns whose prop is a UUID are per-account (custom agent states, satisfaction levels):
 they are left out here and added from the live header at discover.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parent.parent
-VENDOR_PAGE = ROOT / "docs" / "vendor" / "im-report-api.zh.txt"
+VENDOR_PAGE = ROOT / "unit_tests" / "resource" / "vendor" / "im-report-api.zh.txt"
 SCHEMAS_DIR = ROOT / "source_moor7_im" / "schemas"
 
 UUID_PROP = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -264,7 +265,10 @@ def main(argv: List[str]) -> int:
             if not (SCHEMAS_DIR / name).exists() or (SCHEMAS_DIR / name).read_text(encoding="utf-8") != text
         ]
         if stale:
-            print(f"source_moor7_im/schemas/ is out of date: {', '.join(stale)}; run python scripts/generate_schemas.py", file=sys.stderr)
+            print(
+                f"source_moor7_im/schemas/ is out of date: {', '.join(stale)}; run python scripts/generate_schemas.py",
+                file=sys.stderr,
+            )
             return 1
         print("source_moor7_im/schemas/ matches the vendor headers")
         return 0
