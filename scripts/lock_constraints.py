@@ -7,8 +7,8 @@
 The scripts install with pip (no Poetry needed to set up), and the constraints make pip
 install exactly the versions Poetry locked, for the runtime dependencies and for both extras.
 A package locked in two versions for different Pythons (numpy) is pinned to the one whose
-markers hold here; `extra == ...` clauses are taken as true for every extra, since a
-constraint only applies to what the requirements already ask for.
+markers hold here; `extra == ...` clauses are taken as true for every extra, and a package
+of any group counts, since a constraint only applies to what the requirements ask for.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ LOCK = Path(__file__).resolve().parent.parent / "poetry.lock"
 EXTRAS = ("", "dev", "quickstart")
 
 
-def applies(markers: str | None) -> bool:
+def applies(markers: str | dict | None) -> bool:
     if not markers:
         return True
+    if isinstance(markers, dict):  # one marker per dependency group (main, dev)
+        return any(applies(group_markers) for group_markers in markers.values())
     marker = Marker(markers)
     return any(marker.evaluate({"extra": extra}) for extra in EXTRAS)
 

@@ -67,8 +67,8 @@ def test_the_icon_is_an_svg_file_at_the_top_level() -> None:
 
 def test_pypi_package_name_is_the_distribution_and_the_command_keeps_its_name() -> None:
     assert DATA["remoteRegistries"]["pypi"] == {"enabled": True, "packageName": "airbyte-source-moor7-im"}
-    assert PYPROJECT["project"]["name"] == "airbyte-source-moor7-im"
-    assert PYPROJECT["project"]["scripts"] == {"source-moor7-im": "source_moor7_im.run:run"}
+    assert PYPROJECT["tool"]["poetry"]["name"] == "airbyte-source-moor7-im"
+    assert PYPROJECT["tool"]["poetry"]["scripts"] == {"source-moor7-im": "source_moor7_im.run:run"}
     assert PYPROJECT["tool"]["poetry"]["version"] == DATA["dockerImageTag"]
 
 
