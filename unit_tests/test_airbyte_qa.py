@@ -298,8 +298,12 @@ def test_documentation_content_checks_apply_from_sl_300_only() -> None:
 # --- testing.py ---------------------------------------------------------------------------------
 
 
-def test_acceptance_tests_enabled() -> None:
-    # AcceptanceTestsEnabledCheck asks it of medium- and high-use sources (usage comes from
-    # Airbyte's registry); the suite is declared, and runs (integration_tests/test_image.py).
+def test_acceptance_tests_enabled_check_does_not_apply_and_only_runnable_suites_are_declared() -> None:
+    # AcceptanceTestsEnabledCheck asks acceptanceTests of medium- and high-use Cloud sources
+    # (usage comes from Airbyte's registry); this one is not on Cloud. The suites declared are
+    # the ones Airbyte's CI can run as they are: no testSecrets, and the emulator starts
+    # in-process. The acceptance scenarios run from the image in integration_tests/test_image.py.
+    assert METADATA["registryOverrides"]["cloud"]["enabled"] is False
     suites = [option["suite"] for option in METADATA.get("connectorTestSuitesOptions", [])]
-    assert "acceptanceTests" in suites
+    assert suites == ["unitTests", "integrationTests"]
+    assert not any(option.get("testSecrets") for option in METADATA["connectorTestSuitesOptions"])
