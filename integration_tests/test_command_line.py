@@ -13,7 +13,7 @@ from moor7_emulator import Emulator
 
 from .conftest import ROOT, Cli, emulator_config
 
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["poetry"]["version"]
 
 
 def test_no_arguments_prints_usage_on_stderr_and_exits_2(connector_command: List[str], tmp_path: Path) -> None:

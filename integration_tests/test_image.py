@@ -1,5 +1,6 @@
-"""The connector's Docker image, run as Airbyte runs it: `docker run --rm --network host`
-against the emulator on 127.0.0.1, with config, catalog and state files mounted.
+"""The connector's Docker image, run as the platform runs a connector: a read-only root file
+system with a tmpfs /tmp, no capabilities, no new privileges, the config files under /config,
+and `--network host` here so that the emulator on 127.0.0.1 is in reach.
 
 Selected only with `-m image` (pyproject's addopts deselect the marker) and run by
 `scripts/test_image.sh`, which builds the image and names it in MOOR7_IMAGE. Selected
@@ -11,15 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import List
 
+import jsonschema
 import pytest
+import yaml
 
 from moor7_emulator import Emulator, ground_truth
 
-from .conftest import Cli, assert_no_secret, configured_catalog, emulator_config
+from .conftest import ROOT, Cli, assert_no_secret, configured_catalog, emulator_config
 from .reliability_checks import STREAMS
 from .test_end_to_end import assert_records_equal_ground_truth
 
@@ -40,15 +44,20 @@ def image() -> str:
     return name
 
 
+# How the platform's workers start a connector's container (and what Airbyte's own image tests
+# check): nothing but /tmp is writable, and the process can gain no privilege.
+PLATFORM_FLAGS = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+
+
 @pytest.fixture
 def docker_cli(image: str, tmp_path: Path) -> Cli:
     """The Cli of the end-to-end suite with `docker run` as its command. Its files go in a
-    directory mounted read-only at the same path, so the paths on the command line hold inside
-    the container; the directory is opened up for the image's non-root user."""
+    directory mounted read-only at /config, where the platform puts a connector's config,
+    catalog and state; the directory is opened up for the image's non-root user."""
     workdir = tmp_path / "mounted"
     workdir.mkdir()
     workdir.chmod(0o755)
-    command: List[str] = ["docker", "run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}:ro", image]
+    command: List[str] = ["docker", "run", "--rm", "--network", "host", *PLATFORM_FLAGS, "-v", f"{workdir}:/config:ro", image]
     return MountedCli(command, workdir)
 
 
@@ -57,7 +66,57 @@ class MountedCli(Cli):
         command = super().arguments(*args, **kwargs)
         for path in self.workdir.iterdir():
             path.chmod(0o644)  # uid 1000 in the container reads them, whatever the host's umask
-        return command
+        # The files' paths as the container sees them: those after --config, --catalog, --state.
+        return [
+            f"/config/{Path(arg).name}" if before in ("--config", "--catalog", "--state") else arg
+            for before, arg in zip(["", *command], command)
+        ]
+
+
+def _in_the_image(image: str, script: str, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", "run", "--rm", *flags, "--entrypoint", "/bin/sh", image, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_image_has_the_layout_of_airbytes_python_connector_base(image: str) -> None:
+    script = " ; ".join(
+        [
+            "date +%Z",
+            "readlink -f /etc/localtime",
+            "stat -c '%n %u:%g' /config /secrets /custom_cache /airbyte /tmp",
+            "python -c 'import sys; print(sys.implementation.name, *sys.version_info[:2])'",
+            "python -m pip --version",
+            "command -v python",
+            "command -v pip",
+            "id",
+        ]
+    )
+    result = _in_the_image(image, script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "UTC" and lines[1] == "/usr/share/zoneinfo/Etc/UTC", lines
+    owners = dict(line.split() for line in lines[2:7])
+    assert owners == {d: "1000:1000" for d in ("/config", "/secrets", "/custom_cache", "/airbyte", "/tmp")}, owners
+    assert lines[7] == "cpython 3 11", lines[7]
+    pip_version = re.match(r"pip (\d+)\.(\d+)", lines[8])
+    assert pip_version and int(pip_version.group(1)) >= 24, lines[8]
+    assert lines[9:11] == ["/usr/local/bin/python", "/usr/local/bin/pip"], lines
+    assert lines[11].startswith("uid=1000(airbyte) gid=1000(airbyte)"), lines[11]
+
+
+@pytest.mark.parametrize("flags", [[], PLATFORM_FLAGS], ids=["as-built", "read-only-with-tmpfs"])
+def test_tmp_is_writable_and_the_rest_is_not_under_the_platforms_flags(image: str, flags: List[str]) -> None:
+    result = _in_the_image(
+        image, "touch /tmp/probe && echo tmp-ok; touch /airbyte/probe 2>/dev/null && echo airbyte-ok; true", *flags
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tmp-ok" in result.stdout
+    # /airbyte belongs to the user, as in Airbyte's base; only a read-only root makes it read-only.
+    assert ("airbyte-ok" in result.stdout) is (not flags), result.stdout
 
 
 def _docker_run_id(image: str, *flags: str) -> str:
@@ -166,3 +225,72 @@ def test_pyairbyte_syncs_from_the_image_into_duckdb_over_host_networking(
     connector_logs = [path for path in logs.rglob("*") if path.is_file()]
     assert connector_logs, "PyAirbyte wrote no logs where AIRBYTE_LOGGING_ROOT points"
     assert_no_secret(config, "".join(path.read_text(errors="replace") for path in connector_logs))
+
+
+# --- acceptance-test-config.yml, from the image ------------------------------------------------
+
+ACCEPTANCE = yaml.safe_load((ROOT / "acceptance-test-config.yml").read_text(encoding="utf-8"))["acceptance_tests"]
+
+
+def _acceptance_scenarios():
+    for section, body in ACCEPTANCE.items():
+        for number, scenario in enumerate(body["tests"]):
+            yield pytest.param(section, scenario, id=f"{section}-{number}")
+
+
+def _file(relative: str):
+    return json.loads((ROOT / relative).read_text(encoding="utf-8"))
+
+
+def _records(result) -> List[str]:
+    return sorted(
+        json.dumps(
+            {"stream": m["record"]["stream"], "data": m["record"]["data"], "emitted_at": 1700000000000},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        for m in result.of_type("RECORD")
+    )
+
+
+@pytest.mark.parametrize("section, scenario", list(_acceptance_scenarios()))
+def test_acceptance_scenario_from_the_image(section: str, scenario: dict, docker_cli: Cli, emulator: Emulator) -> None:
+    """Each scenario of acceptance-test-config.yml, run from the image under the platform's
+    flags against the emulator. The scenario's config is used as written but for
+    `base_url`, which names the emulator's port of this run (it listens on a free port)."""
+    config = {**_file(scenario["config_path"]), "base_url": emulator.url} if "config_path" in scenario else None
+    if section == "spec":
+        (spec,) = docker_cli.run("spec").of_type("SPEC")
+        manifest = yaml.safe_load((ROOT / scenario["spec_path"]).read_text(encoding="utf-8"))
+        assert spec["spec"]["connectionSpecification"] == manifest["spec"]["connection_specification"]
+    elif section == "connection":
+        result = docker_cli.run("check", config)
+        expected = {"succeed": "SUCCEEDED", "failed": "FAILED"}[scenario["status"]]
+        assert [m["connectionStatus"]["status"] for m in result.of_type("CONNECTION_STATUS")] == [expected], result.stdout[-2000:]
+    elif section == "discovery":
+        result = docker_cli.run("discover", config)
+        (catalog,) = result.of_type("CATALOG")
+        streams = {s["name"]: s for s in catalog["catalog"]["streams"]}
+        assert {s["stream"]["name"] for s in _file("integration_tests/configured_catalog.json")["streams"]} <= set(streams)
+        for stream in streams.values():
+            jsonschema.Draft7Validator.check_schema(stream["json_schema"])
+    elif section == "basic_read":
+        result = docker_cli.run("read", config, _file(scenario["configured_catalog_path"]))
+        assert result.exit_code == 0 and not result.errors(), result.errors() or result.stderr[-2000:]
+        assert (
+            _records(result) == (ROOT / "integration_tests" / "expected_records.jsonl").read_text(encoding="utf-8").splitlines()
+        )
+    elif section == "incremental":
+        catalog = _file(scenario["configured_catalog_path"])
+        state = _file(scenario["future_state"]["future_state_path"])
+        result = docker_cli.run("read", config, catalog, state=state)
+        assert result.exit_code == 0 and not result.errors(), result.errors() or result.stderr[-2000:]
+        assert result.records() == [], "a state in the future reads nothing"
+        assert [r for r in emulator.log if r.stream] == [], "and needs no report request"
+    elif section == "full_refresh":
+        catalog = _file(scenario["configured_catalog_path"])
+        first, second = docker_cli.run("read", config, catalog), docker_cli.run("read", config, catalog)
+        assert first.exit_code == second.exit_code == 0 and not first.errors() and not second.errors()
+        assert _records(first) == _records(second) and _records(first), "two reads of the same range return the same records"
+    else:
+        pytest.fail(f"acceptance-test-config.yml has a section this test does not run: {section}")

@@ -8,5 +8,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
+mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e .
 exec .venv/bin/python scripts/bench.py "$@"

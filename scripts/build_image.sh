@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the connector's Docker image on a machine with no container registry: the base is
 # made from Debian packages (debootstrap of bookworm, then `docker import`) with the layout of
-# Airbyte's python-connector-base (user airbyte uid 1000, /airbyte/integration_code, Python
-# in /usr/local/bin), and the connector is installed from a wheelhouse built here on the
-# host, so nothing inside the build needs the network.
+# Airbyte's python-connector-base (UTC; user airbyte, uid 1000, owning /config, /secrets,
+# /custom_cache and /tmp; CPython 3.11 and pip 24.0 in /usr/local/bin;
+# /airbyte/integration_code), and the connector is installed from wheels built here on the
+# host at poetry.lock's versions, so nothing inside the build needs the network.
 #
 #   bash scripts/build_image.sh      # prints the image's name:tag as its last line
 #
@@ -11,7 +12,9 @@
 # runs (stopping it again on exit). Root is needed for both and for debootstrap.
 # Environment: IMAGE_TAG (default: dockerImageTag from metadata.yaml), DEBIAN_MIRROR (default:
 # the bookworm mirror the host's apt uses). The base image is cached under a tag made from a
-# hash of its inputs; a second build reuses it and rebuilds only the connector layers.
+# hash of its inputs, the dependencies' image under a hash of pyproject.toml and poetry.lock;
+# a rebuild reuses both and builds only the connector's layers. A build leaves no untagged
+# image behind: the image its tag named before is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -55,30 +58,43 @@ MIRROR=${DEBIAN_MIRROR:-$(bookworm_mirror)}
 # python3 is 3.11 on bookworm; python3-venv gives pip (ensurepip); tzdata for zoneinfo; CA
 # certificates for the real API over HTTPS.
 PACKAGES=python3,python3-venv,ca-certificates,tzdata
+# The pip of Airbyte's python-connector-base (bookworm's ensurepip has 23.0.1). Its wheel is
+# fetched on the host from the package index: nothing inside the build needs the network.
+PIP_VERSION=24.0
 BASE_DOCKERFILE=$(cat <<'EOF'
 ARG ROOTFS
 FROM ${ROOTFS}
-# Airbyte's python-connector-base layout: Python and pip on /usr/local/bin (here a venv
-# made at /usr/local from Debian's python3.11), a non-root user airbyte (uid 1000) owning
-# /airbyte, and /airbyte/integration_code as the working directory.
+# The layout of Airbyte's python-connector-base (docker-images/Dockerfile.python-connector-base
+# in airbytehq/airbyte): UTC; a system user airbyte, uid and gid 1000, home /nonexistent;
+# /airbyte, /custom_cache, /secrets, /config, /nonexistent and /tmp owned by it; Python and
+# pip on /usr/local/bin (here a venv made at /usr/local from Debian's CPython 3.11);
+# /airbyte/integration_code as the working directory.
 ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN python3 -m venv /usr/local \
- && /usr/local/bin/python --version \
- && groupadd --gid 1000 airbyte \
- && useradd --uid 1000 --gid 1000 --home-dir /airbyte --no-create-home --shell /bin/bash airbyte \
- && mkdir -p /airbyte/integration_code \
- && chown -R airbyte:airbyte /airbyte \
+COPY pip-*.whl /tmp/pip/
+RUN ln -snf /usr/share/zoneinfo/Etc/UTC /etc/localtime \
+ && echo Etc/UTC >/etc/timezone \
+ && python3 -m venv /usr/local \
+ && /usr/local/bin/python -m pip install -q --no-index /tmp/pip/pip-*.whl \
+ && rm -rf /tmp/pip \
+ && groupadd --system --gid 1000 airbyte \
+ && useradd --system --uid 1000 --gid 1000 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin airbyte \
+ && mkdir --mode 755 /airbyte /custom_cache \
+ && mkdir -p /airbyte/integration_code /secrets /config /nonexistent \
+ && chown -R airbyte:airbyte /airbyte /custom_cache /secrets /config /nonexistent /tmp \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*
 WORKDIR /airbyte/integration_code
 USER airbyte
 EOF
 )
-BASE_KEY=$(printf '%s\n' bookworm minbase "$PACKAGES" "$MIRROR" "$(dpkg-query -W -f '${Version}' debootstrap)" "$BASE_DOCKERFILE" | sha256sum | cut -c1-12)
+BASE_KEY=$(printf '%s\n' bookworm minbase "$PACKAGES" "$MIRROR" "$(dpkg-query -W -f '${Version}' debootstrap)" "$PIP_VERSION" "$BASE_DOCKERFILE" | sha256sum | cut -c1-12)
 BASE_IMAGE=moor7-python-connector-base:bookworm-$BASE_KEY
 if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     docker_engine_say "reusing the base image $BASE_IMAGE"
 else
     [[ $(id -u) == 0 ]] || { echo "build_image.sh: debootstrap needs root to build the base image." >&2; exit 1; }
+    rm -rf "$BUILD/base"
+    mkdir -p "$BUILD/base"
+    "${PYTHON:-python3}" -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: -d "$BUILD/base" "pip==$PIP_VERSION" >&2
     ROOTFS=$(mktemp -d "${TMPDIR:-/tmp}/moor7-rootfs.XXXXXX")
     docker_engine_say "debootstrap bookworm (minbase + $PACKAGES) from $MIRROR"
     debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOTFS" "$MIRROR" >"$ROOT/build/debootstrap.log" 2>&1 \
@@ -87,7 +103,6 @@ else
     docker_engine_say "docker import"
     tar -C "$ROOTFS" --numeric-owner -c . | docker import - "moor7-debian-rootfs:bookworm-$BASE_KEY" >/dev/null
     rm -rf "$ROOTFS"
-    mkdir -p "$BUILD/base"
     printf '%s\n' "$BASE_DOCKERFILE" >"$BUILD/base/Dockerfile"
     docker build -q --build-arg "ROOTFS=moor7-debian-rootfs:bookworm-$BASE_KEY" -t "$BASE_IMAGE" "$BUILD/base" >&2
     docker rmi "moor7-debian-rootfs:bookworm-$BASE_KEY" >/dev/null
@@ -95,7 +110,8 @@ fi
 
 # --- the wheelhouse ------------------------------------------------------------------------
 # Built with the host's Python 3.11 on Linux, the same interpreter version and platform as the
-# image's; dependencies come from the package index (or pip's cache), the project from here.
+# image's; dependencies come from the package index (or pip's cache) at the versions poetry.lock
+# pins, the project from here.
 PY=${PYTHON:-python3}
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
     || { echo "build_image.sh: the wheelhouse needs a host Python 3.11 (the image's is 3.11); set PYTHON to one." >&2; exit 1; }
@@ -107,25 +123,43 @@ docker_engine_say "building the project's wheel"
 shopt -s nullglob
 wheels=("$BUILD"/context/project/*.whl)
 ((${#wheels[@]} == 1)) || { echo "build_image.sh: expected one project wheel, got ${#wheels[@]}" >&2; exit 1; }
-# The dependencies' wheels are kept per pyproject.toml: a rebuild with the same dependencies
-# reuses them (and the image layer made from them) instead of resolving them again.
-DEPS_KEY=$( { cat pyproject.toml; "$PY" -c 'import sys, sysconfig; print(sys.version, sysconfig.get_platform())'; } | sha256sum | cut -c1-12)
-WHEELHOUSE=$BUILD/wheelhouse-$DEPS_KEY
-if [[ -f $WHEELHOUSE/.complete ]]; then
-    docker_engine_say "reusing the dependencies' wheels in ${WHEELHOUSE#"$ROOT"/}"
+"$PY" scripts/lock_constraints.py >"$BUILD/constraints.txt"
+
+# --- the dependencies' image ---------------------------------------------------------------
+# The dependencies are installed into an image of their own, tagged by what decides them
+# (pyproject.toml, poetry.lock, the base, the host's Python). A rebuild with the same
+# dependencies reuses it, and the connector's image copies /usr/local from it; so no build
+# leaves an untagged stage behind, and the wheelhouse is never a layer of the image.
+DEPS_KEY=$( { cat pyproject.toml poetry.lock; echo "$BASE_IMAGE"; "$PY" -c 'import sys, sysconfig; print(sys.version, sysconfig.get_platform())'; } | sha256sum | cut -c1-12)
+DEPS_IMAGE=moor7-source-dependencies:$DEPS_KEY
+if docker image inspect "$DEPS_IMAGE" >/dev/null 2>&1; then
+    docker_engine_say "reusing the dependencies' image $DEPS_IMAGE"
 else
     docker_engine_say "building the dependencies' wheels"
-    rm -rf "$BUILD"/wheelhouse-*
-    "$PY" -m pip wheel -q -w "$WHEELHOUSE" "${wheels[0]}" 2>>"$ROOT/build/wheel.log" >&2 \
+    rm -rf "$BUILD/dependencies"
+    mkdir -p "$BUILD/dependencies/wheelhouse"
+    "$PY" -m pip wheel -q -c "$BUILD/constraints.txt" -w "$BUILD/dependencies/wheelhouse" "${wheels[0]}" 2>>"$ROOT/build/wheel.log" >&2 \
         || { cat "$ROOT/build/wheel.log" >&2; exit 1; }
-    rm -f "$WHEELHOUSE"/*moor7_im-*.whl
-    touch "$WHEELHOUSE/.complete"
+    rm -f "$BUILD"/dependencies/wheelhouse/*moor7_im-*.whl
+    cat >"$BUILD/dependencies/Dockerfile" <<EOF
+FROM $BASE_IMAGE
+USER root
+COPY wheelhouse /tmp/wheelhouse
+RUN pip install -q --no-index --find-links /tmp/wheelhouse /tmp/wheelhouse/*.whl && rm -rf /tmp/wheelhouse
+USER airbyte
+EOF
+    docker_engine_say "building $DEPS_IMAGE"
+    docker build -q -t "$DEPS_IMAGE" "$BUILD/dependencies" >&2
+    rm -rf "$BUILD/dependencies"
+    # Older dependency images are no longer built on; the connector's image holds its own copy.
+    for old in $(docker images --format '{{.Repository}}:{{.Tag}}' moor7-source-dependencies); do
+        [[ $old == "$DEPS_IMAGE" ]] || docker rmi "$old" >/dev/null 2>&1 || true
+    done
 fi
-cp -al "$WHEELHOUSE" "$BUILD/context/wheelhouse"
-rm -f "$BUILD/context/wheelhouse/.complete"
 
-COMMAND=$(sed -n '/^\[project.scripts\]/,/^\[/{s/^\([A-Za-z0-9_-]*\) *=.*/\1/p}' pyproject.toml | head -1)
-[[ -n $COMMAND ]] || { echo "build_image.sh: no [project.scripts] entry in pyproject.toml" >&2; exit 1; }
+# --- the connector's image -------------------------------------------------------------------
+COMMAND=$(sed -n '/^\[tool.poetry.scripts\]/,/^\[/{s/^\([A-Za-z0-9_-]*\) *=.*/\1/p}' pyproject.toml | head -1)
+[[ -n $COMMAND ]] || { echo "build_image.sh: no [tool.poetry.scripts] entry in pyproject.toml" >&2; exit 1; }
 cat >"$BUILD/context/entrypoint.sh" <<EOF
 #!/usr/bin/env bash
 set -e
@@ -133,15 +167,8 @@ $COMMAND "\$@"
 EOF
 chmod 755 "$BUILD/context/entrypoint.sh"
 cat >"$BUILD/context/Dockerfile" <<EOF
-# The dependencies are installed in a stage of their own and copied over, so the wheelhouse
-# is not a layer of the image and the layer survives a change to the connector alone.
-FROM $BASE_IMAGE AS dependencies
-USER root
-COPY wheelhouse /tmp/wheelhouse
-RUN pip install -q --no-index --find-links /tmp/wheelhouse /tmp/wheelhouse/*.whl
-
 FROM $BASE_IMAGE
-COPY --from=dependencies /usr/local /usr/local
+COPY --from=$DEPS_IMAGE /usr/local /usr/local
 USER root
 COPY project /tmp/project
 RUN pip install -q --no-index --no-deps /tmp/project/*.whl && rm -rf /tmp/project && $COMMAND spec >/dev/null
@@ -151,7 +178,14 @@ ENTRYPOINT ["/entrypoint.sh"]
 LABEL io.airbyte.name=$REPOSITORY io.airbyte.version=$TAG
 USER airbyte
 EOF
+# The image this tag named before: once the tag moves to the new build it would be left
+# untagged (dangling), so it is removed then, unless something else still names or uses it.
+PREVIOUS=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 docker_engine_say "building $IMAGE"
 docker build -q -t "$IMAGE" "$BUILD/context" >&2
+CURRENT=$(docker image inspect -f '{{.Id}}' "$IMAGE")
+if [[ -n $PREVIOUS && $PREVIOUS != "$CURRENT" && -z $(docker image inspect -f '{{join .RepoTags ""}}' "$PREVIOUS" 2>/dev/null) ]]; then
+    docker rmi "$PREVIOUS" >/dev/null 2>&1 || docker_engine_say "the previous $IMAGE ($PREVIOUS) is still in use; left in place"
+fi
 docker_engine_say "image size: $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes"
 echo "$IMAGE"

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Generate `schemas/*.json` from the report headers on the vendor's API page.
+"""Generate `source_moor7_im/schemas/*.json` (the package's own files; the top-level
+`schemas` is a link to them) from the report headers on the vendor's API page.
 
-    python scripts/generate_schemas.py            # rewrite schemas/
-    python scripts/generate_schemas.py --check    # exit 1 if schemas/ differs
+    python scripts/generate_schemas.py            # rewrite source_moor7_im/schemas/
+    python scripts/generate_schemas.py --check    # exit 1 if they differ
 
-The vendor page (`docs/vendor/im-report-api.zh.txt`, as handed over) shows one sample
+The vendor page (`unit_tests/resource/vendor/im-report-api.zh.txt`, as handed over; kept with
+the tests' recorded material, since it ships in no package) shows one sample
 response per report; its `data.header` lists each column's `prop` and Chinese `label`.
 Columns whose prop is a UUID are per-account (custom agent states, satisfaction levels):
 they are left out here and added from the live header at discover.
@@ -27,8 +29,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parent.parent
-VENDOR_PAGE = ROOT / "docs" / "vendor" / "im-report-api.zh.txt"
-SCHEMAS_DIR = ROOT / "schemas"
+VENDOR_PAGE = ROOT / "unit_tests" / "resource" / "vendor" / "im-report-api.zh.txt"
+SCHEMAS_DIR = ROOT / "source_moor7_im" / "schemas"
 
 UUID_PROP = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 STREAM_BY_PATH = {
@@ -253,7 +255,7 @@ def render_all() -> Dict[str, str]:
 
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with schemas/ instead of writing")
+    parser.add_argument("--check", action="store_true", help="compare with source_moor7_im/schemas/ instead of writing")
     args = parser.parse_args(argv)
     rendered = render_all()
     if args.check:
@@ -263,14 +265,17 @@ def main(argv: List[str]) -> int:
             if not (SCHEMAS_DIR / name).exists() or (SCHEMAS_DIR / name).read_text(encoding="utf-8") != text
         ]
         if stale:
-            print(f"schemas/ is out of date: {', '.join(stale)}; run python scripts/generate_schemas.py", file=sys.stderr)
+            print(
+                f"source_moor7_im/schemas/ is out of date: {', '.join(stale)}; run python scripts/generate_schemas.py",
+                file=sys.stderr,
+            )
             return 1
-        print("schemas/ matches the vendor headers")
+        print("source_moor7_im/schemas/ matches the vendor headers")
         return 0
     SCHEMAS_DIR.mkdir(exist_ok=True)
     for name, text in rendered.items():
         (SCHEMAS_DIR / name).write_text(text, encoding="utf-8")
-        print(f"wrote schemas/{name}")
+        print(f"wrote source_moor7_im/schemas/{name}")
     return 0
 
 

@@ -15,5 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing the connector and PyAirbyte into .venv (the first time takes a few minutes)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[quickstart]"
+# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
+mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[quickstart]"
 exec .venv/bin/python scripts/quickstart.py "$@"

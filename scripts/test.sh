@@ -11,7 +11,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,quickstart]"
+# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
+mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[dev,quickstart]"
 
 .venv/bin/python scripts/generate_schemas.py --check
 exec .venv/bin/python -m pytest -n 2 "$@"

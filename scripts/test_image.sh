@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds the connector image (scripts/build_image.sh) and runs the image test against it:
-# spec, check, discover, a read and an incremental read from `docker run --network host`
-# against the emulator on 127.0.0.1, the non-root user, and a PyAirbyte sync from the image
-# into DuckDB. Keeps one Docker engine up for both (started here if none runs, stopped on
-# exit). Extra arguments go to pytest.
+# Builds the connector image (scripts/build_image.sh) and runs the image test against it
+# (integration_tests/test_image.py): the layout of Airbyte's python-connector-base; spec,
+# check, discover, a read, an incremental read and the scenarios of acceptance-test-config.yml,
+# each as the platform runs a connector (read-only root, tmpfs /tmp, no capabilities, no new
+# privileges, config under /config) with `--network host` against the emulator on
+# 127.0.0.1; and a PyAirbyte sync from the image into DuckDB. Fails if the build left an
+# untagged (dangling) image behind. Keeps one Docker engine up for both (started here if none
+# runs, stopped on exit). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -14,9 +17,18 @@ docker_engine_start "$ROOT/build/dockerd.log"
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,quickstart]"
+# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
+mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[dev,quickstart]"
 
+dangling_before=$(docker images -q -f dangling=true | sort)
 start=$(date +%s)
 IMAGE=$(bash scripts/build_image.sh | tail -1)
 echo "==> built $IMAGE in $(( $(date +%s) - start )) s; size $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes"
+new_dangling=$(comm -13 <(echo "$dangling_before") <(docker images -q -f dangling=true | sort))
+if [[ -n $new_dangling ]]; then
+    echo "test_image.sh: the build left untagged images behind: $(echo $new_dangling)" >&2
+    exit 1
+fi
+echo "==> no untagged image left behind (docker images -f dangling=true unchanged)"
 MOOR7_IMAGE=$IMAGE .venv/bin/python -m pytest -m image integration_tests/test_image.py -p no:cacheprovider -W ignore::FutureWarning "$@"

@@ -67,9 +67,9 @@ def test_the_icon_is_an_svg_file_at_the_top_level() -> None:
 
 def test_pypi_package_name_is_the_distribution_and_the_command_keeps_its_name() -> None:
     assert DATA["remoteRegistries"]["pypi"] == {"enabled": True, "packageName": "airbyte-source-moor7-im"}
-    assert PYPROJECT["project"]["name"] == "airbyte-source-moor7-im"
-    assert PYPROJECT["project"]["scripts"] == {"source-moor7-im": "source_moor7_im.run:run"}
-    assert PYPROJECT["project"]["version"] == DATA["dockerImageTag"]
+    assert PYPROJECT["tool"]["poetry"]["name"] == "airbyte-source-moor7-im"
+    assert PYPROJECT["tool"]["poetry"]["scripts"] == {"source-moor7-im": "source_moor7_im.run:run"}
+    assert PYPROJECT["tool"]["poetry"]["version"] == DATA["dockerImageTag"]
 
 
 def test_allowed_hosts_cover_the_default_host_and_a_custom_base_url() -> None:
@@ -81,4 +81,4 @@ def test_metadata_describes_this_connector_in_airbytes_format() -> None:
     assert DATA["dockerRepository"] == "airbyte/source-moor7-im"
     assert DATA["githubIssueLabel"] == "source-moor7-im"
     assert {"language:python", "cdk:low-code"} <= set(DATA["tags"])
-    assert DATA["license"] == PYPROJECT["project"]["license"] == "MIT"
+    assert DATA["license"] == PYPROJECT["tool"]["poetry"]["license"] == "MIT"

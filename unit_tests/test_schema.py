@@ -18,6 +18,7 @@ from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder
 from .conftest import read
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "source_moor7_im" / "schemas"
 WORKLOAD_STATE = "1b1070a2-e9f4-42c2-9f21-b2aab5b74119"
 
 
@@ -29,9 +30,9 @@ def test_regenerating_the_schemas_reproduces_the_committed_files() -> None:
 
 
 def test_documented_columns_are_typed_and_titled_with_their_label() -> None:
-    session = json.loads((ROOT / "schemas" / "session_time.json").read_text(encoding="utf-8"))["properties"]
-    quality = json.loads((ROOT / "schemas" / "agent_quality.json").read_text(encoding="utf-8"))["properties"]
-    workload = json.loads((ROOT / "schemas" / "agent_workload.json").read_text(encoding="utf-8"))["properties"]
+    session = json.loads((SCHEMAS / "session_time.json").read_text(encoding="utf-8"))["properties"]
+    quality = json.loads((SCHEMAS / "agent_quality.json").read_text(encoding="utf-8"))["properties"]
+    workload = json.loads((SCHEMAS / "agent_workload.json").read_text(encoding="utf-8"))["properties"]
     assert session["initCount"] == {"type": ["null", "integer"], "title": "总会话数", "description": "Sessions in total."}
     assert session["time"]["type"] == ["null", "string"] and session["sessionTimeLen"]["type"] == ["null", "number"]
     assert quality["pushCsrRate"]["type"] == ["null", "number"] and quality["pushCsrRate"]["title"] == "邀评率"
@@ -43,7 +44,7 @@ def test_documented_columns_are_typed_and_titled_with_their_label() -> None:
 
 def test_primary_key_fields_are_never_null_and_every_report_row_has_a_local_date() -> None:
     schemas = {
-        name: json.loads((ROOT / "schemas" / f"{name}.json").read_text(encoding="utf-8"))["properties"]
+        name: json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))["properties"]
         for name in ("session_time", "agent_workload", "agent_quality", "report_columns")
     }
     for stream, key in (
@@ -62,7 +63,7 @@ def test_primary_key_fields_are_never_null_and_every_report_row_has_a_local_date
 
 
 def test_report_columns_schema_types_each_column_of_a_header_entry() -> None:
-    columns = json.loads((ROOT / "schemas" / "report_columns.json").read_text(encoding="utf-8"))["properties"]
+    columns = json.loads((SCHEMAS / "report_columns.json").read_text(encoding="utf-8"))["properties"]
     assert {name: spec["type"] for name, spec in columns.items()} == {
         "report": "string",
         "prop": "string",
