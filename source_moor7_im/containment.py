@@ -49,6 +49,7 @@ import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateType, FailureType, Type
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.partition_generation_completed_sentinel import PartitionGenerationCompletedSentinel
 from airbyte_cdk.sources.concurrent_source.stream_thread_exception import StreamThreadException
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
@@ -60,6 +61,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .messages import MAX_MESSAGE_BYTES, bounded_text, user_message
+from .progress import ReadProgress
 
 # The cursor's state format (windows.CURSOR_FORMAT), and the slice keys of a window.
 CURSOR_FIELD = "period_start"
@@ -193,6 +195,14 @@ class StopSignal:
 READ_STOP = StopSignal()
 
 
+class WindowRead(PartitionCompleteSentinel):
+    """A window read to its end: complete, successful, with how many rows it held."""
+
+    def __init__(self, partition: Partition, rows: int):
+        super().__init__(partition, is_successful=True)
+        self.rows = rows
+
+
 class WindowNotRead(PartitionCompleteSentinel):
     """A window skipped because its stream (or the read) had stopped: complete, not successful."""
 
@@ -217,11 +227,13 @@ class GuardedPartitionReader(PartitionReader):
         try:
             if self._partition_logger:
                 self._partition_logger.log(partition)
+            rows = 0
             for record in partition.read():
                 self._queue.put(record)
                 cursor.observe(record)
+                rows += 1
             cursor.close_partition(partition)
-            self._queue.put(PartitionCompleteSentinel(partition, self._IS_SUCCESSFUL))
+            self._queue.put(WindowRead(partition, rows))
         except ReadStopped:
             self._queue.put(WindowNotRead(partition))
         except Exception as error:
@@ -237,11 +249,12 @@ def _window_start(partition: Partition) -> Optional[dt.datetime]:
 
 class ContainedReadProcessor(ConcurrentReadProcessor):
     """One trace per failed stream, a line for each later failure, one summary at the end;
-    no STATE past a window not yet read successfully."""
+    no STATE past a window not yet read successfully; the read's progress (progress.py)."""
 
-    def __init__(self, *args, stop: StopSignal, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, stop: StopSignal, progress: ReadProgress, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._stop = stop
+        self._progress = progress
         self._windows_not_read: Dict[str, int] = {}
         self._later_failures: Dict[str, int] = {}
         # Per stream, the start of each window generated and not (yet) read successfully.
@@ -252,10 +265,18 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         start = _window_start(partition)
         if start is not None:
             self._unread.setdefault(partition.stream_name(), {})[partition] = start
+        self._progress.window_planned(partition.stream_name(), dict(partition.to_slice() or {}))
         super().on_partition(partition)
+
+    def on_partition_generation_completed(self, sentinel: PartitionGenerationCompletedSentinel) -> Iterable[AirbyteMessage]:
+        self._progress.plan_complete(sentinel.stream.name)
+        yield from super().on_partition_generation_completed(sentinel)
+        yield from self._progress.messages()
 
     def on_partition_complete_sentinel(self, sentinel: PartitionCompleteSentinel) -> Iterable[AirbyteMessage]:
         stream = sentinel.partition.stream_name()
+        if isinstance(sentinel, WindowRead):
+            self._progress.window_read(stream, sentinel.rows)
         if sentinel.is_successful:
             self._unread.get(stream, {}).pop(sentinel.partition, None)
         if isinstance(sentinel, WindowNotRead):
@@ -264,6 +285,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 # Stopped by the read's stop: the stream did not finish.
                 self._flag_exception(stream, ReadStopped(self._stop.reason_to_stop(stream) or "stopped"))
         yield from super().on_partition_complete_sentinel(sentinel)
+        yield from self._progress.messages()
 
     def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
         """`messages`, with each stream STATE held at the start of the stream's earliest window
@@ -384,7 +406,7 @@ class ContainedConcurrentSource(ConcurrentSource):
     """The CDK's `ConcurrentSource`, reading with `GuardedPartitionReader` and `ContainedReadProcessor`."""
 
     @classmethod
-    def replacing(cls, source: ConcurrentSource, stop: StopSignal) -> "ContainedConcurrentSource":
+    def replacing(cls, source: ConcurrentSource, stop: StopSignal, progress: ReadProgress) -> "ContainedConcurrentSource":
         contained = cls(
             threadpool=source._threadpool,
             logger=source._logger,
@@ -394,6 +416,7 @@ class ContainedConcurrentSource(ConcurrentSource):
             initial_number_partitions_to_generate=source._initial_number_partitions_to_generate,
         )
         contained._stop = stop
+        contained._progress = progress
         return contained
 
     def read(self, streams: List[AbstractStream]) -> Iterable[AirbyteMessage]:
@@ -412,6 +435,7 @@ class ContainedConcurrentSource(ConcurrentSource):
             reader,
             max_concurrent_partition_generators=self._initial_number_partitions_to_generate,
             stop=self._stop,
+            progress=self._progress,
         )
         yield from processor.held_back(self._submit_initial_partition_generators(processor))
         yield from processor.held_back(self._consume_from_queue(self._queue, processor))

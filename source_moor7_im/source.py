@@ -6,6 +6,7 @@ import ast
 import copy
 import difflib
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
@@ -26,8 +27,9 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .containment import READ_STOP, ContainedConcurrentSource
 from .messages import MAX_MESSAGE_BYTES, bounded_text, bounded_trace, plain_cause
+from .progress import ReadProgress, buckets_in
 from .schema import live_header_discovery
-from .settings import ConfigError
+from .settings import DEFAULT_DIMENSION, ConfigError
 
 # An absolute path: YamlDeclarativeSource opens a relative path against the working
 # directory first, where an unrelated manifest.yaml could be picked up.
@@ -56,8 +58,12 @@ class SourceMoor7Im(YamlDeclarativeSource):
             state=without_full_refresh_states(state, catalog),
             config_path=config_path,
         )
-        # The read stops early when it cannot succeed (containment.py says why this is ours).
-        self._concurrent_source = ContainedConcurrentSource.replacing(self._concurrent_source, READ_STOP)
+        # The read stops early when it cannot succeed (containment.py says why this is ours),
+        # and says how far it is (progress.py).
+        dimension = (self._config or {}).get("dimension", DEFAULT_DIMENSION)
+        self._concurrent_source = ContainedConcurrentSource.replacing(
+            self._concurrent_source, READ_STOP, ReadProgress(rows_in_window=partial(planned_rows, dimension))
+        )
 
     def _pre_process_manifest(self, manifest: Dict[str, Any]) -> Dict[str, Any]:
         if self._interactive:
@@ -182,6 +188,14 @@ def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
         if strategy["type"] == "ExponentialBackoffStrategy":
             strategy["factor"] = quick["retry_backoff_seconds"]
     return manifest
+
+
+def planned_rows(dimension: str, stream: str, window: Mapping[str, Any]) -> Optional[int]:
+    """The rows a window holds by the plan: one per bucket in the session report; unknown
+    for the agent reports (one per agent, learned from the first window that answers)."""
+    if stream == "session_time" and "start_time" in window:
+        return buckets_in(window["start_time"], window["end_time"], dimension)
+    return None
 
 
 def plain_status(status: AirbyteConnectionStatus) -> AirbyteConnectionStatus:

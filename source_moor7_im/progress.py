@@ -1,0 +1,129 @@
+"""Progress of a read: the row estimates Airbyte draws its progress bar from, and a log line on
+long reads.
+
+The connector knows its whole window plan before the first request, and how many rows a
+window holds: the session report has one row per bucket, so a window's rows are its buckets;
+an agent report has one row per agent per day, so once the first window has answered, every
+window holds about as many rows as it did. Airbyte's UI reads a stream's expected rows from
+an ESTIMATE trace (`row_estimate`), which the CDK never sends for a declarative source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, Optional
+
+from airbyte_cdk.models import (
+    AirbyteEstimateTraceMessage,
+    AirbyteLogMessage,
+    AirbyteMessage,
+    AirbyteTraceMessage,
+    EstimateType,
+    Level,
+    TraceType,
+    Type,
+)
+
+from .windows import bucket_start, next_bucket_start
+
+# A progress line at most this often; reads shorter than that print none.
+PROGRESS_LOG_SECONDS = 10.0
+CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def buckets_in(start: str, end: str, dimension: str) -> int:
+    """How many `dimension` buckets start in the window [start, end] (cursor-format bounds)."""
+    first = bucket_start(dt.datetime.strptime(start, CURSOR_FORMAT).replace(tzinfo=None), dimension)
+    last = dt.datetime.strptime(end, CURSOR_FORMAT).replace(tzinfo=None)
+    if dimension in ("half_hour", "hour", "day"):
+        step = {"half_hour": 1800, "hour": 3600, "day": 86400}[dimension]
+        return int((last - first).total_seconds() // step) + 1
+    count, moment = 0, first
+    while moment <= last:
+        count, moment = count + 1, next_bucket_start(moment, dimension)
+    return count
+
+
+@dataclass
+class StreamProgress:
+    planned: int = 0
+    done: int = 0
+    rows: int = 0
+    planned_rows: Optional[int] = None  # known from the plan (session report), else learned
+    rows_per_window: Optional[float] = None
+    generated: bool = False
+    sent_estimate: Optional[int] = None
+
+
+@dataclass
+class ReadProgress:
+    """Counts windows planned and read per stream; says the expected rows once it can, and
+    how far the read is every `PROGRESS_LOG_SECONDS`."""
+
+    # The rows a window holds when the plan says it (the session report's buckets), else None.
+    rows_in_window: Callable[[str, Dict[str, str]], Optional[int]]
+    clock: Callable[[], float] = time.monotonic
+    streams: Dict[str, StreamProgress] = field(default_factory=dict)
+    _last_log: Optional[float] = None
+
+    def window_planned(self, stream: str, window: Dict[str, str]) -> None:
+        progress = self.streams.setdefault(stream, StreamProgress())
+        progress.planned += 1
+        rows = self.rows_in_window(stream, window)
+        if rows is not None:
+            progress.planned_rows = (progress.planned_rows or 0) + rows
+
+    def plan_complete(self, stream: str) -> None:
+        self.streams.setdefault(stream, StreamProgress()).generated = True
+
+    def window_read(self, stream: str, rows: int) -> None:
+        progress = self.streams.setdefault(stream, StreamProgress())
+        progress.done += 1
+        progress.rows += rows
+        if progress.rows_per_window is None and rows:
+            progress.rows_per_window = float(rows)
+
+    def messages(self) -> Iterator[AirbyteMessage]:
+        """The ESTIMATE traces that became known or changed, and a progress line when due."""
+        for name, progress in self.streams.items():
+            estimate = self._estimate(progress)
+            if estimate is not None and estimate != progress.sent_estimate:
+                progress.sent_estimate = estimate
+                yield _estimate_message(name, estimate)
+        now = self.clock()
+        if self._last_log is None:
+            self._last_log = now
+        elif now - self._last_log >= PROGRESS_LOG_SECONDS:
+            self._last_log = now
+            yield _log_message(self._summary())
+
+    @staticmethod
+    def _estimate(progress: StreamProgress) -> Optional[int]:
+        if not progress.generated:
+            return None
+        if progress.planned_rows is not None:
+            return progress.planned_rows
+        if progress.rows_per_window is None:
+            return None
+        return round(progress.planned * progress.rows_per_window)
+
+    def _summary(self) -> str:
+        parts = [f"{name} {p.done}/{p.planned} windows, {p.rows:,} rows" for name, p in self.streams.items()]
+        return "Progress: " + "; ".join(parts) + "."
+
+
+def _estimate_message(stream: str, rows: int) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.TRACE,
+        trace=AirbyteTraceMessage(
+            type=TraceType.ESTIMATE,
+            emitted_at=time.time() * 1000,
+            estimate=AirbyteEstimateTraceMessage(name=stream, type=EstimateType.STREAM, row_estimate=rows),
+        ),
+    )
+
+
+def _log_message(text: str) -> AirbyteMessage:
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=text))
