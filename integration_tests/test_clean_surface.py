@@ -37,17 +37,11 @@ def duplicate_records(messages: List[Dict[str, Any]]) -> List[Any]:
 
 
 @pytest.mark.parametrize(
-    "signum, after_lines, exit_code",
-    [
-        (signal.SIGINT, 1, 130),
-        (signal.SIGINT, 300, 130),
-        (signal.SIGINT, 1500, 130),
-        (signal.SIGTERM, 40, 143),
-        (signal.SIGTERM, 900, 143),
-    ],
+    "signum, after_lines",
+    [(signal.SIGINT, 1), (signal.SIGINT, 300), (signal.SIGINT, 1500), (signal.SIGTERM, 40), (signal.SIGTERM, 900)],
 )
 def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that_resumes_exactly(
-    cli: Cli, signum: int, after_lines: int, exit_code: int
+    cli: Cli, signum: int, after_lines: int
 ) -> None:
     with Emulator(Account(), Faults(latency_seconds=0.03)) as api:
         config = emulator_config(api, start_date=YEAR[0], end_date=YEAR[1])
@@ -73,7 +67,7 @@ def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that
             f"\n{signal.Signals(signum).name} after {after_lines} lines: exit {process.returncode} in {stopped_after:.2f} s, "
             f"{len(after_signal)} requests after the signal, {sum(m['type'] == 'RECORD' for m in messages)} records"
         )
-        assert process.returncode == exit_code
+        assert process.returncode == -signum, "ended by the signal it was sent: a shell reports 130 or 143"
         assert stopped_after < 2.0 + 0.5, "requests on the wire are abandoned; the process ends within 2 s"
         assert len(after_signal) <= CONCURRENCY, "no window starts and no retry is sent after the signal"
         assert not duplicate_records(messages)
@@ -102,7 +96,7 @@ def test_a_closed_stdout_stops_the_read_at_once_and_quietly(cli: Cli, tmp_path: 
         requests = len(api.log)
     stderr = (tmp_path / "stderr").read_text()
     print(f"\nread | head -c 100: exit {completed.returncode}, {requests} of 731 requests, stderr {len(stderr)} bytes")
-    assert completed.returncode != 0
+    assert completed.returncode == 141, "ended by SIGPIPE, as a shell reports it"
     assert requests <= 3 * CONCURRENCY, "the read stopped at the first failed write, not after the whole year"
     assert stderr == "", stderr
 

@@ -1,4 +1,4 @@
-"""Concurrency and the request-rate cap (issue 5): bounded as configured, and the rows exact."""
+"""Concurrency and the request-rate cap: bounded as configured, and the rows exact."""
 
 from __future__ import annotations
 

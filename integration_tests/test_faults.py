@@ -1,5 +1,5 @@
 """Transient faults end in the right data; a window whose retries run out ends in a clear
-error and a state that resumes correctly (issue 4)."""
+error and a state that resumes correctly."""
 
 from __future__ import annotations
 

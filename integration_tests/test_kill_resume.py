@@ -1,5 +1,5 @@
-"""A read killed at random points and resumed from the last state it emitted loses nothing
-(issue 4): the union of the runs is exactly the API's rows."""
+"""A read killed at random points and resumed from the last state it emitted loses nothing:
+the union of the runs is exactly the API's rows."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ def quickstart(data_dir: Path, *args: str) -> str:
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "Traceback" not in completed.stdout + completed.stderr, completed.stderr[-2000:]
     return completed.stdout
 
 

@@ -1,4 +1,4 @@
-"""Faults end in the right data or a clear error (issue 4): the server's clock."""
+"""Faults end in the right data or a clear error: the server's clock."""
 
 from __future__ import annotations
 

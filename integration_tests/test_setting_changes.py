@@ -1,5 +1,5 @@
 """A connection whose settings change between syncs, and the columns a warehouse user reads,
-through the installed command against the emulator (issue 10; state forms of issue 9).
+through the installed command against the emulator.
 
 Each setting change is two syncs: the first with the old setting, the second with the new
 one and the first one's final state. The union of their rows, merged by primary key as an

@@ -1,4 +1,4 @@
-"""Benchmark: the connector's `read` against the local 7moor emulator (issue 5).
+"""Benchmark: the connector's `read` against the local 7moor emulator.
 
     .venv/bin/python scripts/bench.py            # the full table (about 90 seconds)
     .venv/bin/python scripts/bench.py --quick    # smaller ranges, for a smoke run

@@ -22,6 +22,7 @@ import _thread
 import contextlib
 import errno
 import logging
+import os
 import signal
 import sys
 import threading
@@ -34,9 +35,10 @@ from airbyte_cdk.logger import AirbyteLogFormatter
 # print buffer does: a write per record would cost a system call per record.
 _FLUSH_BYTES = 64 * 1024
 _FLUSH_SECONDS = 0.1
-# Exit codes as a shell reports a death by the signal: 128 + its number. SIGUSR1 stands for
-# "the reader went away", which a shell reports as SIGPIPE.
-SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGUSR1: 141}
+# The signal the command ends by, after its last whole line: the one it was sent, so that a
+# shell reports 130 or 143 and a parent process sees -2 or -15 (PyAirbyte accepts -15 from
+# a connector it stops); SIGUSR1 stands for "the reader went away", which ends by SIGPIPE (141).
+ENDING_SIGNALS = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGUSR1: signal.SIGPIPE}
 SIGNAL_REASONS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
 
 
@@ -46,7 +48,13 @@ class Interrupted(BaseException):
 
     def __init__(self, signum: int) -> None:
         super().__init__(SIGNAL_REASONS[signum])
-        self.exit_code = SIGNAL_EXIT_CODES[signum]
+        self.ending_signal = ENDING_SIGNALS[signum]
+
+    def end_process(self) -> None:
+        """Ends the process by `ending_signal`, without waiting for worker threads."""
+        signal.signal(self.ending_signal, signal.SIG_DFL)
+        os.kill(os.getpid(), self.ending_signal)
+        os._exit(128 + self.ending_signal)  # not reached: the signal ends the process
 
 
 class LineWriter:
@@ -113,11 +121,11 @@ class LineWriter:
             for h in logging.getLogger().handlers
             if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, AirbyteLogFormatter)
         ]
-        saved = sys.stdout, [h.stream for h in handlers], {s: signal.getsignal(s) for s in SIGNAL_EXIT_CODES}
+        saved = sys.stdout, [h.stream for h in handlers], {s: signal.getsignal(s) for s in ENDING_SIGNALS}
         sys.stdout = writer  # type: ignore[assignment]
         for handler in handlers:
             handler.setStream(writer)  # type: ignore[arg-type]
-        for signum in SIGNAL_EXIT_CODES:
+        for signum in ENDING_SIGNALS:
             signal.signal(signum, writer.stop)
         try:
             yield writer

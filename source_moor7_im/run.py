@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import List, NoReturn, Optional
@@ -162,7 +161,7 @@ def _stopped(writer: LineWriter, stop: Interrupted) -> NoReturn:
             _write(orjson.dumps(line).decode())
             writer.flush()
     finally:
-        os._exit(stop.exit_code)
+        stop.end_process()
 
 
 def run() -> None:

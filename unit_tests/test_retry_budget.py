@@ -1,5 +1,5 @@
 """The retry budget with the manifest's defaults: capped waits, a bounded window, and a
-Retry-After of hours refused (issue 9.3). The clock is simulated; the error handler is the
+Retry-After of hours refused. The clock is simulated; the error handler is the
 one the manifest declares, built by the CDK's component factory."""
 
 from __future__ import annotations
