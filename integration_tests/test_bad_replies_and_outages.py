@@ -9,7 +9,7 @@ import concurrent.futures
 import re
 import socket
 import time
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -198,3 +198,45 @@ def test_a_retry_after_given_as_a_date_is_honoured_and_one_of_hours_stops_the_wi
     final = refused.errors()[-1]["message"]
     assert refused.exit_code != 0 and requests == 1
     assert re.search(r"asked to wait 7(19\d|200) s", final) and "60 s this connector waits at most" in final, final
+
+
+def test_with_one_request_at_a_time_a_broken_window_stops_its_stream_only_not_the_read(cli: Cli) -> None:
+    """Nothing else can answer while a lone window retries; the next window's answer shows
+    the API is up, so the read goes on."""
+    broken = ("agent_workload", "2024-05-03 00:00:00")
+    with Emulator(Account(), Faults(broken_windows=[broken])) as api:
+        config = emulator_config(
+            api, start_date="2024-05-01", end_date="2024-05-10", max_concurrent_requests=1, max_retries=2, lookback_days=0
+        )
+        result = cli.run("read", config, committed_catalog())
+    final = result.errors()[-1]["message"]
+    assert result.exit_code != 0
+    assert "outage" not in final and final.startswith("1 of 3 streams stopped"), final
+    truth = ground_truth(Account(), "2024-05-01", "2024-05-10")
+    assert_union_is_the_ground_truth(
+        [result], {**truth, "agent_workload": {k: v for k, v in truth["agent_workload"].items() if k[1] < "2024-05-03"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "forbidden, message, words",
+    [
+        (["agent_quality"], "该账号未开通此报表", "refused the agent_quality report"),
+        (["session_time", "agent_workload", "agent_quality"], "Forbidden", "refused every report this sync asked for"),
+    ],
+    ids=["one report, its own words", "every report, a gateway's 403"],
+)
+def test_a_refusal_is_told_from_credentials_by_what_7moor_refuses(
+    cli: Cli, forbidden: List[str], message: str, words: str
+) -> None:
+    with Emulator(Account(), Faults(forbidden_streams=forbidden, forbidden_message=message)) as api:
+        config = emulator_config(api, start_date="2024-01-01", end_date="2024-01-31")
+        result = cli.run("read", config, committed_catalog())
+        refused = [r for r in api.log if r.outcome == "forbidden"]
+    final = result.errors()[-1]["message"]
+    assert result.exit_code != 0 and words in final, final
+    assert len(refused) <= 4 * len(forbidden), "each refused stream stops after the windows in flight at its first refusal"
+    if len(forbidden) == 3:
+        assert "'app_key'" in final and "IP address" in final and result.errors()[-1]["failure_type"] == "config_error"
+    else:
+        assert "'secret_key'" not in final and final.startswith("1 of 3 streams stopped")

@@ -94,7 +94,11 @@ def main(argv: list) -> int:
 
     emulator = None
     if args.config:
-        config = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        try:
+            config = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"==> cannot read the config file {args.config}: {error}", file=sys.stderr)
+            return 1
         db_path = Path(args.db or DATA_DIR / account_db_name(config)).resolve()
         print(f"==> syncing the 7moor account in {args.config} into {db_path}")
     else:

@@ -26,6 +26,7 @@ from airbyte_cdk.sources.declarative.auth.declarative_authenticator import Decla
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.types import Config
 
+from .containment import READ_STOP, ReadStopped
 from .deadline import AttemptDeadline
 
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
@@ -118,6 +119,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
             self.config, valid_types=(str,)
         )
         self._deadline = AttemptDeadline(float(self.attempt_deadline_seconds)) if self.attempt_deadline_seconds else None
+        self._stream_name = parameters.get("name", "")
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()
         return f"SignedRequestAuthenticator(app_key={self._app_key!r})"
@@ -130,7 +132,11 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         return str(int(self.clock() + self._clock_offset_seconds))
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Sign this attempt: called on the first send and again by the CDK before each retry."""
+        """Sign this attempt: called on the first send and again by the CDK before each retry.
+        A retry whose wait began before the read stopped is not sent (containment.py)."""
+        stopped = READ_STOP.reason_to_stop(self._stream_name)
+        if stopped and "m7-sign" in request.headers:
+            raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
         if self._deadline is not None and self._deadline not in request.hooks["response"]:
             request.register_hook("response", self._deadline)

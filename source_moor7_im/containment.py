@@ -4,9 +4,12 @@ The rules (README, "Errors"):
 - A config error (rejected credentials, a rejected timestamp with no `Date` to correct
   from, a wrong `base_url`) stops the whole read: no window starts after it and no retry
   is sent; requests already on the wire may finish.
-- An outage stops the whole read too: a window whose retries ran out while no request of
-  the read succeeded since that window started. In-flight windows send no further retry,
-  so the read ends within one attempt of that moment, whatever the catalog and concurrency.
+- An outage stops the whole read too. A window whose retries ran out while no request of the
+  read succeeded since that window started makes an outage suspected; the next failed
+  attempt of any window, before any request succeeds, confirms it (a success clears it: the
+  window was broken, not the API). Then no window starts and no retry is sent. With one
+  request in flight (max_concurrent_requests 1) the suspicion is what keeps one broken
+  window from passing for an outage.
 - A window that fails for good otherwise (its retries spent while other requests succeed,
   a refused request, a report the account may not read) stops its stream only: no other
   window of that stream starts or retries. The other streams go on and keep their state.
@@ -42,7 +45,7 @@ import datetime as dt
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import requests
 
@@ -119,6 +122,7 @@ class StopSignal:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _read_stop: Optional[BaseException] = None
     _interrupted: Optional[str] = None
+    _outage_suspected: Optional[Tuple[BaseException, float]] = None  # the failure, and since when
     _outage_seconds: Optional[float] = None
     _last_answer: Optional[float] = None
     _failed_streams: Dict[str, BaseException] = field(default_factory=dict)
@@ -127,6 +131,7 @@ class StopSignal:
         with self._lock:
             self._read_stop = None
             self._interrupted = None
+            self._outage_suspected = None
             self._outage_seconds = None
             self._last_answer = None
             self._failed_streams = {}
@@ -141,6 +146,14 @@ class StopSignal:
         now = self.clock()
         with self._lock:
             self._last_answer = now
+            self._outage_suspected = None
+
+    def attempt_failed(self) -> None:
+        """An attempt failed and would be retried: it confirms a suspected outage."""
+        with self._lock:
+            if self._outage_suspected is not None and self._read_stop is None:
+                self._read_stop, since = self._outage_suspected
+                self._outage_seconds = self.clock() - since
 
     @property
     def has_answered(self) -> bool:
@@ -159,9 +172,9 @@ class StopSignal:
                 started_at is not None
                 and retries_ran_out(exception)
                 and (self._last_answer is None or self._last_answer < started_at)
+                and self._outage_suspected is None
             ):
-                self._read_stop = exception
-                self._outage_seconds = self.clock() - started_at
+                self._outage_suspected = (exception, started_at)
 
     def reason_to_stop(self, stream: str) -> Optional[str]:
         """None while `stream` may go on; otherwise why not."""
@@ -204,10 +217,12 @@ class WindowRead(PartitionCompleteSentinel):
 
 
 class WindowNotRead(PartitionCompleteSentinel):
-    """A window skipped because its stream (or the read) had stopped: complete, not successful."""
+    """A window skipped because its stream (or the read) had stopped: complete, not successful.
+    `requested`: it had sent attempts before its retries were cut short."""
 
-    def __init__(self, partition: Partition):
+    def __init__(self, partition: Partition, requested: bool = False):
         super().__init__(partition, is_successful=False)
+        self.requested = requested
 
 
 class GuardedPartitionReader(PartitionReader):
@@ -235,7 +250,7 @@ class GuardedPartitionReader(PartitionReader):
             cursor.close_partition(partition)
             self._queue.put(WindowRead(partition, rows))
         except ReadStopped:
-            self._queue.put(WindowNotRead(partition))
+            self._queue.put(WindowNotRead(partition, requested=True))
         except Exception as error:
             self._stop.window_failed(stream, error, started_at)
             self._queue.put(StreamThreadException(error, stream))
@@ -280,7 +295,8 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         if sentinel.is_successful:
             self._unread.get(stream, {}).pop(sentinel.partition, None)
         if isinstance(sentinel, WindowNotRead):
-            self._windows_not_read[stream] = self._windows_not_read.get(stream, 0) + 1
+            if not sentinel.requested:
+                self._windows_not_read[stream] = self._windows_not_read.get(stream, 0) + 1
             if stream not in self._exceptions_per_stream_name:
                 # Stopped by the read's stop: the stream did not finish.
                 self._flag_exception(stream, ReadStopped(self._stop.reason_to_stop(stream) or "stopped"))
@@ -374,6 +390,18 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             for stream, errors in self._exceptions_per_stream_name.items()
         }
         finished = [name for name in self._stream_name_to_instance if name not in failed]
+        if not finished and not self._stop.has_answered and all(isinstance(e, ReportRefused) for e in failed.values()):
+            cause = user_message(next(iter(failed.values())))
+            message = (
+                f"7moor refused every report this sync asked for, and answered none: the cause is the account, not "
+                f"one report. Check 'app_key' and 'secret_key', and that 7moor accepts requests from this machine's IP "
+                f"address. The first refusal: {cause}"
+            )
+            return AirbyteTracedException(
+                message=bounded_text(message, MAX_MESSAGE_BYTES),
+                internal_message="every report refused",
+                failure_type=FailureType.config_error,
+            )
         causes = " ".join(
             f"({index}) {stream}: {user_message(error)}"
             + (

@@ -72,27 +72,27 @@ def report_shape_problem(body: Any) -> Optional[str]:
 
 # The words of a refusal that concerns the request's signature or credentials, whatever its status.
 _CREDENTIAL_WORDS = ("sign", "签名", "appkey", "鉴权", "timestamp", "时间戳", "nonce")
-_PERMISSION_WORDS = ("权限", "无权", "permission", "forbidden", "not authorized", "access denied")
+_PERMISSION_WORDS = ("权限", "无权", "未开通", "permission", "forbidden", "not authorized", "access denied")
 
 
-def is_report_refusal(status: int, body: Any, credentials_worked: bool) -> bool:
+def is_report_refusal(status: int, body: Any) -> bool:
     """7moor refusing one report to the account rather than rejecting its credentials.
 
     The error envelope is not documented, so the rule reads what 7moor sends: a message that
-    names the signature, app key, timestamp or nonce is about the credentials; otherwise a
-    message about permission ("无权限访问该接口"), or an HTTP or envelope 403 once the same
-    credentials have already been answered in this read, refuses this report only. An HTTP
-    or envelope 401 is always about the credentials."""
+    names the signature, app key, timestamp or nonce, and an HTTP or envelope 401, are about
+    the credentials (the whole read stops); otherwise an HTTP or envelope 403, or a message
+    about permission ("无权限访问该接口", "未开通"), refuses this report (its stream stops).
+    A refusal of every report, with nothing answered, is then reported as the account's
+    (containment.py): credentials that sign correctly but may read nothing, or an IP
+    allow-list."""
     envelope = body if isinstance(body, dict) else {}
     message = str(envelope.get("message") or "").lower()
     code = str(envelope.get("code") or "")
-    if status == 401 or code == "401" or any(word in message for word in _CREDENTIAL_WORDS):
+    if envelope.get("success") is True or status == 401 or code == "401":
         return False
-    if envelope.get("success") is True:
+    if any(word in message for word in _CREDENTIAL_WORDS):
         return False
-    if any(word in message for word in _PERMISSION_WORDS):
-        return True
-    return (status == 403 or code == "403") and credentials_worked
+    return status == 403 or code == "403" or any(word in message for word in _PERMISSION_WORDS)
 
 
 @dataclass
@@ -144,14 +144,17 @@ def parse_body_once(response: requests.Response) -> Iterator[None]:
     that is not JSON is left alone: `response.json()` then raises as before and the
     filters see `{}`. After the block the parse is dropped, so a large report is not held
     twice while its records are read (the decoder parses it for the records). The
-    envelope's `message` is cut to `MAX_QUOTE_BYTES` for the filters, which quote it."""
+    envelope's `message` and `code` are cut to `MAX_QUOTE_BYTES` for the filters, which
+    quote them."""
     try:
         parsed = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         yield
         return
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        parsed["message"] = bounded_text(parsed["message"])
+    if isinstance(parsed, dict):
+        for key in ("message", "code"):
+            if parsed.get(key) is not None and not isinstance(parsed[key], (int, float, bool)):
+                parsed[key] = bounded_text(parsed[key])
     response.json = lambda **_: parsed  # type: ignore[method-assign]
     try:
         yield
@@ -195,6 +198,7 @@ class BoundedRetryWait(BackoffStrategy):
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
         reason = self.describe(response_or_exception)
+        self.stop.attempt_failed()
         stopped = self.stop.reason_to_stop(self.stream_name)
         if stopped:
             LOGGER.warning("%s Attempt %d failed; not retried: %s", reason, attempt_count, stopped)
@@ -321,12 +325,13 @@ class ReportErrorHandler(ErrorHandler):
             body = response.json()
         except ValueError:
             body = None
-        if is_report_refusal(response.status_code, body, credentials_worked=READ_STOP.has_answered):
+        if is_report_refusal(response.status_code, body):
+            message = body.get("message") if isinstance(body, dict) else None
             raise ReportRefused(
                 f"7moor refused the {self._stream_name} report to this account (HTTP {response.status_code}: "
-                f"{bounded_text((body or {}).get('message') or 'no message')}): the app key lacks the permission for "
-                f"this report. Grant it in the 7moor console, or deselect {self._stream_name} in the connection; the "
-                f"other streams are read as usual. {self._where(response.request)}"
+                f"{bounded_text(message or 'no message')}): the app key lacks the permission for this report. Grant it "
+                f"in the 7moor console, or deselect {self._stream_name} in the connection; the other streams are read "
+                f"as usual. {self._where(response.request)}"
             )
         resolution = self.error_handler.interpret_response(response)
         if resolution.response_action != ResponseAction.SUCCESS:

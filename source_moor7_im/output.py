@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from airbyte_cdk.logger import AirbyteLogFormatter
 
@@ -60,8 +60,8 @@ class Interrupted(BaseException):
 class LineWriter:
     """A text stream for sys.stdout: whole lines, one lock, stops deferred past a write."""
 
-    def __init__(self, stream: IO[bytes], on_stop: Callable[[str], None]) -> None:
-        self._stream = stream
+    def __init__(self, write_all: Callable[[bytes], None], on_stop: Callable[[str], None]) -> None:
+        self._write_all = write_all
         self._on_stop = on_stop
         self._lock = threading.RLock()
         self._partial = threading.local()
@@ -82,8 +82,18 @@ class LineWriter:
         return len(text)
 
     def flush(self) -> None:
-        with self._lock:
+        with self._writing():
             self._write_pending()
+
+    def last_line(self, text: str) -> None:
+        """Writes `text` as the last line, whole: the lock is kept, so no worker thread writes
+        after it, and the process is to end right after."""
+        self._lock.acquire()
+        self._partial.text = ""
+        if not self.reader_gone:
+            self._pending += (text + "\n").encode("utf-8", errors="replace")
+            self._write_pending()
+        self.reader_gone = True  # nothing after this line
 
     def isatty(self) -> bool:
         return False
@@ -111,11 +121,12 @@ class LineWriter:
 
     @classmethod
     @contextlib.contextmanager
-    def installed(cls, on_stop: Callable[[str], None]) -> Iterator["LineWriter"]:
-        """sys.stdout, the stream of the CDK's log handler (the root handler that formats
-        Airbyte messages) and the stop signals' handlers, for the block (a command, or a
-        test that runs one in-process)."""
-        writer = cls(sys.stdout.buffer, on_stop)
+    def installed(cls, on_stop: Callable[[str], None], log_filter: logging.Filter) -> Iterator["LineWriter"]:
+        """sys.stdout, the stream and `log_filter` of the CDK's log handler (the root handler
+        that formats Airbyte messages) and the stop signals' handlers, for the block (a
+        command, or a test that runs one in-process)."""
+        sys.stdout.flush()
+        writer = cls(_write_all_to(sys.stdout), on_stop)
         handlers = [
             h
             for h in logging.getLogger().handlers
@@ -125,6 +136,7 @@ class LineWriter:
         sys.stdout = writer  # type: ignore[assignment]
         for handler in handlers:
             handler.setStream(writer)  # type: ignore[arg-type]
+            handler.addFilter(log_filter)
         for signum in ENDING_SIGNALS:
             signal.signal(signum, writer.stop)
         try:
@@ -133,20 +145,27 @@ class LineWriter:
             sys.stdout = saved[0]
             for handler, stream in zip(handlers, saved[1]):
                 handler.setStream(stream)
+                handler.removeFilter(log_filter)
             for signum, previous in saved[2].items():
                 signal.signal(signum, previous)
 
     # --- internals --------------------------------------------------------------------------
     def _append(self, data: bytes) -> None:
+        with self._writing():
+            self._pending += data
+            if len(self._pending) >= _FLUSH_BYTES or time.monotonic() - self._last_flush >= _FLUSH_SECONDS:
+                self._write_pending()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lock; in the main thread, a stop that arrives meanwhile waits for the block's end,
+        so that a write blocked on a full pipe is never cut short."""
         main = threading.current_thread() is threading.main_thread()
         with self._lock:
             if main:
                 self._main_writing = True
             try:
-                self._pending += data
-                now = time.monotonic()
-                if len(self._pending) >= _FLUSH_BYTES or now - self._last_flush >= _FLUSH_SECONDS:
-                    self._write_pending()
+                yield
             finally:
                 if main:
                     self._main_writing = False
@@ -160,8 +179,7 @@ class LineWriter:
         if not data or self.reader_gone:
             return
         try:
-            self._stream.write(data)
-            self._stream.flush()
+            self._write_all(data)
         except OSError as error:
             if error.errno not in (errno.EPIPE, errno.EBADF):
                 raise
@@ -173,3 +191,26 @@ class LineWriter:
             self.stop(signal.SIGUSR1)
         else:
             _thread.interrupt_main(signal.SIGUSR1)  # runs `stop` in the main thread
+
+
+def _write_all_to(stream: Any) -> Callable[[bytes], None]:
+    """Writes every byte to the stream's file descriptor, straight: a buffered writer that a
+    signal interrupts may have written part of a line. A stream without one (a test's
+    capture) is written as it is."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        buffer = stream.buffer
+
+        def write_to_stream(data: bytes) -> None:
+            buffer.write(data)
+            buffer.flush()
+
+        return write_to_stream
+
+    def write_to_fd(data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # os.write may write part: the rest goes on, so no line is ever cut
+            view = view[os.write(fd, view) :]
+
+    return write_to_fd

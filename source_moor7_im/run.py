@@ -146,20 +146,18 @@ def _launch(source: SourceMoor7Im, args: List[str]) -> int:
 
 
 def _stopped(writer: LineWriter, stop: Interrupted) -> NoReturn:
-    """Ends the process after a stop: the whole lines written so far, one line that says why,
-    and no wait for requests still on the wire (their windows were not closed, so no state
-    passed them)."""
+    """Ends the process after a stop: the whole lines written so far, one last line that says
+    why, and no wait for requests still on the wire (their windows were not closed, so no
+    state passed them)."""
     try:
-        if not writer.reader_gone:
-            line = {
-                "type": "LOG",
-                "log": {
-                    "level": "WARN",
-                    "message": f"Stopped by {stop}: no window starts after it; the last STATE above resumes the next sync.",
-                },
-            }
-            _write(orjson.dumps(line).decode())
-            writer.flush()
+        line = {
+            "type": "LOG",
+            "log": {
+                "level": "WARN",
+                "message": f"Stopped by {stop}: no window starts after it; the last STATE above resumes the next sync.",
+            },
+        }
+        writer.last_line(orjson.dumps(line).decode())
     finally:
         stop.end_process()
 
@@ -173,9 +171,7 @@ def run() -> None:
     if args[0] == "--version":
         print(f"{COMMAND} {_version()}")
         return
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_QUIET_CDK_LINES)
-    with LineWriter.installed(READ_STOP.interrupt) as writer:
+    with LineWriter.installed(READ_STOP.interrupt, _QUIET_CDK_LINES) as writer:
         try:
             source = _build_source(args)
             if source is None:

@@ -67,7 +67,7 @@ def test_a_failed_answer_is_retried_and_the_retry_delivers_the_rows(status: int,
     "status, body, words",
     [
         (401, '{"success": false, "code": "401", "message": "invalid m7-appkey"}', "invalid m7-appkey"),
-        (403, "", "HTTP status without a message"),
+        (401, "", "HTTP status without a message"),
         (200, '{"success": false, "code": "401", "message": "m7-sign verification failed"}', "m7-sign verification failed"),
     ],
 )
@@ -228,25 +228,25 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
 
 
 @pytest.mark.parametrize(
-    "status, body, credentials_worked, refusal",
+    "status, body, refusal",
     [
-        (403, {"success": False, "code": "403", "message": "无权限访问该接口"}, False, True),
-        (200, {"success": False, "code": "500", "message": "permission denied for this report"}, False, True),
-        (403, {}, True, True),  # a bare 403 once the same credentials were answered
-        (403, {}, False, False),  # a bare 403 before any answer: the credentials
-        (200, {"success": False, "code": "403", "message": ""}, True, True),
-        (401, {"success": False, "code": "401", "message": "无权限"}, True, False),  # 401 is always the credentials
-        (403, {"success": False, "code": "403", "message": "m7-sign verification failed"}, True, False),
-        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, True, False),
-        (200, {"success": True, "code": "200", "data": {"header": [], "list": []}}, True, False),
+        (403, {"success": False, "code": "403", "message": "无权限访问该接口"}, True),
+        (200, {"success": False, "code": "500", "message": "该账号未开通此报表"}, True),
+        (200, {"success": False, "code": "500", "message": "permission denied for this report"}, True),
+        (403, {}, True),  # a bare 403: this report (a refusal of every report is the account's)
+        (403, {"success": False, "code": "403", "message": "Forbidden"}, True),
+        (200, {"success": False, "code": "403", "message": ""}, True),
+        (401, {"success": False, "code": "401", "message": "无权限"}, False),  # 401 is always the credentials
+        (403, {"success": False, "code": "403", "message": "m7-sign verification failed"}, False),
+        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, False),
+        (200, {"success": True, "code": "200", "data": {"header": [], "list": []}}, False),
+        (500, {"success": False, "code": "500", "message": "服务器内部错误"}, False),
     ],
 )
-def test_a_refusal_of_one_report_is_told_from_rejected_credentials(
-    status: int, body: dict, credentials_worked: bool, refusal: bool
-) -> None:
+def test_a_refusal_of_one_report_is_told_from_rejected_credentials(status: int, body: dict, refusal: bool) -> None:
     from source_moor7_im.errors import is_report_refusal
 
-    assert is_report_refusal(status, body, credentials_worked) is refusal
+    assert is_report_refusal(status, body) is refusal
 
 
 def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boundary() -> None:

@@ -95,14 +95,17 @@ class Faults:
     # (stream, createTime start) pairs answered with HTTP 500 every time: a window that
     # fails for good, so that a client's retries run out on it.
     broken_windows: Sequence[Tuple[str, str]] = ()
-    # Streams whose report the account may not read: HTTP 403 with 7moor's permission message.
+    # Streams whose report the account may not read: HTTP 403 with `forbidden_message`.
     forbidden_streams: Sequence[str] = ()
+    forbidden_message: str = "无权限访问该接口"
     # Retry-After as an HTTP date (retry_after_seconds ahead) instead of a number of seconds.
     retry_after_as_date: bool = False
     # How long a "trickle" answer goes on at most (a byte a second) before the server gives up.
     trickle_seconds: float = 600.0
-    # Characters appended to the message of every error envelope: a server that says too much.
+    # Characters appended to `padded_field` ("message" or "code") of every error envelope: a
+    # server that says too much.
     message_padding: int = 0
+    padded_field: str = "message"
 
 
 class Emulator:
@@ -280,7 +283,7 @@ def _handler_for(emulator: Emulator) -> type:
                 if "dimension" in body and body["dimension"] not in model.DIMENSIONS:
                     raise Rejection(400, "400", f"dimension must be one of {model.DIMENSIONS}", "bad_dimension")
                 if stream in emulator.faults.forbidden_streams:
-                    raise Rejection(403, "403", "无权限访问该接口", "forbidden")
+                    raise Rejection(403, "403", emulator.faults.forbidden_message, "forbidden")
                 fault = "http_500" if (stream, entry.window[0]) in emulator.faults.broken_windows else emulator._next_fault()
                 if fault:
                     status = FAULT_STATUS.get(fault, 200)
@@ -422,7 +425,8 @@ def _handler_for(emulator: Emulator) -> type:
 
         def _send_json(self, status: int, payload: Dict[str, Any], extra_headers: Optional[Dict[str, str]] = None) -> None:
             if payload.get("success") is False and emulator.faults.message_padding:
-                payload = {**payload, "message": payload["message"] + "服" * emulator.faults.message_padding}
+                field_name = emulator.faults.padded_field
+                payload = {**payload, field_name: str(payload[field_name]) + "服" * emulator.faults.message_padding}
             self._send_bytes(
                 status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=UTF-8", extra_headers
             )
