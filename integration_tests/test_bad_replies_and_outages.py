@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import socket
+import threading
 import time
 from typing import Dict, Iterator, List, Tuple
 
@@ -240,3 +241,55 @@ def test_a_refusal_is_told_from_credentials_by_what_7moor_refuses(
         assert "'app_key'" in final and "IP address" in final and result.errors()[-1]["failure_type"] == "config_error"
     else:
         assert "'secret_key'" not in final and final.startswith("1 of 3 streams stopped")
+
+
+@pytest.fixture
+def header_trickler() -> Iterator[str]:
+    """A host that accepts every connection and sends its headers a byte every 2 s, for 400 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket) -> None:
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(200):
+                    if stop.wait(2.0):
+                        return
+                    connection.sendall(b"a")
+            except OSError:  # the client gave up
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_check_against_a_host_that_trickles_its_headers_answers_within_30_seconds(cli: Cli, header_trickler: str) -> None:
+    config = {
+        "app_key": "2000103",
+        "secret_key": "not-a-real-secret-1234",
+        "start_date": "2024-03-01",
+        "base_url": header_trickler,
+    }
+    started = time.monotonic()
+    result = cli.run("check", config, timeout=120)
+    wall = time.monotonic() - started
+    (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
+    print(f"\ncheck against a header trickle: {wall:.1f} s; {status['message'][:200]}")
+    assert status["status"] == "FAILED" and "no complete answer in time" in status["message"], status
+    assert wall < 30, "two 8 s attempts and a short wait, plus start-up"

@@ -138,8 +138,10 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
-        if self._deadline is not None and self._deadline not in request.hooks["response"]:
-            request.register_hook("response", self._deadline)
+        if self._deadline is not None:
+            self._deadline.begin()
+            if self._deadline not in request.hooks["response"]:
+                request.register_hook("response", self._deadline)
         return request
 
     def get_auth_header(self) -> Mapping[str, Any]:

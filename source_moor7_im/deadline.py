@@ -1,79 +1,121 @@
-"""A wall-clock deadline for each HTTP attempt, body included.
+"""A wall-clock deadline for each HTTP attempt: headers and body, however they trickle in.
 
 `requests` bounds the connection and each socket read, not the whole answer: a server that
-sends its headers and then a byte a second keeps a read timeout from ever firing, and the
-retry budget, which counts between attempts, never gets a say. `AttemptDeadline` is a
-`requests` response hook (the authenticator attaches it to every attempt, since it is the
-one component the CDK calls on each): it reads the body itself, giving each socket read only
-what is left of the attempt's time, and cuts the attempt at the deadline. The headers are
-bounded by the requester's connect and read timeouts, which are never longer than this.
+sends a byte a second, in its headers, its chunk framing or a gzip stream, keeps a read
+timeout from ever firing, and the retry budget, which counts between attempts, never gets
+a say. So each attempt has a watchdog: from the moment the request goes out on its
+connection, a timer shuts that connection's socket down at the deadline, which ends any
+read blocked on it. The pieces:
+
+- `AttemptDeadline.begin()` arms an attempt for the sending thread; the authenticator calls
+  it, since it is the one component the CDK calls before every attempt, retries included.
+- Python's audit event `http.client.send` names the connection the request goes out on
+  (urllib3 and `requests` give no other hook before the headers arrive); the timer starts
+  there, so a wait for the API budget before sending does not count.
+- As a `requests` response hook, `AttemptDeadline` reads the body while the timer runs and
+  turns a read the timer cut short into `AttemptDeadlineExceeded`; a cut during the headers
+  surfaces as a dropped connection, which `expired_in_this_thread()` tells apart.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import requests
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
-
-_CHUNK_BYTES = 256 * 1024  # at most this much per read; each read is one socket read
 
 
 class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):
     """The answer did not arrive whole within the attempt's deadline."""
 
 
+class _Attempt:
+    """One attempt's watchdog: started when the request goes out, stopped when the body is in."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._timer: Optional[threading.Timer] = None
+        self._sock: Optional[socket.socket] = None
+        self._done = False
+
+    def sending_on(self, connection: Any) -> None:
+        with self._lock:
+            self._sock = getattr(connection, "sock", None)
+            if self._timer is None and not self._done:
+                self._timer = threading.Timer(self.seconds, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # ends any read blocked on it, in any phase
+            except OSError:
+                pass
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+
+_CURRENT = threading.local()
+
+
+def _on_audit(event: str, args: tuple) -> None:
+    if event == "http.client.send":
+        attempt = getattr(_CURRENT, "attempt", None)
+        if attempt is not None:
+            attempt.sending_on(args[0])
+
+
+sys.addaudithook(_on_audit)
+
+
+def expired_in_this_thread() -> bool:
+    """The last attempt sent from this thread was cut at its deadline."""
+    attempt = getattr(_CURRENT, "attempt", None)
+    return bool(attempt is not None and attempt.expired)
+
+
 @dataclass(frozen=True)
 class AttemptDeadline:
     seconds: float
-    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+    def begin(self) -> None:
+        """Arms the deadline for the attempt this thread is about to send."""
+        previous = getattr(_CURRENT, "attempt", None)
+        if previous is not None:
+            previous.finish()
+        _CURRENT.attempt = _Attempt(self.seconds)
 
     def __call__(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
-        if send_kwargs.get("stream"):
-            return response
-        deadline = self.clock() + self.seconds - response.elapsed.total_seconds()
-        chunks = []
+        """The response hook: the body is read while the watchdog runs."""
+        attempt = getattr(_CURRENT, "attempt", None)
         try:
-            while True:
-                self._limit_next_read(response, deadline)
-                chunk = self._read_some(response, deadline)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            if not send_kwargs.get("stream"):
+                response.content  # noqa: B018 - reads and keeps the body
         except requests.RequestException:
             response.close()  # a half-read connection must not go back to the pool
-            raise
-        response._content = b"".join(chunks)
-        response._content_consumed = True
+            if attempt is None or not attempt.expired:
+                raise
+        finally:
+            if attempt is not None:
+                attempt.finish()
+        if attempt is not None and attempt.expired:
+            # Cut by the watchdog; a body that ends at the connection's close may look whole.
+            raise AttemptDeadlineExceeded(
+                f"no complete answer within {self.seconds:g} s (the answer was still arriving)", request=response.request
+            )
         return response
-
-    def _read_some(self, response: requests.Response, deadline: float) -> bytes:
-        """One socket read's worth of the (decoded) body, b"" at its end; urllib3's errors as
-        the `requests` exceptions `Response.iter_content` would raise."""
-        try:
-            return response.raw.read1(_CHUNK_BYTES, decode_content=True)
-        except ReadTimeoutError as error:
-            if self.clock() >= deadline:
-                raise self._exceeded(response) from None
-            raise requests.exceptions.ReadTimeout(error, request=response.request) from None
-        except ProtocolError as error:
-            raise requests.exceptions.ChunkedEncodingError(error, request=response.request) from None
-        except DecodeError as error:
-            raise requests.exceptions.ContentDecodingError(error, request=response.request) from None
-
-    def _limit_next_read(self, response: requests.Response, deadline: float) -> None:
-        left = deadline - self.clock()
-        if left <= 0:
-            raise self._exceeded(response)
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-        if sock is not None:
-            sock.settimeout(left)
-
-    def _exceeded(self, response: requests.Response) -> AttemptDeadlineExceeded:
-        return AttemptDeadlineExceeded(
-            f"no complete answer within {self.seconds:g} s (the body was still arriving)",
-            request=response.request,
-            response=None,
-        )

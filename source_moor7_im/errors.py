@@ -47,7 +47,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from .containment import READ_STOP, ReadStopped, ReportRefused, RetriesSpent, StopSignal
-from .deadline import AttemptDeadlineExceeded
+from .deadline import AttemptDeadlineExceeded, expired_in_this_thread
 from .messages import bounded_text
 
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
@@ -251,7 +251,7 @@ class BoundedRetryWait(BackoffStrategy):
             return response_or_exception.elapsed.total_seconds()
         if isinstance(response_or_exception, requests.ConnectTimeout):
             return self.connect_timeout_seconds
-        if isinstance(response_or_exception, requests.ReadTimeout):
+        if isinstance(response_or_exception, requests.ReadTimeout) or expired_in_this_thread():
             return self.read_timeout_seconds
         return 0.0  # refused, unresolvable or dropped: it failed at once
 
@@ -375,6 +375,8 @@ _TRANSPORT_FAILURES = (
 def _what_went_wrong(exception: Exception) -> str:
     """Which of the usual network failures this is, from the exception and its causes."""
     text = repr(exception).lower()
+    if expired_in_this_thread() and not isinstance(exception, AttemptDeadlineExceeded):
+        return "accepted the connection but sent no complete answer in time (cut at the attempt's deadline)"
     if isinstance(exception, requests.exceptions.ChunkedEncodingError):
         return "sent an answer that was cut off before its end (a dropped connection or a short body)"
     if isinstance(exception, requests.exceptions.ContentDecodingError):

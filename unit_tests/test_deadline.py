@@ -1,34 +1,48 @@
-"""Each attempt's wall-clock deadline covers the whole body: a server that trickles it is cut."""
+"""Each attempt's wall-clock deadline covers the headers and the whole body, however they
+trickle in: plain, gzip-encoded or chunked."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 import requests
 
-from source_moor7_im.deadline import AttemptDeadline, AttemptDeadlineExceeded
+from source_moor7_im.deadline import AttemptDeadline, AttemptDeadlineExceeded, expired_in_this_thread
+
+OK_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+TRICKLES = {
+    # headers, then a body that promises 1,000 bytes and sends one every 0.2 s
+    "body": [OK_HEADERS + b"Content-Length: 1000\r\n\r\n{"] + [b" "] * 40,
+    # headers that never end
+    "headers": [b"HTTP/1.1 200 OK\r\n", b"X-Slow: "] + [b"a"] * 40,
+    # a gzip stream whose header names a file that never ends (nothing decodes)
+    "gzip": [OK_HEADERS + b"Content-Encoding: gzip\r\nContent-Length: 1000\r\n\r\n\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\x03"]
+    + [b"a"] * 40,
+    # a chunk-size line that never ends
+    "chunked": [OK_HEADERS + b"Transfer-Encoding: chunked\r\n\r\n"] + [b"1"] * 40,
+}
 
 
-@pytest.fixture
-def trickling_server() -> Iterator[str]:
-    """Headers promising 1,000 bytes, then a byte every 0.2 s for 4 s."""
+def serve_trickle(pieces: List[bytes]) -> Iterator[str]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
 
     def serve() -> None:
-        connection, _ = server.accept()
+        try:
+            connection, _ = server.accept()
+        except OSError:
+            return
         with connection:
             connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
             try:
-                for _ in range(20):
+                for piece in pieces:
+                    connection.sendall(piece)
                     time.sleep(0.2)
-                    connection.sendall(b" ")
             except OSError:  # the client gave up
                 pass
 
@@ -38,40 +52,40 @@ def trickling_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}/report"
     finally:
         server.close()
-        thread.join(timeout=5)
+        thread.join(timeout=10)
 
 
-def test_a_trickling_body_is_cut_at_the_deadline_although_every_read_returns_in_time(trickling_server: str) -> None:
-    request = requests.Request("POST", trickling_server, json={}, hooks={"response": [AttemptDeadline(1.0)]}).prepare()
+@pytest.fixture(params=list(TRICKLES))
+def trickling_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from serve_trickle(TRICKLES[request.param])
+
+
+def test_an_answer_that_trickles_is_cut_at_the_deadline_although_every_read_returns_in_time(trickling_server: str) -> None:
+    deadline = AttemptDeadline(1.0)
+    request = requests.Request("POST", trickling_server, json={}, hooks={"response": [deadline]}).prepare()
+    deadline.begin()
     started = time.monotonic()
-    with pytest.raises(AttemptDeadlineExceeded, match="no complete answer within 1 s"):
+    with pytest.raises(requests.RequestException):
         requests.Session().send(request, timeout=(5, 5))
-    assert 1.0 <= time.monotonic() - started < 2.0, "cut at the deadline, not at the 5 s read timeout or the body's end"
+    assert 1.0 <= time.monotonic() - started < 2.5, "cut at the deadline, not at the 5 s read timeout or the answer's end"
+    assert expired_in_this_thread(), "the error handler can tell the deadline from a dropped connection"
 
 
-def test_a_whole_body_within_the_deadline_is_read_as_usual() -> None:
+def test_a_cut_body_is_reported_as_the_deadline() -> None:
+    for url in serve_trickle(TRICKLES["body"]):
+        deadline = AttemptDeadline(1.0)
+        request = requests.Request("POST", url, json={}, hooks={"response": [deadline]}).prepare()
+        deadline.begin()
+        with pytest.raises(AttemptDeadlineExceeded, match="no complete answer within 1 s"):
+            requests.Session().send(request, timeout=(5, 5))
+
+
+def test_a_whole_answer_within_the_deadline_is_read_as_usual() -> None:
     body = b'{"success": true}'
-
-    class Answer(requests.adapters.BaseAdapter):
-        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
-            response = requests.Response()
-            response.status_code, response.raw, response.request = 200, _Raw(body), request
-            return response
-
-        def close(self) -> None:
-            pass
-
-    session = requests.Session()
-    session.mount("http://", Answer())
-    request = requests.Request("POST", "http://127.0.0.1:9/report", json={}, hooks={"response": [AttemptDeadline(1.0)]}).prepare()
-    assert session.send(request).content == body
-
-
-class _Raw:
-    """A body that arrives in one read, as urllib3's response gives it."""
-
-    def __init__(self, body: bytes) -> None:
-        self._chunks = [body]
-
-    def read1(self, amount: int, decode_content: bool = True) -> bytes:
-        return self._chunks.pop(0) if self._chunks else b""
+    for url in serve_trickle([OK_HEADERS + b"Content-Length: %d\r\n\r\n" % len(body) + body]):
+        deadline = AttemptDeadline(1.0)
+        request = requests.Request("POST", url, json={}, hooks={"response": [deadline]}).prepare()
+        deadline.begin()
+        assert requests.Session().send(request, timeout=(5, 5)).content == body
+        time.sleep(1.2)
+        assert not expired_in_this_thread(), "the watchdog stops with the answer"
