@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import venv
@@ -22,6 +23,18 @@ from moor7_emulator import Account, Emulator, Faults  # noqa: E402
 from .reliability_checks import STREAMS as REPORT_STREAMS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[str]:
+    """A socket on 127.0.0.1 that accepts connections (64 of them) and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
 
 
 @pytest.fixture

@@ -107,18 +107,6 @@ def test_a_body_that_trickles_is_cut_at_the_attempt_deadline_and_the_retry_reads
     assert any("no complete answer within 60 s" in line for line in warned), warned
 
 
-@pytest.fixture
-def silent_listener() -> Iterator[str]:
-    """A socket on 127.0.0.1 that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.close()
-
-
 def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_default(cli: Cli, silent_listener: str) -> None:
     """HTTP 500 for a month, a refused port and a silent host for a year, with the defaults and
     every discovered stream (report_columns included); the three run side by side."""

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -186,18 +186,6 @@ def test_each_retry_is_logged_at_warn_with_its_real_reason_stream_and_window(cli
         assert reason in line and where in line and f"Attempt {attempt} of 13 failed; retrying in" in line, (reason, line)
     # the CDK's own line calls every retry a rate limit; only the connector's reason is printed
     assert "Rate limit exceeded" not in result.stdout + result.stderr
-
-
-@pytest.fixture
-def silent_listener() -> Iterator[str]:
-    """A socket on 127.0.0.1 that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(32)
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.close()
 
 
 def refused_url() -> str:

@@ -368,11 +368,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 f"{user_message(read_stop)} The read stopped at this first refused request: "
                 f"{not_read} more window(s) were not requested. Fix the setting named above and run the sync again."
             )
-            return AirbyteTracedException(
-                message=bounded_text(message, MAX_MESSAGE_BYTES),
-                internal_message="read stopped at a configuration error",
-                failure_type=FailureType.config_error,
-            )
+            return _read_error(message, "read stopped at a configuration error", FailureType.config_error)
         if read_stop is not None:
             saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items()))
             message = (
@@ -380,11 +376,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 f"{user_message(read_stop)} {not_read} more window(s) were not requested. Run the sync again when 7moor "
                 f"answers: each stream resumes from its saved state ({saved or 'none saved'}), the failed windows included."
             )
-            return AirbyteTracedException(
-                message=bounded_text(message, MAX_MESSAGE_BYTES),
-                internal_message="read stopped at an outage",
-                failure_type=FailureType.transient_error,
-            )
+            return _read_error(message, "read stopped at an outage", FailureType.transient_error)
         failed = {
             stream: next((e for e in errors if not isinstance(e, ReadStopped)), errors[0])
             for stream, errors in self._exceptions_per_stream_name.items()
@@ -397,11 +389,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 f"one report. Check 'app_key' and 'secret_key', and that 7moor accepts requests from this machine's IP "
                 f"address. The first refusal: {cause}"
             )
-            return AirbyteTracedException(
-                message=bounded_text(message, MAX_MESSAGE_BYTES),
-                internal_message="every report refused",
-                failure_type=FailureType.config_error,
-            )
+            return _read_error(message, "every report refused", FailureType.config_error)
         causes = " ".join(
             f"({index}) {stream}: {user_message(error)}"
             + (
@@ -423,11 +411,13 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             if FailureType.config_error in types
             else (FailureType.transient_error if types == {FailureType.transient_error} else FailureType.system_error)
         )
-        return AirbyteTracedException(
-            message=bounded_text(message, MAX_MESSAGE_BYTES),
-            internal_message="streams stopped at failed windows",
-            failure_type=failure_type,
-        )
+        return _read_error(message, "streams stopped at failed windows", failure_type)
+
+
+def _read_error(message: str, internal_message: str, failure_type: FailureType) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=bounded_text(message, MAX_MESSAGE_BYTES), internal_message=internal_message, failure_type=failure_type
+    )
 
 
 class ContainedConcurrentSource(ConcurrentSource):
