@@ -201,7 +201,8 @@ class BoundedRetryWait(BackoffStrategy):
         self.stop.attempt_failed()
         stopped = self.stop.reason_to_stop(self.stream_name)
         if stopped:
-            LOGGER.warning("%s Attempt %d failed; not retried: %s", reason, attempt_count, stopped)
+            # The cause of the stop is said once, in the error that follows.
+            LOGGER.warning("%s Attempt %d failed; not retried: the read or its stream has stopped.", reason, attempt_count)
             raise ReadStopped(stopped)
         request = _request_of(response_or_exception)
         now = self.clock()
@@ -241,8 +242,17 @@ class BoundedRetryWait(BackoffStrategy):
         if attempt_count >= self.max_attempts:
             LOGGER.warning("%s Attempt %d of %d failed; no retry left.", reason, attempt_count, self.max_attempts)
             return wait
-        # The CDK sleeps one second more than the strategy's answer.
-        LOGGER.warning("%s Attempt %d of %d failed; retrying in %.1f s.", reason, attempt_count, self.max_attempts, wait + 1)
+        # The CDK sleeps one second more than the strategy's answer. The budget, not the count,
+        # usually ends a window's retries first, so the line says what is left of it.
+        LOGGER.warning(
+            "%s Attempt %d of %d failed; retrying in %.1f s (%.0f s of the window's %.0f s retry budget left).",
+            reason,
+            attempt_count,
+            self.max_attempts,
+            wait + 1,
+            max(left - wait - 1, 0),
+            self.budget_seconds,
+        )
         return wait
 
     def _attempt_seconds(self, response_or_exception: Any) -> float:
