@@ -91,7 +91,8 @@ def _run_child(args: List[str], api: Emulator) -> Run:
     wall = time.perf_counter() - started
     reader.join()
     if process.returncode != 0 or errors:
-        raise SystemExit(f"{args[-1]} failed ({process.returncode}): {errors[:1] or b''.join(stderr_lines)[-2000:]}")
+        detail = errors[:1] or b"".join(stderr_lines)[-2000:].decode(errors="replace")
+        raise SystemExit(f"{args[-1]} failed ({process.returncode}): {detail}")
     log = list(api.log)
     served = [entry for entry in log if entry.outcome == "ok"]
     peaks = [int(line.split()[1]) for line in stderr_lines if line.startswith(b"bench-peak-rss-kib ")]
@@ -251,7 +252,7 @@ def main(argv: List[str]) -> int:
         ]
         for title, stream, windows, dimension, read in cases:
             options = {"dimension": read["dimension"]} if "dimension" in read else {}
-            connector = connector_read(api, directory, read["start"], read["end"], read["streams"], **options)
+            connector = connector_read(api, directory, str(read["start"]), str(read["end"]), list(read["streams"]), **options)
             plain = plain_loop(api, stream, windows, dimension)
             assert connector.records == plain.records, (connector.records, plain.records)
             connector_rate = connector.records / connector.cpu_seconds

@@ -20,7 +20,7 @@ from pathlib import Path
 try:
     from packaging.markers import Marker
 except ImportError:  # a fresh venv has only pip, which carries its own copy
-    from pip._vendor.packaging.markers import Marker
+    from pip._vendor.packaging.markers import Marker  # type: ignore[assignment]
 
 LOCK = Path(__file__).resolve().parent.parent / "poetry.lock"
 EXTRAS = ("", "dev", "quickstart")

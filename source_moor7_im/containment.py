@@ -312,7 +312,9 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             yield message
 
     def _hold_back(self, message: AirbyteMessage) -> AirbyteMessage:
-        stream_state = message.state.stream  # type: ignore[union-attr]
+        stream_state = message.state.stream if message.state else None
+        if stream_state is None:
+            return message
         name = stream_state.stream_descriptor.name
         cursor = getattr(stream_state.stream_state, CURSOR_FIELD, None)
         unread = self._unread.get(name)
@@ -423,6 +425,9 @@ def _read_error(message: str, internal_message: str, failure_type: FailureType) 
 class ContainedConcurrentSource(ConcurrentSource):
     """The CDK's `ConcurrentSource`, reading with `GuardedPartitionReader` and `ContainedReadProcessor`."""
 
+    _stop: StopSignal
+    _progress: ReadProgress
+
     @classmethod
     def replacing(cls, source: ConcurrentSource, stop: StopSignal, progress: ReadProgress) -> "ContainedConcurrentSource":
         contained = cls(
@@ -437,7 +442,7 @@ class ContainedConcurrentSource(ConcurrentSource):
         contained._progress = progress
         return contained
 
-    def read(self, streams: List[AbstractStream]) -> Iterable[AirbyteMessage]:
+    def read(self, streams: List[AbstractStream]) -> Iterator[AirbyteMessage]:
         # ConcurrentSource.read, with the two classes above: the CDK builds its own inline.
         self._logger.info("Starting syncing")
         reader = GuardedPartitionReader(

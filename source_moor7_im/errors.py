@@ -285,7 +285,7 @@ class ReportErrorHandler(ErrorHandler):
             strategies=list(self.error_handler.backoff_strategies or []),
             stream_name=self._stream_name,
             describe=self.describe_failure,
-            max_attempts=(self.error_handler.max_retries or 0) + 1,
+            max_attempts=int(self.error_handler.max_retries or 0) + 1,
             max_wait_seconds=float(self.max_wait_seconds),
             budget_seconds=float(self.retry_budget_seconds),
             connect_timeout_seconds=float(self.connect_timeout_seconds),
@@ -295,7 +295,8 @@ class ReportErrorHandler(ErrorHandler):
     # The HttpClient reads the retry budget and backoff from the handler it is given.
     @property
     def max_retries(self) -> Optional[int]:
-        return self.error_handler.max_retries
+        # the component factory has evaluated the manifest's interpolated value by now
+        return None if self.error_handler.max_retries is None else int(self.error_handler.max_retries)
 
     @property
     def max_time(self) -> Optional[int]:

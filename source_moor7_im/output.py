@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, NoReturn, Optional
 
 from airbyte_cdk.logger import AirbyteLogFormatter
 
@@ -38,8 +38,8 @@ _FLUSH_SECONDS = 0.1
 # The signal the command ends by, after its last whole line: the one it was sent, so that a
 # shell reports 130 or 143 and a parent process sees -2 or -15 (PyAirbyte accepts -15 from
 # a connector it stops); SIGUSR1 stands for "the reader went away", which ends by SIGPIPE (141).
-ENDING_SIGNALS = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGUSR1: signal.SIGPIPE}
-SIGNAL_REASONS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
+ENDING_SIGNALS: Dict[int, int] = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGUSR1: signal.SIGPIPE}
+SIGNAL_REASONS: Dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
 
 
 class Interrupted(BaseException):
@@ -50,7 +50,7 @@ class Interrupted(BaseException):
         super().__init__(SIGNAL_REASONS[signum])
         self.ending_signal = ENDING_SIGNALS[signum]
 
-    def end_process(self) -> None:
+    def end_process(self) -> NoReturn:
         """Ends the process by `ending_signal`, without waiting for worker threads."""
         signal.signal(self.ending_signal, signal.SIG_DFL)
         os.kill(os.getpid(), self.ending_signal)

@@ -97,13 +97,14 @@ class UnkeyableRowError(AirbyteTracedException):
 
 
 def _window(stream_slice: Optional[StreamSlice]) -> str:
-    bounds = stream_slice or {}
+    bounds: Mapping[str, Any] = stream_slice or {}
     start, end = (str(bounds.get(key, "?"))[:19].replace("T", " ") for key in ("start_time", "end_time"))
     return f"createTime {start} to {end}"
 
 
 def _slice_start(stream_slice: Optional[StreamSlice]) -> dt.datetime:
-    value = (stream_slice or {}).get("start_time")
+    bounds: Mapping[str, Any] = stream_slice or {}
+    value = bounds.get("start_time")
     if value is None:
         raise ValueError("record transformation needs a stream slice with a start_time")
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
@@ -176,7 +177,8 @@ class AgentDayFields(RecordTransformation):
                 f"[stream {self._stream_name}, {_window(stream_slice)}]. agentId is part of the primary key, so the "
                 "stream stops instead of emitting a row that cannot be keyed. Report this to 7moor support."
             )
-        slice_start = (stream_slice or {}).get("start_time")
+        bounds: Mapping[str, Any] = stream_slice or {}
+        slice_start = str(bounds.get("start_time"))
         period_start = self._period_by_slice.get(slice_start)
         if period_start is None:
             period_start = _slice_start(stream_slice).isoformat()

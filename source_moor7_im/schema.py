@@ -69,7 +69,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        pass
+        self._stream_name = getattr(self.requester, "name", None) or parameters.get("name", "report")
 
     def get_json_schema(self) -> Mapping[str, Any]:
         schema = copy.deepcopy(dict(self.static_schema.get_json_schema()))
@@ -83,9 +83,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
                 properties[prop] = custom_column_schema(prop, column.get("label"))
                 added.append(f"{prop} ({properties[prop]['title']})")
         if added:
-            LOGGER.info(
-                "%s: the live report header adds %d account columns: %s", self.requester.name, len(added), ", ".join(added)
-            )
+            LOGGER.info("%s: the live report header adds %d account columns: %s", self._stream_name, len(added), ", ".join(added))
         return schema
 
     def _fetch_live_header(self) -> Any:

@@ -194,7 +194,7 @@ def _base_url(value: Any) -> str:
     return value.rstrip("/")
 
 
-def _bounded_number(config: Mapping[str, Any], key: str, default: float, low: float, high: float, whole: bool) -> Any:
+def _bounded_number(config: Mapping[str, Any], key: str, default: Optional[float], low: float, high: float, whole: bool) -> Any:
     value = config.get(key, default)
     kind = int if whole else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
