@@ -106,9 +106,11 @@ class AttemptDeadline:
         try:
             if not send_kwargs.get("stream"):
                 response.content  # noqa: B018 - reads and keeps the body
-        except requests.RequestException:
+        except requests.RequestException as error:
             response.close()  # a half-read connection must not go back to the pool
             if attempt is None or not attempt.expired:
+                # `iter_content` raises without the request, which names the stream's window
+                error.request = error.request or response.request
                 raise
         finally:
             if attempt is not None:
