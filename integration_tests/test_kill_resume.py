@@ -27,14 +27,14 @@ def _read_until_killed(
     """Run `read`, SIGKILL it once it has printed `kill_after_records` records (None: let it
     finish). Returns what it printed before it died, and whether it finished by itself."""
     process = subprocess.Popen(
-        cli.arguments("read", config, catalog, state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cli.workdir
+        cli.arguments("read", config, catalog, state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cli.workdir
     )
     messages: List[Dict[str, Any]] = []
     records = 0
     killed = False
     assert process.stdout is not None
-    for line in process.stdout:
-        if not line.startswith("{"):
+    for line in process.stdout:  # every whole line is UTF-8; json.loads decodes it strictly
+        if not line.startswith(b"{"):
             continue
         message = json.loads(line)
         messages.append(message)
@@ -43,7 +43,8 @@ def _read_until_killed(
             os.kill(process.pid, signal.SIGKILL)
             killed = True
             break
-    stdout_rest, stderr = process.communicate(timeout=300)
+    # What follows the kill starts wherever the pipe's buffer did, maybe inside a character.
+    stdout_rest, stderr = (text.decode("utf-8", "replace") for text in process.communicate(timeout=300))
     if killed:
         time.sleep(0.2)  # let the emulator log what the dead process had already sent
     assert_no_secret(config, json.dumps(messages) + stdout_rest + stderr)

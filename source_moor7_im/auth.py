@@ -139,7 +139,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
             raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
         if self._deadline is not None:
-            self._deadline.begin()
+            self._deadline.begin(request.headers["m7-nonce"])
             if self._deadline not in request.hooks["response"]:
                 request.register_hook("response", self._deadline)
         return request

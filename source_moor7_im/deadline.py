@@ -7,8 +7,8 @@ a say. So each attempt has a watchdog: from the moment the request goes out on i
 connection, a timer shuts that connection's socket down at the deadline, which ends any
 read blocked on it. The pieces:
 
-- `AttemptDeadline.begin()` arms an attempt for the sending thread; the authenticator calls
-  it, since it is the one component the CDK calls before every attempt, retries included.
+- `AttemptDeadline.begin(nonce)` arms an attempt for the sending thread; the authenticator
+  calls it, since it is the one component the CDK calls before every attempt, retries included.
 - Python's audit event `http.client.send` names the connection the request goes out on
   (urllib3 and `requests` give no other hook before the headers arrive); the timer starts
   there, so a wait for the API budget before sending does not count.
@@ -35,8 +35,9 @@ class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):
 class _Attempt:
     """One attempt's watchdog: started when the request goes out, stopped when the body is in."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, marker: bytes) -> None:
         self.seconds = seconds
+        self.marker = marker
         self.expired = False
         self._lock = threading.Lock()
         self._timer: Optional[threading.Timer] = None
@@ -76,7 +77,9 @@ _CURRENT = threading.local()
 def _on_audit(event: str, args: tuple) -> None:
     if event == "http.client.send":
         attempt = getattr(_CURRENT, "attempt", None)
-        if attempt is not None:
+        # Only the attempt's own request starts its clock: one that never went out (refused,
+        # failed to connect) must not time a later, unrelated request of this thread.
+        if attempt is not None and isinstance(args[1], bytes) and attempt.marker in args[1]:
             attempt.sending_on(args[0])
 
 
@@ -93,12 +96,13 @@ def expired_in_this_thread() -> bool:
 class AttemptDeadline:
     seconds: float
 
-    def begin(self) -> None:
-        """Arms the deadline for the attempt this thread is about to send."""
+    def begin(self, marker: str) -> None:
+        """Arms the deadline for the attempt this thread is about to send; `marker` is a text
+        only that request's headers carry (its nonce)."""
         previous = getattr(_CURRENT, "attempt", None)
         if previous is not None:
             previous.finish()
-        _CURRENT.attempt = _Attempt(self.seconds)
+        _CURRENT.attempt = _Attempt(self.seconds, marker.encode())
 
     def __call__(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
         """The response hook: the body is read while the watchdog runs."""

@@ -13,6 +13,8 @@ import requests
 
 from source_moor7_im.deadline import AttemptDeadline, AttemptDeadlineExceeded, expired_in_this_thread
 
+MARKER = "a-nonce-of-this-attempt"
+MARKED = {"m7-nonce": MARKER}
 OK_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 TRICKLES = {
     # headers, then a body that promises 1,000 bytes and sends one every 0.2 s
@@ -62,8 +64,8 @@ def trickling_server(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def test_an_answer_that_trickles_is_cut_at_the_deadline_although_every_read_returns_in_time(trickling_server: str) -> None:
     deadline = AttemptDeadline(1.0)
-    request = requests.Request("POST", trickling_server, json={}, hooks={"response": [deadline]}).prepare()
-    deadline.begin()
+    request = requests.Request("POST", trickling_server, json={}, headers=MARKED, hooks={"response": [deadline]}).prepare()
+    deadline.begin(MARKER)
     started = time.monotonic()
     with pytest.raises(requests.RequestException):
         requests.Session().send(request, timeout=(5, 5))
@@ -74,8 +76,8 @@ def test_an_answer_that_trickles_is_cut_at_the_deadline_although_every_read_retu
 def test_a_cut_body_is_reported_as_the_deadline() -> None:
     for url in serve_trickle(TRICKLES["body"]):
         deadline = AttemptDeadline(1.0)
-        request = requests.Request("POST", url, json={}, hooks={"response": [deadline]}).prepare()
-        deadline.begin()
+        request = requests.Request("POST", url, json={}, headers=MARKED, hooks={"response": [deadline]}).prepare()
+        deadline.begin(MARKER)
         with pytest.raises(AttemptDeadlineExceeded, match="no complete answer within 1 s"):
             requests.Session().send(request, timeout=(5, 5))
 
@@ -84,8 +86,16 @@ def test_a_whole_answer_within_the_deadline_is_read_as_usual() -> None:
     body = b'{"success": true}'
     for url in serve_trickle([OK_HEADERS + b"Content-Length: %d\r\n\r\n" % len(body) + body]):
         deadline = AttemptDeadline(1.0)
-        request = requests.Request("POST", url, json={}, hooks={"response": [deadline]}).prepare()
-        deadline.begin()
+        request = requests.Request("POST", url, json={}, headers=MARKED, hooks={"response": [deadline]}).prepare()
+        deadline.begin(MARKER)
         assert requests.Session().send(request, timeout=(5, 5)).content == body
         time.sleep(1.2)
         assert not expired_in_this_thread(), "the watchdog stops with the answer"
+
+
+def test_an_attempt_that_never_went_out_does_not_time_a_later_request_of_its_thread() -> None:
+    AttemptDeadline(0.5).begin(MARKER)  # armed, then refused before sending: nothing consumes it
+    for url in serve_trickle([b"HTTP/1.1 200 OK\r\n"] + [b"X-Slow: a\r\n"] * 5 + [b"Content-Length: 0\r\n\r\n"]):
+        response = requests.post(url, json={}, timeout=(5, 5))  # 1.2 s to answer, no deadline of its own
+        assert response.status_code == 200
+        assert not expired_in_this_thread()
