@@ -6,12 +6,16 @@ import collections
 import datetime as dt
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-STREAMS = ("session_time", "agent_workload", "agent_quality")
+from source_moor7_im.settings import report_table
+
+REPORTS = report_table()
+STREAMS = tuple(REPORTS)
 STATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
 def primary_key(stream: str, record: Mapping[str, Any]) -> Tuple[str, str]:
-    return (record["dimension"] if stream == "session_time" else record["agentId"], record["period_start"])
+    (first,), (second,) = REPORTS[stream]["primary_key"]
+    return (record[first], record[second])
 
 
 def cursor_of(state: Mapping[str, Any]) -> dt.datetime:

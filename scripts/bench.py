@@ -37,8 +37,13 @@ sys.path.insert(0, str(ROOT / "integration_tests"))
 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
 from moor7_emulator.server import PATHS as EMULATOR_PATHS  # noqa: E402
+from source_moor7_im.settings import report_table  # noqa: E402
 
-STREAMS = ("session_time", "agent_workload", "agent_quality")
+REPORTS = report_table()
+STREAMS = tuple(REPORTS)
+# One report of each bucket kind (the stream table's `bucket`) for the CPU cases.
+SESSION = next(name for name, report in REPORTS.items() if report["bucket"] == "dimension")
+DAILY = next(name for name, report in REPORTS.items() if report["bucket"] == "day")
 # The connector's command, reporting its own peak RSS on exit. VmHWM is the peak of this
 # process's memory alone; `ru_maxrss` (from getrusage or wait4) is not usable here, as on
 # Linux it keeps the peak of the forked copy of this benchmark process from before exec.
@@ -232,19 +237,19 @@ def main(argv: List[str]) -> int:
     with Emulator(Account(extra_agents=300), Faults()) as api:
         cases = [
             (
-                f"session_time half_hour, {three_years[0][:4]}..{three_years[1][:4]} in {len(year_windows(*three_years))} requests",
-                "session_time",
+                f"{SESSION} half_hour, {three_years[0][:4]}..{three_years[1][:4]} in {len(year_windows(*three_years))} requests",
+                SESSION,
                 year_windows(*three_years),
                 "half_hour",
-                dict(streams=["session_time"], start=three_years[0], end=three_years[1], dimension="half_hour"),
+                dict(streams=[SESSION], start=three_years[0], end=three_years[1], dimension="half_hour"),
             ),
             (
-                f"agent_workload, 306 agents, {cpu_days} days",
-                "agent_workload",
+                f"{DAILY}, 306 agents, {cpu_days} days",
+                DAILY,
                 day_windows(year[0], cpu_days),
                 None,
                 dict(
-                    streams=["agent_workload"],
+                    streams=[DAILY],
                     start=year[0],
                     end=str(dt.date.fromisoformat(year[0]) + dt.timedelta(cpu_days - 1)),
                 ),

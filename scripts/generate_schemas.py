@@ -28,16 +28,15 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
+from source_moor7_im.settings import report_table
+
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR_PAGE = ROOT / "unit_tests" / "resource" / "vendor" / "im-report-api.zh.txt"
 SCHEMAS_DIR = ROOT / "source_moor7_im" / "schemas"
 
 UUID_PROP = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-STREAM_BY_PATH = {
-    "/openapi/im-report/session/time": "session_time",
-    "/openapi/im-report/agent/workload": "agent_workload",
-    "/openapi/im-report/agent/quality": "agent_quality",
-}
+REPORTS = report_table()
+STREAM_BY_PATH = {report["path"]: name for name, report in REPORTS.items()}
 STRING_PROPS = {"time", "agentId"}
 NON_NULL_PROPS = {"agentId"}  # part of the primary key: a row without it stops the stream
 NUMBER_LABEL_MARKERS = ("平均", "率", "比")
@@ -101,8 +100,9 @@ PERIOD_START = {
     "title": "Period start",
     "description": "Start of the period the row covers, in the account's local time with its UTC offset.",
 }
-EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
-    "session_time": {
+# The fields the connector adds to a row, by the stream table's `bucket` (records.py).
+BUCKET_PROPERTIES: Dict[str, Dict[str, Any]] = {
+    "dimension": {
         "dimension": {
             "type": "string",
             "title": "Dimension",
@@ -117,30 +117,7 @@ EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
             "description": "The account-local date of the bucket's start (YYYY-MM-DD; the first day of a month or year bucket).",
         },
     },
-    "agent_workload": {
-        "period_start": {
-            **PERIOD_START,
-            "description": "Start of the local day the row sums over, with the account's UTC offset.",
-        },
-        "report_date": REPORT_DATE,
-        "agent_name": {
-            "type": ["null", "string"],
-            "title": "Agent name",
-            "description": "The name part of agentId, trimmed; null when agentId has no [number].",
-        },
-        "agent_number": {
-            "type": ["null", "string"],
-            "title": "Agent number",
-            "description": "The number in brackets in agentId, trimmed; null when there is none.",
-        },
-        "everyTimeLength": {
-            "type": ["null", "object"],
-            "title": "everyTimeLength",
-            "description": "Time per agent state in seconds, keyed by state prop (sparse), as returned; its keys are also top-level columns.",
-            "additionalProperties": {"type": ["null", "number"]},
-        },
-    },
-    "agent_quality": {
+    "day": {
         "period_start": {**PERIOD_START, "description": "Start of the local day the row covers, with the account's UTC offset."},
         "report_date": REPORT_DATE,
         "agent_name": {
@@ -153,13 +130,12 @@ EXTRA_PROPERTIES: Dict[str, Dict[str, Any]] = {
             "title": "Agent number",
             "description": "The number in brackets in agentId, trimmed; null when there is none.",
         },
-        "satisfaction": {
-            "type": ["null", "object"],
-            "title": "satisfaction",
-            "description": "Share of each satisfaction level in percent, keyed by level prop (sparse), as returned; its keys are also top-level columns.",
-            "additionalProperties": {"type": ["null", "number"]},
-        },
     },
+}
+# The stream table's `nested_fields`: kept as returned, their keys also lifted to columns.
+NESTED_DESCRIPTIONS = {
+    "everyTimeLength": "Time per agent state in seconds, keyed by state prop (sparse), as returned; its keys are also top-level columns.",
+    "satisfaction": "Share of each satisfaction level in percent, keyed by level prop (sparse), as returned; its keys are also top-level columns.",
 }
 
 
@@ -171,7 +147,7 @@ REPORT_COLUMNS_SCHEMA: Dict[str, Any] = {
         "report": {
             "type": "string",
             "title": "Report",
-            "description": "The stream whose report the column belongs to: session_time, agent_workload or agent_quality.",
+            "description": f"The stream whose report the column belongs to: {', '.join(REPORTS)}.",
         },
         "prop": {
             "type": "string",
@@ -237,7 +213,15 @@ def stream_schema(stream: str, header: List[Dict[str, Any]]) -> Dict[str, Any]:
             "title": label,
             "description": GLOSS.get(prop, label),
         }
-    properties.update(EXTRA_PROPERTIES[stream])
+    report = REPORTS[stream]
+    properties.update(BUCKET_PROPERTIES[report["bucket"]])
+    for nested in report["nested_fields"]:
+        properties[nested] = {
+            "type": ["null", "object"],
+            "title": nested,
+            "description": NESTED_DESCRIPTIONS[nested],
+            "additionalProperties": {"type": ["null", "number"]},
+        }
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",

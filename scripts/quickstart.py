@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, Dict, Mapping
 from urllib.parse import urlsplit
 
+from source_moor7_im.settings import DEFAULT_BASE_URL, report_table
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / ".quickstart"
 DEMO_DB_NAME = "moor7_demo.duckdb"
-DEFAULT_BASE_URL = "https://v7openapi.7moor.com"
 
 
 def account_db_name(config: Mapping[str, Any]) -> str:
@@ -131,7 +132,7 @@ def main(argv: list) -> int:
 
     print(f"\n==> loaded into {db_path}")
     print(f"{'stream':<16}{'rows':>8}  period covered")
-    for name in ("session_time", "agent_workload", "agent_quality"):
+    for name in report_table():
         table = f"moor7.{name}"
         rows, first, last = (
             cache.get_sql_engine()
@@ -156,7 +157,7 @@ def main(argv: list) -> int:
     print(
         'Query it: .venv/bin/python -c "import duckdb; '
         f"con = duckdb.connect('{db_path}', read_only=True); "
-        "print(con.sql('select * from moor7.session_time order by period_start desc limit 5'))\""
+        f"print(con.sql('select * from moor7.{next(iter(report_table()))} order by period_start desc limit 5'))\""
     )
     return 0 if result.processed_records or emulator is None else 1
 

@@ -9,9 +9,10 @@ a whole slice is computed once per slice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, MutableMapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import requests
@@ -24,7 +25,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .settings import DEFAULT_DIMENSION, DEFAULT_TIMEZONE
+from .windows import CURSOR_FORMAT
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
 # in the shapes a report label can reasonably take.
@@ -102,31 +103,35 @@ def _window(stream_slice: Optional[StreamSlice]) -> str:
     return f"createTime {start} to {end}"
 
 
-def _slice_start(stream_slice: Optional[StreamSlice]) -> dt.datetime:
-    bounds: Mapping[str, Any] = stream_slice or {}
-    value = bounds.get("start_time")
-    if value is None:
-        raise ValueError("record transformation needs a stream slice with a start_time")
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+@functools.lru_cache(maxsize=64)  # one parse per window being read, not per row
+def _period_start(start_time: str) -> str:
+    return dt.datetime.strptime(start_time, CURSOR_FORMAT).isoformat()
 
 
 @dataclass
-class SessionBucketFields(RecordTransformation):
-    """Adds `dimension`, `period_start` (the bucket start with the account's UTC offset,
-    parsed from `time`) and `report_date` (the bucket's local date) to a session-report
-    row; `time` is kept as the API gave it.
+class ReportRowFields(RecordTransformation):
+    """The fields every report row gets, by the stream table's `bucket`:
 
-    A label that cannot be parsed stops the stream with an error quoting the label and the
-    window: a window spans up to a year, so giving such rows the window start would put
-    several buckets under one primary key, and a changed label format must be noticed.
-    """
+    - `dimension` (the session report): `dimension`, `period_start` (the bucket start with
+      the account's UTC offset, parsed from `time`) and `report_date`; `time` is kept. A
+      label that cannot be parsed stops the stream with an error quoting it: a window spans
+      up to a year, so a guessed bucket would put several rows under one primary key.
+    - `day` (the agent reports): `period_start` (the day the request covered), `report_date`,
+      `agent_name` and `agent_number` (from `agentId`, e.g. `"在线客服[8029]"`). A row without
+      `agentId` cannot be keyed and stops the stream.
+
+    Then the keys of the row's `nested_fields` dicts are copied to the top level, where the
+    header lists them as columns (a top-level key is never overwritten)."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._zone = ZoneInfo(self.config.get("timezone", DEFAULT_TIMEZONE))
-        self._dimension = self.config.get("dimension", DEFAULT_DIMENSION)
+        self._stream = parameters["name"]
+        self._bucket = parameters["bucket"]
+        self._nested_fields = parameters.get("nested_fields") or []
+        self._zone = ZoneInfo(self.config["timezone"])
+        self._dimension = self.config["dimension"]
 
     def transform(
         self,
@@ -135,12 +140,23 @@ class SessionBucketFields(RecordTransformation):
         stream_state: Optional[StreamState] = None,
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
+        if self._bucket == "dimension":
+            self._bucket_fields(record, stream_slice)
+        else:
+            self._agent_day_fields(record, stream_slice)
+        for nested_field in self._nested_fields:
+            nested = record.get(nested_field)
+            if isinstance(nested, dict):
+                for key, value in nested.items():
+                    record.setdefault(key, value)
+
+    def _bucket_fields(self, record: Dict[str, Any], stream_slice: Optional[StreamSlice]) -> None:
         label = record.get("time")
         parsed = parse_time_label(label)
         if parsed is None:
             raise UnkeyableRowError(
-                f"session_time: 7moor returned a bucket label time={label!r} that the connector cannot read "
-                f"[stream session_time, {_window(stream_slice)}]. Labels are read as 2024, 2024-08, 2024-08-05, "
+                f"{self._stream}: 7moor returned a bucket label time={label!r} that the connector cannot read "
+                f"[stream {self._stream}, {_window(stream_slice)}]. Labels are read as 2024, 2024-08, 2024-08-05, "
                 "2024-08-05 13 or 2024-08-05 13:30; the stream stops instead of guessing the bucket, because rows "
                 "with a guessed period_start would share one primary key. Report the label to the connector's maintainers."
             )
@@ -148,72 +164,20 @@ class SessionBucketFields(RecordTransformation):
         record["period_start"] = parsed.replace(tzinfo=self._zone).isoformat()
         record["report_date"] = parsed.date().isoformat()
 
-
-@dataclass
-class AgentDayFields(RecordTransformation):
-    """Adds `period_start` (the day the request covered), `report_date` (that local day),
-    `agent_name` and `agent_number` (from `agentId`, the agent's display name and number,
-    e.g. `"在线客服[8029]"`). A row without `agentId` cannot be keyed: the stream stops with
-    an error naming the window."""
-
-    parameters: InitVar[Mapping[str, Any]]
-    _period_by_slice: Dict[str, str] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._stream_name = (parameters or {}).get("name", "agent report")
-
-    def transform(
-        self,
-        record: Dict[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-    ) -> None:
+    def _agent_day_fields(self, record: Dict[str, Any], stream_slice: Optional[StreamSlice]) -> None:
         agent_id = record.get("agentId")
         if not isinstance(agent_id, str) or not agent_id.strip():
-            shown = {key: value for key, value in list(record.items())[:6]}
+            shown = dict(list(record.items())[:6])
             raise UnkeyableRowError(
-                f"{self._stream_name}: 7moor returned a row without agentId (agentId={agent_id!r}; row starts {shown}) "
-                f"[stream {self._stream_name}, {_window(stream_slice)}]. agentId is part of the primary key, so the "
+                f"{self._stream}: 7moor returned a row without agentId (agentId={agent_id!r}; row starts {shown}) "
+                f"[stream {self._stream}, {_window(stream_slice)}]. agentId is part of the primary key, so the "
                 "stream stops instead of emitting a row that cannot be keyed. Report this to 7moor support."
             )
         bounds: Mapping[str, Any] = stream_slice or {}
-        slice_start = str(bounds.get("start_time"))
-        period_start = self._period_by_slice.get(slice_start)
-        if period_start is None:
-            period_start = _slice_start(stream_slice).isoformat()
-            if len(self._period_by_slice) > 64:  # slices being read now, not the whole range
-                self._period_by_slice.clear()
-            self._period_by_slice[slice_start] = period_start
+        period_start = _period_start(bounds["start_time"])
         record["period_start"] = period_start
         record["report_date"] = period_start[:10]
         record["agent_name"], record["agent_number"] = split_agent_label(agent_id)
-
-
-@dataclass
-class LiftNestedColumns(RecordTransformation):
-    """Copies the keys of nested report dicts (`everyTimeLength`, `satisfaction`) to the top
-    level, where the report header lists them as columns; the dict itself stays as returned.
-    A top-level key of the same name is never overwritten."""
-
-    nested_fields: List[str]
-    parameters: InitVar[Mapping[str, Any]]
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        pass
-
-    def transform(
-        self,
-        record: Dict[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-    ) -> None:
-        for nested_field in self.nested_fields:
-            nested = record.get(nested_field)
-            if isinstance(nested, dict):
-                for key, value in nested.items():
-                    record.setdefault(key, value)
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
-import datetime as dt
 import logging
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterator, List, Mapping
@@ -27,7 +26,7 @@ from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonF
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.types import Config, StreamSlice
 
-from .windows import CURSOR_FORMAT, SYNC_WINDOWS_KEY
+from .windows import SYNC_WINDOWS_KEY
 
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
 
@@ -87,14 +86,9 @@ class ReportHeaderSchemaLoader(SchemaLoader):
         return schema
 
     def _fetch_live_header(self) -> Any:
-        """One request for the last day of the sync range: the header comes back even when
-        that day has no rows."""
-        end = dt.datetime.strptime(self.config[SYNC_WINDOWS_KEY]["agent_day"]["end"], CURSOR_FORMAT)
-        start = end.replace(hour=0, minute=0, second=0)
-        probe = StreamSlice(
-            partition={},
-            cursor_slice={"start_time": start.strftime(CURSOR_FORMAT), "end_time": end.strftime(CURSOR_FORMAT)},
-        )
+        """One request for the header day (windows.py), as report_columns reads it."""
+        day = self.config[SYNC_WINDOWS_KEY]["header_day"]
+        probe = StreamSlice(partition={}, cursor_slice={"start_time": day["start"], "end_time": day["end"]})
         response = self.requester.send_request(stream_slice=probe)
         if response is None:
             return []

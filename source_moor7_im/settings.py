@@ -8,22 +8,48 @@ and raise one sentence that names the field and says what to do.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-DIMENSIONS = ("half_hour", "hour", "day", "month", "year")
-DEFAULT_DIMENSION = "day"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-DEFAULT_LOOKBACK_DAYS = 1
-DEFAULT_BASE_URL = "https://v7openapi.7moor.com"
-MAX_LOOKBACK_DAYS = 30
+MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+
+
+@functools.lru_cache(maxsize=1)
+def manifest() -> Mapping[str, Any]:
+    """The manifest as written: the one home of the stream table and of every setting's
+    default and bounds (the spec), which the code reads from here."""
+    with open(MANIFEST_PATH, encoding="utf-8") as file:
+        return yaml.safe_load(file)  # type: ignore[no-any-return]
+
+
+SPEC: Mapping[str, Mapping[str, Any]] = manifest()["spec"]["connection_specification"]["properties"]
+DEFAULT_BASE_URL: str = SPEC["base_url"]["default"]
 # Plain http only reaches a server on this machine (the emulator, a local proxy).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def report_table() -> Mapping[str, Mapping[str, Any]]:
+    """The stream table (the manifest's `definitions.reports`): each report's name, path,
+    primary key, bucket, filters and nested fields."""
+    return manifest()["definitions"]["reports"]  # type: ignore[no-any-return]
+
+
+def with_defaults(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """`config` with the spec's default for every setting left out (or null)."""
+    filled = dict(config)
+    for key, prop in SPEC.items():
+        if "default" in prop and filled.get(key) is None:
+            filled[key] = prop["default"]
+    return filled
 
 
 class ConfigError(AirbyteTracedException):
@@ -35,26 +61,24 @@ class ConfigError(AirbyteTracedException):
 
 @dataclass(frozen=True)
 class SyncSettings:
+    """What the window plan needs of the config (windows.py); the other settings are checked
+    here and read by the manifest."""
+
     start_date: dt.date
     end_date: Optional[dt.date]
     dimension: str
     lookback_days: int
     timezone: ZoneInfo
-    access_ids: Tuple[str, ...]
-    agent_ids: Tuple[str, ...]
     base_url: str
-    max_concurrent_requests: int
-    retry_backoff_seconds: float
-    max_retries: int
-    max_requests_per_second: Optional[int]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
         """Validate `config`; `today` is the current date in the account's time zone."""
+        config = with_defaults(config)
         for key, title in (("app_key", "App key"), ("secret_key", "Secret key")):
             _credential(config.get(key), key, title)
 
-        timezone = _timezone(config.get("timezone", DEFAULT_TIMEZONE))
+        timezone = _timezone(config["timezone"])
         start_date = _date(config, "start_date", required=True)
         end_date = _date(config, "end_date", required=False)
         assert start_date is not None
@@ -69,15 +93,20 @@ class SyncSettings:
                 "set an end date on or after the start date, or leave it empty to sync up to now."
             )
 
-        dimension = config.get("dimension", DEFAULT_DIMENSION)
-        if dimension not in DIMENSIONS:
-            raise ConfigError(f"'dimension' must be one of {', '.join(DIMENSIONS)}; got {dimension!r}.")
+        dimension = config["dimension"]
+        if dimension not in SPEC["dimension"]["enum"]:
+            raise ConfigError(f"'dimension' must be one of {', '.join(SPEC['dimension']['enum'])}; got {dimension!r}.")
 
-        lookback_days = config.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
-        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or not 0 <= lookback_days <= MAX_LOOKBACK_DAYS:
-            raise ConfigError(
-                f"'lookback_days' must be a whole number of days from 0 to {MAX_LOOKBACK_DAYS}; got {lookback_days!r}."
-            )
+        for key in ("access_ids", "agent_ids"):
+            _id_list(config, key)
+        for key in (
+            "lookback_days",
+            "max_concurrent_requests",
+            "retry_backoff_seconds",
+            "max_retries",
+            "max_requests_per_second",
+        ):
+            _bounded_number(config, key)
 
         # Without an end date, later incremental syncs go on past today: a year ahead is checked.
         _require_one_utc_offset(timezone, start_date, end_date or today + dt.timedelta(days=366))
@@ -86,19 +115,9 @@ class SyncSettings:
             start_date=start_date,
             end_date=end_date,
             dimension=dimension,
-            lookback_days=lookback_days,
+            lookback_days=config["lookback_days"],
             timezone=timezone,
-            access_ids=_id_list(config, "access_ids"),
-            agent_ids=_id_list(config, "agent_ids"),
-            base_url=_base_url(config.get("base_url", DEFAULT_BASE_URL)),
-            max_concurrent_requests=_bounded_number(config, "max_concurrent_requests", 4, 1, 16, whole=True),
-            retry_backoff_seconds=_bounded_number(config, "retry_backoff_seconds", 2, 0, 600, whole=False),
-            max_retries=_bounded_number(config, "max_retries", 8, 0, 20, whole=True),
-            max_requests_per_second=(
-                None
-                if config.get("max_requests_per_second") is None
-                else _bounded_number(config, "max_requests_per_second", None, 1, 1000, whole=True)
-            ),
+            base_url=_base_url(config["base_url"]),
         )
 
 
@@ -122,7 +141,7 @@ def _credential(value: Any, key: str, title: str) -> None:
 def account_today(config: Mapping[str, Any], now_utc: dt.datetime) -> dt.date:
     """Today's date in the account's zone (UTC when the configured zone is unusable)."""
     try:
-        zone = ZoneInfo(str(config.get("timezone", DEFAULT_TIMEZONE)))
+        zone = ZoneInfo(str(with_defaults(config)["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     return now_utc.astimezone(zone).date()
@@ -172,13 +191,10 @@ def _date(config: Mapping[str, Any], key: str, required: bool) -> Optional[dt.da
     return parsed
 
 
-def _id_list(config: Mapping[str, Any], key: str) -> Tuple[str, ...]:
+def _id_list(config: Mapping[str, Any], key: str) -> None:
     value = config.get(key)
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+    if value is not None and (not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value)):
         raise ConfigError(f"'{key}' must be a list of non-empty id strings, for example [\"jT5AH3dA7dtMNjAQ\"]; got {value!r}.")
-    return tuple(value)
 
 
 def _base_url(value: Any) -> str:
@@ -194,10 +210,14 @@ def _base_url(value: Any) -> str:
     return value.rstrip("/")
 
 
-def _bounded_number(config: Mapping[str, Any], key: str, default: Optional[float], low: float, high: float, whole: bool) -> Any:
-    value = config.get(key, default)
-    kind = int if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+def _bounded_number(config: Mapping[str, Any], key: str) -> None:
+    """Within the spec's type and bounds; an optional setting left out is not checked."""
+    value, prop = config.get(key), SPEC[key]
+    if value is None and "default" not in prop:
+        return
+    whole = prop["type"] == "integer"
+    low, high = prop["minimum"], prop["maximum"]
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or not low <= value <= high:
         noun = "a whole number" if whole else "a number"
-        raise ConfigError(f"'{key}' must be {noun} from {low:g} to {high:g}; got {value!r}.")
-    return value
+        unit = " of days" if key == "lookback_days" else ""
+        raise ConfigError(f"'{key}' must be {noun}{unit} from {low:g} to {high:g}; got {value!r}.")

@@ -7,7 +7,6 @@ import copy
 import difflib
 import logging
 from functools import partial
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import (
@@ -29,11 +28,7 @@ from .containment import READ_STOP, ContainedConcurrentSource
 from .messages import MAX_MESSAGE_BYTES, bounded_text, bounded_trace, plain_cause
 from .progress import ReadProgress, buckets_in
 from .schema import live_header_discovery
-from .settings import DEFAULT_DIMENSION, ConfigError
-
-# An absolute path: YamlDeclarativeSource opens a relative path against the working
-# directory first, where an unrelated manifest.yaml could be picked up.
-MANIFEST_PATH = str(Path(__file__).with_name("manifest.yaml"))
+from .settings import MANIFEST_PATH, ConfigError, report_table
 
 # The manifest's settings for commands a person waits on (definitions.interactive_requests).
 INTERACTIVE_COMMANDS = ("check", "discover")
@@ -52,7 +47,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
         requests use the manifest's `interactive_requests` timeouts and retries."""
         self._interactive = interactive
         super().__init__(
-            path_to_yaml=MANIFEST_PATH,
+            path_to_yaml=str(MANIFEST_PATH),  # absolute: a relative path is tried in the working directory first
             catalog=catalog,
             config=config,
             state=without_full_refresh_states(state, catalog),
@@ -60,9 +55,10 @@ class SourceMoor7Im(YamlDeclarativeSource):
         )
         # The read stops early when it cannot succeed (containment.py says why this is ours),
         # and says how far it is (progress.py).
-        dimension = (self._config or {}).get("dimension", DEFAULT_DIMENSION)
+        dimension = str((self._config or {}).get("dimension"))
+        by_dimension = [name for name, report in report_table().items() if report["bucket"] == "dimension"]
         self._concurrent_source = ContainedConcurrentSource.replacing(
-            self._concurrent_source, READ_STOP, ReadProgress(rows_in_window=partial(planned_rows, dimension))
+            self._concurrent_source, READ_STOP, ReadProgress(rows_in_window=partial(planned_rows, dimension, by_dimension))
         )
 
     def _pre_process_manifest(self, manifest: Dict[str, Any]) -> Dict[str, Any]:
@@ -190,10 +186,11 @@ def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
     return manifest
 
 
-def planned_rows(dimension: str, stream: str, window: Mapping[str, Any]) -> Optional[int]:
-    """The rows a window holds by the plan: one per bucket in the session report; unknown
-    for the agent reports (one per agent, learned from the first window that answers)."""
-    if stream == "session_time" and "start_time" in window:
+def planned_rows(dimension: str, by_dimension: List[str], stream: str, window: Mapping[str, Any]) -> Optional[int]:
+    """The rows a window holds by the plan: one per bucket in a report of the session
+    `dimension`; unknown for a daily report (one per agent, learned from the first window
+    that answers)."""
+    if stream in by_dimension and "start_time" in window:
         return buckets_in(window["start_time"], window["end_time"], dimension)
     return None
 

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.types import Config
 
-from .settings import DEFAULT_DIMENSION, DEFAULT_TIMEZONE, ConfigError
+from .settings import ConfigError
 from .windows import CURSOR_FORMAT, bucket_start
 
 LOGGER = logging.getLogger("airbyte.source_moor7_im")
@@ -93,16 +93,17 @@ def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: s
 @dataclass
 class NormaliseCursorState(StateMigration):
     """The stream's saved `period_start` read as an instant, converted to the configured time
-    zone and floored to its `granularity` bucket (the session `dimension`, or `day`)."""
+    zone and floored to the stream's bucket (`parameters.bucket`: the session `dimension`, or
+    `day`)."""
 
     config: Config
-    stream_name: str
-    granularity: str
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._zone = ZoneInfo(self.config.get("timezone", DEFAULT_TIMEZONE))
-        self._dimension = self.config.get("dimension", DEFAULT_DIMENSION) if self.granularity == "dimension" else self.granularity
+        self.stream_name = parameters["name"]
+        self._zone = ZoneInfo(self.config["timezone"])
+        bucket = parameters["bucket"]
+        self._dimension = self.config["dimension"] if bucket == "dimension" else bucket
 
     def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
         return bool(stream_state)

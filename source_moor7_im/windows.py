@@ -29,7 +29,7 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
     ConfigTransformation,
 )
 
-from .settings import ConfigError, SyncSettings, account_today
+from .settings import ConfigError, SyncSettings, account_today, with_defaults
 
 ONE_SECOND = dt.timedelta(seconds=1)
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -105,8 +105,9 @@ class WindowPlan:
 
 
 def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, WindowPlan]:
-    """The window plans for the session report (`dimension` buckets) and the agent reports
-    (one account-local day per request, because they sum over their whole window)."""
+    """The window plans by report bucket (the stream table's `bucket`): `dimension` for a
+    report of the session dimension's buckets, `day` for one that sums over its whole window,
+    so one account-local day per request."""
     zone = settings.timezone
     now_local = now.astimezone(zone).replace(microsecond=0, tzinfo=None)
     first_day = dt.datetime.combine(settings.start_date, dt.time())
@@ -128,13 +129,13 @@ def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, Windo
         return moment.replace(tzinfo=zone)
 
     return {
-        "session_time": WindowPlan(
+        "dimension": WindowPlan(
             start=aware(session_start),
             end=aware(session_end),
             step="P1Y",
             lookback=lookback_duration(settings.lookback_days, settings.dimension),
         ),
-        "agent_day": WindowPlan(
+        "day": WindowPlan(
             start=aware(first_day),
             end=aware(range_end),
             step="P1D",
@@ -169,8 +170,9 @@ def _require_fixed_utc_offset(zone: Any, first: dt.datetime, last: dt.datetime) 
 
 @dataclass
 class SyncWindowsFromConfig(ConfigTransformation):
-    """Validates the config and adds the window bounds under `_sync_windows` (not persisted:
-    the CDK applies config transformations in memory at the start of every run)."""
+    """Validates the config, fills in the spec's defaults (the manifest reads every setting
+    without a fallback of its own) and adds the window bounds under `_sync_windows` (not
+    persisted: the CDK applies config transformations in memory at the start of every run)."""
 
     parameters: InitVar[Optional[Mapping[str, Any]]] = None
 
@@ -180,5 +182,6 @@ class SyncWindowsFromConfig(ConfigTransformation):
     def transform(self, config: MutableMapping[str, Any], now: Optional[dt.datetime] = None) -> None:
         now = now or dt.datetime.now(dt.timezone.utc)
         settings = SyncSettings.from_config(config, today=account_today(config, now))
+        config.update(with_defaults(config))
         config["base_url"] = settings.base_url  # without a trailing slash, as url_base wants
         config[SYNC_WINDOWS_KEY] = {name: plan.as_config() for name, plan in plan_windows(settings, now).items()}

@@ -10,14 +10,13 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
+from source_moor7_im.settings import report_table
+
 BASE_URL = "https://v7openapi.7moor.com"
 APP_KEY = "2000103"
 SECRET_KEY = "unit-test-secret-Zq81"
-PATHS = {
-    "session_time": "/openapi/im-report/session/time",
-    "agent_workload": "/openapi/im-report/agent/workload",
-    "agent_quality": "/openapi/im-report/agent/quality",
-}
+REPORTS = report_table()
+PATHS = {name: report["path"] for name, report in REPORTS.items()}
 STREAMS = tuple(PATHS)
 
 

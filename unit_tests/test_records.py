@@ -12,12 +12,13 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.mock_http import HttpMocker
 
 from source_moor7_im.records import (
-    LiftNestedColumns,
     NumberedDpathExtractor,
+    ReportRowFields,
     ReportRowsExtractor,
     parse_time_label,
     split_agent_label,
 )
+from source_moor7_im.settings import with_defaults
 
 from .builders import ConfigBuilder, ReportRequestBuilder, ReportResponseBuilder, catalog
 from .conftest import read
@@ -65,7 +66,10 @@ def test_agent_id_splits_into_name_and_number(agent_id, name, number) -> None:
 
 def test_nested_columns_are_lifted_and_the_nested_dict_kept() -> None:
     record = {"agentId": "x[1]", "initCount": 3, "everyTimeLength": {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}}
-    LiftNestedColumns(nested_fields=["everyTimeLength"], parameters={}).transform(record)
+    fields = ReportRowFields(
+        config=with_defaults({}), parameters={"name": "a_report", "bucket": "day", "nested_fields": ["everyTimeLength"]}
+    )
+    fields.transform(record, stream_slice={"start_time": "2024-08-05T00:00:00+0800"})  # type: ignore[arg-type]
     assert record["loginTotalTimeLength"] == 10 and record["uuid-a"] == 4
     assert record["initCount"] == 3, "a top-level column is never overwritten by a nested key"
     assert record["everyTimeLength"] == {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}

@@ -18,7 +18,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_moor7_im.containment import StopSignal
 from source_moor7_im.errors import ReportErrorHandler
-from source_moor7_im.source import MANIFEST_PATH, with_interactive_requests
+from source_moor7_im.settings import MANIFEST_PATH, with_defaults
+from source_moor7_im.source import with_interactive_requests
 
 from .builders import BASE_URL, ConfigBuilder
 
@@ -34,9 +35,10 @@ def manifest_error_handler(interactive: bool = False) -> ReportErrorHandler:
     definition = ManifestComponentTransformer().propagate_types_and_parameters(
         "", {**resolved["definitions"]["requester_base"]["error_handler"], "$parameters": {"name": "agent_quality"}}, {}
     )
-    config = {
-        k: v for k, v in ConfigBuilder().build().items() if k not in ("max_retries", "retry_backoff_seconds")
-    }  # the defaults
+    # the spec's defaults, as the config transformation fills them in
+    config = with_defaults(
+        {k: v for k, v in ConfigBuilder().build().items() if k not in ("max_retries", "retry_backoff_seconds")}
+    )
     handler = ModelToComponentFactory().create_component(CustomErrorHandler, definition, config)
     assert isinstance(handler, ReportErrorHandler)
     return handler

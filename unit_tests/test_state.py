@@ -93,7 +93,7 @@ import pytest  # noqa: E402
 from airbyte_cdk.models import AirbyteStateBlob, SyncMode  # noqa: E402
 
 from source_moor7_im import SourceMoor7Im  # noqa: E402
-from source_moor7_im.settings import ConfigError  # noqa: E402
+from source_moor7_im.settings import ConfigError, with_defaults  # noqa: E402
 from source_moor7_im.source import without_full_refresh_states  # noqa: E402
 from source_moor7_im.state import NormaliseCursorState, normalised_cursor, parse_cursor_value  # noqa: E402
 
@@ -158,7 +158,7 @@ def test_the_cursor_is_converted_to_the_configured_zone_and_floored_to_its_bucke
 
 def test_the_migration_logs_when_it_moves_the_cursor_and_keeps_a_boundary_silently(caplog) -> None:
     migration = NormaliseCursorState(
-        config={"dimension": "day"}, stream_name="session_time", granularity="dimension", parameters={}
+        config=with_defaults({"dimension": "day"}), parameters={"name": "session_time", "bucket": "dimension"}
     )
     with caplog.at_level(logging.WARNING):
         assert migration.migrate({"period_start": "2024-01-20T00:00:00+08:00"}) == {"period_start": "2024-01-20T00:00:00+0800"}
@@ -169,7 +169,7 @@ def test_the_migration_logs_when_it_moves_the_cursor_and_keeps_a_boundary_silent
 
 
 def test_a_stream_state_without_period_start_is_a_config_error() -> None:
-    migration = NormaliseCursorState(config={}, stream_name="agent_workload", granularity="day", parameters={})
+    migration = NormaliseCursorState(config=with_defaults({}), parameters={"name": "agent_workload", "bucket": "day"})
     assert migration.should_migrate({}) is False
     with pytest.raises(ConfigError, match="stream agent_workload.*without a period_start"):
         migration.migrate({"start_time": "2024-01-20"})
