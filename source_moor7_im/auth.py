@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 import threading
 import time
@@ -26,10 +25,9 @@ from airbyte_cdk.sources.declarative.auth.declarative_authenticator import Decla
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.types import Config
 
-from .containment import READ_STOP, ReadStopped
 from .deadline import AttemptDeadline
-
-LOGGER = logging.getLogger("airbyte.source_moor7_im")
+from .messages import LOGGER
+from .stop_rules import READ_STOP, ReadStopped
 
 # The server's tolerance is 5 minutes; a skew below this is left alone (latency and the
 # one-second resolution of the Date header make small offsets meaningless).
@@ -133,7 +131,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign this attempt: called on the first send and again by the CDK before each retry.
-        A retry whose wait began before the read stopped is not sent (containment.py)."""
+        A retry whose wait began before the read stopped is not sent (stop_rules.py)."""
         stopped = READ_STOP.reason_to_stop(self._stream_name)
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)

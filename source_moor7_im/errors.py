@@ -12,6 +12,9 @@ The manifest's `DefaultErrorHandler` decides what is retried and what stops. Wra
   stops the window instead of waiting hours, and every retry is logged at WARN with the
   error handler's own reason, the stream and the window (the CDK's own line says "Rate
   limit exceeded" whatever the cause). A stopped read or stream ends its retries at once.
+  Ours because the CDK's `max_time` bounds no rate-limited retry (its rate-limit handler
+  takes only a count) and lets a hung host's last attempt start at the budget's end; and
+  `WaitTimeFromHeader`, whose cap would stop the window too, reads no HTTP date.
 - A reply counts as a report only in its documented shape (`success` true, code 200,
   `data.header` and `data.list` lists): any other "success" is retried like a broken
   answer, quoting what came back, and never read as an empty report.
@@ -28,7 +31,6 @@ The manifest's `DefaultErrorHandler` decides what is retried and what stops. Wra
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 import weakref
@@ -46,11 +48,10 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_han
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from .containment import READ_STOP, ReadStopped, ReportRefused, RetriesSpent, StopSignal
 from .deadline import AttemptDeadlineExceeded, expired_in_this_thread
-from .messages import bounded_text
+from .messages import LOGGER, bounded_text, location
+from .stop_rules import READ_STOP, ReadStopped, ReportRefused, RetriesSpent, StopSignal
 
-LOGGER = logging.getLogger("airbyte.source_moor7_im")
 # A wait never exceeds this; a Retry-After asking for more stops the window (see BoundedRetryWait).
 DEFAULT_MAX_WAIT_SECONDS = 60
 # One window stops retrying once this long has passed since its first attempt was sent.
@@ -83,7 +84,7 @@ def is_report_refusal(status: int, body: Any) -> bool:
     the credentials (the whole read stops); otherwise an HTTP or envelope 403, or a message
     about permission ("无权限访问该接口", "未开通"), refuses this report (its stream stops).
     A refusal of every report, with nothing answered, is then reported as the account's
-    (containment.py): credentials that sign correctly but may read nothing, or an IP
+    (stop_rules.py): credentials that sign correctly but may read nothing, or an IP
     allow-list."""
     envelope = body if isinstance(body, dict) else {}
     message = str(envelope.get("message") or "").lower()
@@ -121,16 +122,13 @@ class RetryAfterHeader(BackoffStrategy):
             return None
 
 
-def describe_window(request: Optional[requests.PreparedRequest]) -> Optional[str]:
-    """'createTime 2024-07-03 00:00:00 to 2024-07-03 23:59:59' from a report request's body."""
-    body = getattr(request, "body", None)
-    if not body:
-        return None
+def create_time(request: Optional[requests.PreparedRequest]) -> Optional[List[str]]:
+    """A report request's createTime window, from its body."""
     try:
-        start, end = json.loads(body)["createTime"]
+        window = json.loads(getattr(request, "body", None) or "")["createTime"]
     except (ValueError, KeyError, TypeError):
         return None
-    return f"createTime {start} to {end}"
+    return window if isinstance(window, list) and len(window) == 2 else None
 
 
 def _request_of(response_or_exception: Union[requests.Response, Exception, None]) -> Optional[requests.PreparedRequest]:
@@ -361,8 +359,7 @@ class ReportErrorHandler(ErrorHandler):
         )
 
     def _where(self, request: Optional[requests.PreparedRequest]) -> str:
-        where = ", ".join(part for part in (f"stream {self._stream_name}", describe_window(request)) if part)
-        return f"[{where}]"
+        return location(self._stream_name, create_time(request))
 
     @staticmethod
     def _network_error_message(exception: Exception, request: Optional[requests.PreparedRequest]) -> str:

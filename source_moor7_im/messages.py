@@ -10,21 +10,34 @@ message of an error trace to `MAX_MESSAGE_BYTES`, in UTF-8 bytes (what the platf
 from __future__ import annotations
 
 import json
+import logging
 import re
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from airbyte_cdk.models import AirbyteMessage, TraceType, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+# The connector's own log lines (under "airbyte", whose level the CDK sets).
+LOGGER = logging.getLogger("airbyte.source_moor7_im")
 
 MAX_QUOTE_BYTES = 300
 MAX_CAUSE_BYTES = 900  # one failed window's cause in the final error, which lists up to four
 MAX_MESSAGE_BYTES = 4096
 MAX_INTERNAL_MESSAGE_BYTES = 1024
 
-# "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]", as
-# source_moor7_im.errors.ReportErrorHandler writes it.
+# "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]": `location`.
 FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
+
+
+def location(stream: str, create_time: Optional[Sequence[str]]) -> str:
+    """Where a failure happened: the stream and the window, as the request's createTime
+    (account-local "YYYY-MM-DD HH:MM:SS" bounds) gave it."""
+    if not create_time:
+        return f"[stream {stream}]"
+    start, end = create_time
+    return f"[stream {stream}, createTime {start} to {end}]"
+
 
 # The CDK's wordings around a cause: the cause is what matters.
 _LIBRARY_FILLER = (

@@ -26,11 +26,10 @@ from airbyte_cdk.models import (
     Type,
 )
 
-from .windows import bucket_start, next_bucket_start
+from .windows import CURSOR_FORMAT, bucket_start, next_bucket_start
 
 # A progress line at most this often; reads shorter than that print none.
 PROGRESS_LOG_SECONDS = 10.0
-CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
 def buckets_in(start: str, end: str, dimension: str) -> int:

@@ -25,6 +25,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .messages import location
 from .windows import CURSOR_FORMAT
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
@@ -97,10 +98,9 @@ class UnkeyableRowError(AirbyteTracedException):
         super().__init__(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
-def _window(stream_slice: Optional[StreamSlice]) -> str:
+def _where(stream: str, stream_slice: Optional[StreamSlice]) -> str:
     bounds: Mapping[str, Any] = stream_slice or {}
-    start, end = (str(bounds.get(key, "?"))[:19].replace("T", " ") for key in ("start_time", "end_time"))
-    return f"createTime {start} to {end}"
+    return location(stream, [str(bounds.get(key, "?"))[:19].replace("T", " ") for key in ("start_time", "end_time")])
 
 
 @functools.lru_cache(maxsize=64)  # one parse per window being read, not per row
@@ -156,7 +156,7 @@ class ReportRowFields(RecordTransformation):
         if parsed is None:
             raise UnkeyableRowError(
                 f"{self._stream}: 7moor returned a bucket label time={label!r} that the connector cannot read "
-                f"[stream {self._stream}, {_window(stream_slice)}]. Labels are read as 2024, 2024-08, 2024-08-05, "
+                f"{_where(self._stream, stream_slice)}. Labels are read as 2024, 2024-08, 2024-08-05, "
                 "2024-08-05 13 or 2024-08-05 13:30; the stream stops instead of guessing the bucket, because rows "
                 "with a guessed period_start would share one primary key. Report the label to the connector's maintainers."
             )
@@ -170,7 +170,7 @@ class ReportRowFields(RecordTransformation):
             shown = dict(list(record.items())[:6])
             raise UnkeyableRowError(
                 f"{self._stream}: 7moor returned a row without agentId (agentId={agent_id!r}; row starts {shown}) "
-                f"[stream {self._stream}, {_window(stream_slice)}]. agentId is part of the primary key, so the "
+                f"{_where(self._stream, stream_slice)}. agentId is part of the primary key, so the "
                 "stream stops instead of emitting a row that cannot be keyed. Report this to 7moor support."
             )
         bounds: Mapping[str, Any] = stream_slice or {}

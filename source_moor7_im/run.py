@@ -20,10 +20,10 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .containment import READ_STOP, is_expected_failure
 from .messages import bounded_trace
 from .output import Interrupted, LineWriter
 from .source import INTERACTIVE_COMMANDS, SourceMoor7Im
+from .stop_rules import READ_STOP, is_expected_failure
 
 
 def _emit(message: AirbyteMessage) -> None:
@@ -90,15 +90,14 @@ class _QuietCdkLines(logging.Filter):
       backoff exception." repeats the last one with a traceback: the connector logs each
       retry at WARN with the real reason, stream and window (errors.BoundedRetryWait), and
       the error that follows says why the window stopped. Both are dropped.
-    - The dump of a refused request and its response (body, headers) and "Overriding config
-      keys for the check operation" are for debugging: lowered to DEBUG, as is the
-      MemoryMonitor's start line.
+    - The dump of a refused request and its response (body, headers) is for debugging:
+      lowered to DEBUG, as is the MemoryMonitor's start line.
     - A traceback is for a bug: an expected failure (a refused or failed request, a stopped
       read, a config error) is logged without one.
     """
 
     DROPPED = ("UserDefinedBackoffException: Rate limit exceeded", "Retries exhausted with backoff exception")
-    LOWERED = ("MemoryMonitor instantiated", "Overriding config keys for the check operation")
+    LOWERED = ("MemoryMonitor instantiated",)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
-import logging
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterator, List, Mapping
 
@@ -26,9 +25,8 @@ from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonF
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.types import Config, StreamSlice
 
+from .messages import LOGGER
 from .windows import SYNC_WINDOWS_KEY
-
-LOGGER = logging.getLogger("airbyte.source_moor7_im")
 
 _LIVE_HEADER = contextvars.ContextVar("moor7_live_header_discovery", default=False)
 

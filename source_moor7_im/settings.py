@@ -108,8 +108,15 @@ class SyncSettings:
         ):
             _bounded_number(config, key)
 
-        # Without an end date, later incremental syncs go on past today: a year ahead is checked.
-        _require_one_utc_offset(timezone, start_date, end_date or today + dt.timedelta(days=366))
+        # Without an end date, later incremental syncs go on past today: a year ahead is
+        # checked. A month or year report reads its first and last buckets whole (windows.py).
+        first, last = start_date, end_date or today + dt.timedelta(days=366)
+        if dimension in ("month", "year"):
+            first = first.replace(day=1, month=1 if dimension == "year" else first.month)
+            if end_date is not None:
+                next_month = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+                last = next_month - dt.timedelta(days=1) if dimension == "month" else last.replace(month=12, day=31)
+        _require_one_utc_offset(timezone, first, last)
 
         return cls(
             start_date=start_date,
@@ -157,9 +164,9 @@ def _timezone(name: Any) -> ZoneInfo:
 
 
 def _require_one_utc_offset(zone: ZoneInfo, first: dt.date, last: dt.date) -> None:
-    """Windows are cut in fixed-offset local time, so the zone must keep one UTC offset over
-    the sync range (windows.py refuses the same for the range it plans; this says it up front,
-    for the whole range, with the zones to choose from)."""
+    """Windows are cut in fixed-offset local time (windows.py), so the zone must keep one UTC
+    offset over the range they cover: across a change, windows would no longer start at
+    local midnight and buckets would split."""
     offset = zone.utcoffset(dt.datetime.combine(first, dt.time(12)))
     day = first
     while day <= last:

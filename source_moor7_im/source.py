@@ -24,11 +24,11 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .containment import READ_STOP, ContainedConcurrentSource
 from .messages import MAX_MESSAGE_BYTES, bounded_text, bounded_trace, plain_cause
 from .progress import ReadProgress, buckets_in
 from .schema import live_header_discovery
 from .settings import MANIFEST_PATH, ConfigError, report_table
+from .stop_rules import READ_STOP, ContainedConcurrentSource
 
 # The manifest's settings for commands a person waits on (definitions.interactive_requests).
 INTERACTIVE_COMMANDS = ("check", "discover")
@@ -53,7 +53,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
             state=without_full_refresh_states(state, catalog),
             config_path=config_path,
         )
-        # The read stops early when it cannot succeed (containment.py says why this is ours),
+        # The read stops early when it cannot succeed (stop_rules.py says why this is ours),
         # and says how far it is (progress.py).
         dimension = str((self._config or {}).get("dimension"))
         by_dimension = [name for name, report in report_table().items() if report["bucket"] == "dimension"]
@@ -104,10 +104,11 @@ class SourceMoor7Im(YamlDeclarativeSource):
         (it ignores the arguments of check/discover/read), and the config transformation
         that computes `_sync_windows` runs only then. A source constructed without a config
         (as `airbyte-cdk connector test` constructs it, before it has a config) therefore
-        builds a configured one for the command; one constructed with a config is used as is."""
-        if self._config or not config:
+        builds a configured one for the command; one constructed with a config is used as is,
+        except that check and discover always get the interactive requests."""
+        if (self._config or not config) and self._interactive >= interactive:
             return self
-        return SourceMoor7Im(catalog=catalog, config=config, state=state, interactive=interactive)
+        return SourceMoor7Im(catalog=catalog, config=config or self._config, state=state, interactive=interactive)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         READ_STOP.reset()  # the stop rules are a read's; nothing from an earlier read in this process applies

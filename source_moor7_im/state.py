@@ -24,7 +24,6 @@ it takes.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from dataclasses import InitVar, dataclass
 from typing import Any, Mapping, MutableMapping, Optional
@@ -33,12 +32,10 @@ from zoneinfo import ZoneInfo
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.types import Config
 
+from .messages import LOGGER
 from .settings import ConfigError
-from .windows import CURSOR_FORMAT, bucket_start
+from .windows import CURSOR_FIELD, CURSOR_FORMAT, bucket_start
 
-LOGGER = logging.getLogger("airbyte.source_moor7_im")
-
-CURSOR_FIELD = "period_start"
 ACCEPTED_FORMS = (
     "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without "
     "milliseconds), a date-time without offset or a date alone (2024-01-20, read in the configured time zone), "

@@ -5,7 +5,7 @@ the state and applies the lookback; it steps by a fixed ISO 8601 duration from a
 datetime. What it cannot work out is the calendar around that: a `month` or `year` report
 must start on a bucket boundary so that no bucket is split between two requests, and a
 lookback must go back whole buckets. This module computes those bounds once per run and
-`SyncWindowsFromConfig` puts them in the config, where the manifest reads them.
+`ValidateConfigAndPlanWindows` puts them in the config, where the manifest reads them.
 
 Why the steps are safe:
 - Every window starts on a bucket boundary: the range start is floored to one, the state
@@ -29,10 +29,12 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
     ConfigTransformation,
 )
 
-from .settings import ConfigError, SyncSettings, account_today, with_defaults
+from .settings import SyncSettings, account_today, manifest, with_defaults
 
 ONE_SECOND = dt.timedelta(seconds=1)
-CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+# The cursor's field and format, as the manifest's cursor keeps them in the state.
+CURSOR_FIELD: str = manifest()["definitions"]["cursor_base"]["cursor_field"]
+CURSOR_FORMAT: str = manifest()["definitions"]["cursor_base"]["datetime_format"]
 # The derived bounds live under this config key; the manifest reads them from there.
 SYNC_WINDOWS_KEY = "_sync_windows"
 
@@ -123,8 +125,6 @@ def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, Windo
         # forever (no later sync re-reads it); read the whole bucket, up to now at most.
         session_end = min(next_bucket_start(range_end, settings.dimension) - ONE_SECOND, now_local)
 
-    _require_fixed_utc_offset(zone, min(session_start, first_day), max(session_end, range_end))
-
     def aware(moment: dt.datetime) -> dt.datetime:
         return moment.replace(tzinfo=zone)
 
@@ -152,24 +152,8 @@ def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, Windo
     }
 
 
-def _require_fixed_utc_offset(zone: Any, first: dt.datetime, last: dt.datetime) -> None:
-    """The cursor steps in fixed-offset time; across a daylight-saving change its windows
-    would no longer start at local midnight. Refuse such a range rather than split buckets."""
-    expected = zone.utcoffset(first)
-    day = first.replace(hour=12, minute=0, second=0)
-    while day <= last + dt.timedelta(days=1):
-        if zone.utcoffset(day) != expected:
-            raise ConfigError(
-                f"'timezone' {zone.key} changes its UTC offset on or before {day.date().isoformat()} within the sync range "
-                "(daylight saving time), and the connector cuts windows in fixed-offset local time: choose a time zone "
-                "without daylight saving time (7moor accounts run on China Standard Time, Asia/Shanghai) or a date range "
-                "that does not cross the change."
-            )
-        day += dt.timedelta(days=1)
-
-
 @dataclass
-class SyncWindowsFromConfig(ConfigTransformation):
+class ValidateConfigAndPlanWindows(ConfigTransformation):
     """Validates the config, fills in the spec's defaults (the manifest reads every setting
     without a fallback of its own) and adds the window bounds under `_sync_windows` (not
     persisted: the CDK applies config transformations in memory at the start of every run)."""

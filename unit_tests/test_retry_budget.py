@@ -16,10 +16,10 @@ from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import 
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_moor7_im.containment import StopSignal
 from source_moor7_im.errors import ReportErrorHandler
 from source_moor7_im.settings import MANIFEST_PATH, with_defaults
 from source_moor7_im.source import with_interactive_requests
+from source_moor7_im.stop_rules import StopSignal
 
 from .builders import BASE_URL, ConfigBuilder
 

@@ -207,3 +207,13 @@ def test_the_spec_title_is_the_connector_name_in_metadata() -> None:
 
     metadata = yaml.safe_load((Path(__file__).resolve().parent.parent / "metadata.yaml").read_text(encoding="utf-8"))
     assert SPEC["title"] == metadata["data"]["name"]
+
+
+@pytest.mark.parametrize("dimension, refused", [("day", False), ("month", False), ("year", True)])
+def test_a_month_or_year_report_is_checked_over_its_whole_first_bucket(dimension: str, refused: bool) -> None:
+    # Europe/Berlin changes its offset on 2024-03-31; a year report from June starts in January.
+    values = {"timezone": "Europe/Berlin", "dimension": dimension, "start_date": "2024-06-01", "end_date": "2024-06-30"}
+    if refused:
+        assert _settings_error(**values).startswith("'timezone' Europe/Berlin changes its UTC offset on 2024-03-31")
+    else:
+        assert SyncSettings.from_config({**GOOD, **values}, today=TODAY).dimension == dimension

@@ -1,4 +1,4 @@
-"""Failure containment: a read that cannot succeed stops early, says why once, and spares the API.
+"""The stop rules: a read that cannot succeed stops early, says why once, and spares the API.
 
 The rules (README, "Errors"):
 - A config error (rejected credentials, a rejected timestamp with no `Date` to correct
@@ -65,10 +65,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .messages import MAX_MESSAGE_BYTES, bounded_text, user_message
 from .progress import ReadProgress
-
-# The cursor's state format (windows.CURSOR_FORMAT), and the slice keys of a window.
-CURSOR_FIELD = "period_start"
-_CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+from .windows import CURSOR_FIELD, CURSOR_FORMAT
 
 
 class ReadStopped(Exception):
@@ -259,7 +256,7 @@ class GuardedPartitionReader(PartitionReader):
 
 def _window_start(partition: Partition) -> Optional[dt.datetime]:
     start = (partition.to_slice() or {}).get("start_time")
-    return dt.datetime.strptime(start, _CURSOR_FORMAT) if isinstance(start, str) else None
+    return dt.datetime.strptime(start, CURSOR_FORMAT) if isinstance(start, str) else None
 
 
 class ContainedReadProcessor(ConcurrentReadProcessor):
@@ -320,8 +317,8 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         unread = self._unread.get(name)
         if isinstance(cursor, str) and unread:
             floor = min(unread.values())
-            if dt.datetime.strptime(cursor, _CURSOR_FORMAT) > floor:
-                cursor = floor.strftime(_CURSOR_FORMAT)
+            if dt.datetime.strptime(cursor, CURSOR_FORMAT) > floor:
+                cursor = floor.strftime(CURSOR_FORMAT)
                 message = copy.deepcopy(message)
                 blob = message.state.stream.stream_state  # type: ignore[union-attr]
                 message.state.stream.stream_state = AirbyteStateBlob({**vars(blob), CURSOR_FIELD: cursor})  # type: ignore[union-attr]
