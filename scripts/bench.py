@@ -28,9 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "integration_tests"))
@@ -69,20 +70,20 @@ class Run:
     first_request_to_last_answer: float
 
 
-def _catalog(streams: Sequence[str]) -> Dict[str, Any]:
+def _catalog(streams: Sequence[str]) -> dict[str, Any]:
     """The committed integration_tests/configured_catalog.json, limited to `streams`."""
     catalog = json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text(encoding="utf-8"))
     return {"streams": [s for s in catalog["streams"] if s["stream"]["name"] in streams]}
 
 
-def _run_child(args: List[str], api: Emulator) -> Run:
+def _run_child(args: list[str], api: Emulator) -> Run:
     """Run a child to completion, counting the records it prints; its own CPU and peak RSS."""
     api.clear_log()
     started = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tempfile.gettempdir())
     records = 0
-    errors: List[bytes] = []
-    stderr_lines: List[bytes] = []
+    errors: list[bytes] = []
+    stderr_lines: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
     reader.start()
     assert process.stdout is not None
@@ -177,17 +178,17 @@ for start, end in windows:
 PATHS = {stream: path for path, stream in EMULATOR_PATHS.items()}
 
 
-def plain_loop(api: Emulator, stream: str, windows: List[List[str]], dimension: Optional[str]) -> Run:
+def plain_loop(api: Emulator, stream: str, windows: list[list[str]], dimension: str | None) -> Run:
     arguments = json.dumps([api.url, api.account.app_key, api.account.secret_key, stream, PATHS[stream], dimension, windows])
     return _run_child([sys.executable, "-c", PLAIN_LOOP, arguments], api)
 
 
-def day_windows(start: str, days: int) -> List[List[str]]:
+def day_windows(start: str, days: int) -> list[list[str]]:
     first = dt.date.fromisoformat(start)
     return [[f"{first + dt.timedelta(d)} 00:00:00", f"{first + dt.timedelta(d)} 23:59:59"] for d in range(days)]
 
 
-def year_windows(start: str, end: str) -> List[List[str]]:
+def year_windows(start: str, end: str) -> list[list[str]]:
     """The session report's windows: calendar years here, as the connector cuts them."""
     first, last = int(start[:4]), int(end[:4])
     return [
@@ -204,7 +205,7 @@ def startup_cpu_seconds() -> float:
 
 
 # --- the table ---------------------------------------------------------------------------
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller ranges (a smoke run, not the reported figures)")
     parser.add_argument("--latency-ms", type=float, default=50.0)
@@ -215,7 +216,7 @@ def main(argv: List[str]) -> int:
     cpu_days = 180 if not args.quick else 10
     latency = args.latency_ms / 1000
     concurrency = 4  # the connector's default max_concurrent_requests
-    rows: List[List[str]] = []
+    rows: list[list[str]] = []
     directory = Path(tempfile.mkdtemp(prefix="moor7-bench-"))
 
     # 1. A backfill with latency: how close to the floor the concurrency gets.
@@ -241,18 +242,18 @@ def main(argv: List[str]) -> int:
                 SESSION,
                 year_windows(*three_years),
                 "half_hour",
-                dict(streams=[SESSION], start=three_years[0], end=three_years[1], dimension="half_hour"),
+                {"streams": [SESSION], "start": three_years[0], "end": three_years[1], "dimension": "half_hour"},
             ),
             (
                 f"{DAILY}, 306 agents, {cpu_days} days",
                 DAILY,
                 day_windows(year[0], cpu_days),
                 None,
-                dict(
-                    streams=[DAILY],
-                    start=year[0],
-                    end=str(dt.date.fromisoformat(year[0]) + dt.timedelta(cpu_days - 1)),
-                ),
+                {
+                    "streams": [DAILY],
+                    "start": year[0],
+                    "end": str(dt.date.fromisoformat(year[0]) + dt.timedelta(cpu_days - 1)),
+                },
             ),
         ]
         for title, stream, windows, dimension, read in cases:

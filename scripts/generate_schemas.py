@@ -26,7 +26,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from source_moor7_im.settings import report_table
 
@@ -101,7 +101,7 @@ PERIOD_START = {
     "description": "Start of the period the row covers, in the account's local time with its UTC offset.",
 }
 # The fields the connector adds to a row, by the stream table's `bucket` (records.py).
-BUCKET_PROPERTIES: Dict[str, Dict[str, Any]] = {
+BUCKET_PROPERTIES: dict[str, dict[str, Any]] = {
     "dimension": {
         "dimension": {
             "type": "string",
@@ -139,7 +139,7 @@ NESTED_DESCRIPTIONS = {
 }
 
 
-REPORT_COLUMNS_SCHEMA: Dict[str, Any] = {
+REPORT_COLUMNS_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "type": "object",
     "additionalProperties": True,
@@ -179,10 +179,10 @@ REPORT_COLUMNS_SCHEMA: Dict[str, Any] = {
 }
 
 
-def sample_responses(page: str) -> Dict[str, Dict[str, Any]]:
+def sample_responses(page: str) -> dict[str, dict[str, Any]]:
     """The vendor's sample response per stream, found by `requestInfo.url`."""
     decoder = json.JSONDecoder()
-    samples: Dict[str, Dict[str, Any]] = {}
+    samples: dict[str, dict[str, Any]] = {}
     for match in re.finditer(r'\{\s*"success"', page):
         document, _ = decoder.raw_decode(page, match.start())
         stream = STREAM_BY_PATH.get(document.get("requestInfo", {}).get("url"))
@@ -202,8 +202,8 @@ def column_type(prop: str, label: str) -> str:
     return "integer"
 
 
-def stream_schema(stream: str, header: List[Dict[str, Any]]) -> Dict[str, Any]:
-    properties: Dict[str, Any] = {}
+def stream_schema(stream: str, header: list[dict[str, Any]]) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
     for column in header:
         prop, label = column["prop"], column["label"]
         if UUID_PROP.match(prop):
@@ -230,14 +230,14 @@ def stream_schema(stream: str, header: List[Dict[str, Any]]) -> Dict[str, Any]:
     }
 
 
-def render_all() -> Dict[str, str]:
+def render_all() -> dict[str, str]:
     samples = sample_responses(VENDOR_PAGE.read_text(encoding="utf-8"))
     schemas = {stream: stream_schema(stream, samples[stream]["data"]["header"]) for stream in STREAM_BY_PATH.values()}
     schemas["report_columns"] = REPORT_COLUMNS_SCHEMA
     return {f"{stream}.json": json.dumps(schema, ensure_ascii=False, indent=2) + "\n" for stream, schema in schemas.items()}
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with source_moor7_im/schemas/ instead of writing")
     args = parser.parse_args(argv)

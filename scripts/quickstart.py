@@ -19,8 +19,9 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from source_moor7_im.settings import DEFAULT_BASE_URL, report_table
@@ -37,8 +38,8 @@ def account_db_name(config: Mapping[str, Any]) -> str:
     return f"moor7_{words}.duckdb"
 
 
-def _emulator_config(base_url: str, account: Any) -> Dict[str, Any]:
-    today = dt.date.today()
+def _emulator_config(base_url: str, account: Any) -> dict[str, Any]:
+    today = dt.datetime.now(dt.UTC).date()
     first = (today.replace(day=1) - dt.timedelta(days=62)).replace(day=1)
     return {
         "app_key": account.app_key,

@@ -15,9 +15,10 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any
 
 import requests
 
@@ -38,7 +39,7 @@ def sign_request(app_key: str, secret_key: str, timestamp: str, nonce: str) -> s
     """base64(HMAC-SHA256(key=secret_key, message=app_key + timestamp + nonce))."""
     digest = hmac.new(
         secret_key.encode("utf-8"),
-        f"{app_key}{timestamp}{nonce}".encode("utf-8"),
+        f"{app_key}{timestamp}{nonce}".encode(),
         hashlib.sha256,
     ).digest()
     return base64.b64encode(digest).decode("ascii")
@@ -100,11 +101,11 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     this is the one component the CDK calls on every attempt, retries included.
     """
 
-    app_key: Union[InterpolatedString, str]
-    secret_key: Union[InterpolatedString, str]
+    app_key: InterpolatedString | str
+    secret_key: InterpolatedString | str
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    attempt_deadline_seconds: Optional[float] = None
+    attempt_deadline_seconds: float | None = None
     clock: Callable[[], float] = field(default=time.time)
     nonces: SentNonces = field(default_factory=lambda: PROCESS_NONCES)
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
@@ -185,7 +186,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         self._clock_offset_seconds = offset
 
 
-def _parse_http_date(value: Optional[str]) -> Optional[float]:
+def _parse_http_date(value: str | None) -> float | None:
     if not value:
         return None
     try:

@@ -19,11 +19,12 @@ read blocked on it. The pieces:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import requests
 
@@ -40,8 +41,8 @@ class _Attempt:
         self.marker = marker
         self.expired = False
         self._lock = threading.Lock()
-        self._timer: Optional[threading.Timer] = None
-        self._sock: Optional[socket.socket] = None
+        self._timer: threading.Timer | None = None
+        self._sock: socket.socket | None = None
         self._done = False
 
     def sending_on(self, connection: Any) -> None:
@@ -59,10 +60,8 @@ class _Attempt:
             self.expired = True
             sock = self._sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # ends any read blocked on it, in any phase
-            except OSError:
-                pass
 
     def finish(self) -> None:
         with self._lock:

@@ -34,10 +34,11 @@ import json
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, field, replace
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -58,7 +59,7 @@ DEFAULT_MAX_WAIT_SECONDS = 60
 DEFAULT_RETRY_BUDGET_SECONDS = 120
 
 
-def report_shape_problem(body: Any) -> Optional[str]:
+def report_shape_problem(body: Any) -> str | None:
     """What keeps a successful envelope from being a report, or None for a real one (an empty
     `data.list` is a real empty report)."""
     data = body.get("data") if isinstance(body, dict) else None
@@ -100,13 +101,13 @@ def is_report_refusal(status: int, body: Any) -> bool:
 class RetryAfterHeader(BackoffStrategy):
     """The wait `Retry-After` asks for, in seconds or as an HTTP date (RFC 9110); None without one."""
 
-    parameters: InitVar[Optional[Mapping[str, Any]]] = None
+    parameters: InitVar[Mapping[str, Any] | None] = None
     clock: Callable[[], float] = time.time
 
-    def __post_init__(self, parameters: Optional[Mapping[str, Any]]) -> None:
+    def __post_init__(self, parameters: Mapping[str, Any] | None) -> None:
         pass
 
-    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
         if not isinstance(response_or_exception, requests.Response):
             return None
         value = (response_or_exception.headers.get("Retry-After") or "").strip()
@@ -122,7 +123,7 @@ class RetryAfterHeader(BackoffStrategy):
             return None
 
 
-def create_time(request: Optional[requests.PreparedRequest]) -> Optional[List[str]]:
+def create_time(request: requests.PreparedRequest | None) -> list[str] | None:
     """A report request's createTime window, from its body."""
     try:
         window = json.loads(getattr(request, "body", None) or "")["createTime"]
@@ -131,7 +132,7 @@ def create_time(request: Optional[requests.PreparedRequest]) -> Optional[List[st
     return window if isinstance(window, list) and len(window) == 2 else None
 
 
-def _request_of(response_or_exception: Union[requests.Response, Exception, None]) -> Optional[requests.PreparedRequest]:
+def _request_of(response_or_exception: requests.Response | Exception | None) -> requests.PreparedRequest | None:
     # Both a response and a requests exception raised by the transport carry the request.
     return getattr(response_or_exception, "request", None)
 
@@ -179,7 +180,7 @@ class BoundedRetryWait(BackoffStrategy):
     - When `READ_STOP` says the read or the stream has stopped, the retry is not sent.
     """
 
-    strategies: List[BackoffStrategy]
+    strategies: list[BackoffStrategy]
     stream_name: str
     describe: Callable[[Any], str]
     max_attempts: int
@@ -189,12 +190,12 @@ class BoundedRetryWait(BackoffStrategy):
     read_timeout_seconds: float = 0.0
     stop: StopSignal = field(default_factory=lambda: READ_STOP)
     clock: Callable[[], float] = time.monotonic
-    _first_attempt: "weakref.WeakKeyDictionary[Any, float]" = field(
+    _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
         reason = self.describe(response_or_exception)
         self.stop.attempt_failed()
         stopped = self.stop.reason_to_stop(self.stream_name)
@@ -292,23 +293,23 @@ class ReportErrorHandler(ErrorHandler):
 
     # The HttpClient reads the retry budget and backoff from the handler it is given.
     @property
-    def max_retries(self) -> Optional[int]:
+    def max_retries(self) -> int | None:
         # the component factory has evaluated the manifest's interpolated value by now
         return None if self.error_handler.max_retries is None else int(self.error_handler.max_retries)
 
     @property
-    def max_time(self) -> Optional[int]:
+    def max_time(self) -> int | None:
         return self.error_handler.max_time
 
     @property
-    def backoff_strategies(self) -> Optional[List[Any]]:
+    def backoff_strategies(self) -> list[Any] | None:
         return [self._retry_wait]
 
-    def describe_failure(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> str:
+    def describe_failure(self, response_or_exception: requests.Response | Exception | None) -> str:
         """The error handler's message for a failed attempt, with its stream and window."""
         return self.interpret_response(response_or_exception).error_message or "The request failed."
 
-    def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
             with parse_body_once(response_or_exception):
                 resolution = self._interpret_reply(response_or_exception)
@@ -358,11 +359,11 @@ class ReportErrorHandler(ErrorHandler):
             ),
         )
 
-    def _where(self, request: Optional[requests.PreparedRequest]) -> str:
+    def _where(self, request: requests.PreparedRequest | None) -> str:
         return location(self._stream_name, create_time(request))
 
     @staticmethod
-    def _network_error_message(exception: Exception, request: Optional[requests.PreparedRequest]) -> str:
+    def _network_error_message(exception: Exception, request: requests.PreparedRequest | None) -> str:
         url = getattr(request, "url", None) or ""
         host = urlsplit(url).netloc or "the 7moor API"
         return (

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage, TraceType, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
@@ -30,7 +31,7 @@ MAX_INTERNAL_MESSAGE_BYTES = 1024
 FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
 
 
-def location(stream: str, create_time: Optional[Sequence[str]]) -> str:
+def location(stream: str, create_time: Sequence[str] | None) -> str:
     """Where a failure happened: the stream and the window, as the request's createTime
     (account-local "YYYY-MM-DD HH:MM:SS" bounds) gave it."""
     if not create_time:
@@ -64,7 +65,7 @@ def plain_cause(text: str) -> str:
     return filter_secrets(text)
 
 
-def with_location(message: str, internal_message: Optional[str]) -> str:
+def with_location(message: str, internal_message: str | None) -> str:
     """`message` with the stream and window put back when the CDK kept them only in the
     internal message (it reports a rate limit that outlasted the retries as "API rate limit
     exceeded.")."""

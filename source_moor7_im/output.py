@@ -27,7 +27,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, NoReturn, Optional
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 from airbyte_cdk.logger import AirbyteLogFormatter
 
@@ -38,8 +39,8 @@ _FLUSH_SECONDS = 0.1
 # The signal the command ends by, after its last whole line: the one it was sent, so that a
 # shell reports 130 or 143 and a parent process sees -2 or -15 (PyAirbyte accepts -15 from
 # a connector it stops); SIGUSR1 stands for "the reader went away", which ends by SIGPIPE (141).
-ENDING_SIGNALS: Dict[int, int] = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGUSR1: signal.SIGPIPE}
-SIGNAL_REASONS: Dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
+ENDING_SIGNALS: dict[int, int] = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGUSR1: signal.SIGPIPE}
+SIGNAL_REASONS: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
 
 
 class Interrupted(BaseException):
@@ -68,7 +69,7 @@ class LineWriter:
         self._pending = bytearray()
         self._last_flush = time.monotonic()
         self._main_writing = False
-        self._deferred: Optional[Interrupted] = None
+        self._deferred: Interrupted | None = None
         self._stopping = False
         self.reader_gone = False
 
@@ -121,7 +122,7 @@ class LineWriter:
 
     @classmethod
     @contextlib.contextmanager
-    def installed(cls, on_stop: Callable[[str], None], log_filter: logging.Filter) -> Iterator["LineWriter"]:
+    def installed(cls, on_stop: Callable[[str], None], log_filter: logging.Filter) -> Iterator[LineWriter]:
         """sys.stdout, the stream and `log_filter` of the CDK's log handler (the root handler
         that formats Airbyte messages) and the stop signals' handlers, for the block (a
         command, or a test that runs one in-process)."""

@@ -10,10 +10,9 @@ an ESTIMATE trace (`row_estimate`), which the CDK never sends for a declarative 
 
 from __future__ import annotations
 
-import datetime as dt
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, Optional
 
 from airbyte_cdk.models import (
     AirbyteEstimateTraceMessage,
@@ -26,7 +25,7 @@ from airbyte_cdk.models import (
     Type,
 )
 
-from .windows import CURSOR_FORMAT, bucket_start, next_bucket_start
+from .windows import bucket_start, next_bucket_start, parse_cursor
 
 # A progress line at most this often; reads shorter than that print none.
 PROGRESS_LOG_SECONDS = 10.0
@@ -34,8 +33,9 @@ PROGRESS_LOG_SECONDS = 10.0
 
 def buckets_in(start: str, end: str, dimension: str) -> int:
     """How many `dimension` buckets start in the window [start, end] (cursor-format bounds)."""
-    first = bucket_start(dt.datetime.strptime(start, CURSOR_FORMAT).replace(tzinfo=None), dimension)
-    last = dt.datetime.strptime(end, CURSOR_FORMAT).replace(tzinfo=None)
+    # Counted in account-local wall-clock time, where the buckets are.
+    first = bucket_start(parse_cursor(start).replace(tzinfo=None), dimension)
+    last = parse_cursor(end).replace(tzinfo=None)
     if dimension in ("half_hour", "hour", "day"):
         step = {"half_hour": 1800, "hour": 3600, "day": 86400}[dimension]
         return int((last - first).total_seconds() // step) + 1
@@ -50,10 +50,10 @@ class StreamProgress:
     planned: int = 0
     done: int = 0
     rows: int = 0
-    planned_rows: Optional[int] = None  # known from the plan (session report), else learned
-    rows_per_window: Optional[float] = None
+    planned_rows: int | None = None  # known from the plan (session report), else learned
+    rows_per_window: float | None = None
     generated: bool = False
-    sent_estimate: Optional[int] = None
+    sent_estimate: int | None = None
 
 
 @dataclass
@@ -62,12 +62,12 @@ class ReadProgress:
     how far the read is every `PROGRESS_LOG_SECONDS`."""
 
     # The rows a window holds when the plan says it (the session report's buckets), else None.
-    rows_in_window: Callable[[str, Dict[str, str]], Optional[int]]
+    rows_in_window: Callable[[str, dict[str, str]], int | None]
     clock: Callable[[], float] = time.monotonic
-    streams: Dict[str, StreamProgress] = field(default_factory=dict)
-    _last_log: Optional[float] = None
+    streams: dict[str, StreamProgress] = field(default_factory=dict)
+    _last_log: float | None = None
 
-    def window_planned(self, stream: str, window: Dict[str, str]) -> None:
+    def window_planned(self, stream: str, window: dict[str, str]) -> None:
         progress = self.streams.setdefault(stream, StreamProgress())
         progress.planned += 1
         rows = self.rows_in_window(stream, window)
@@ -99,7 +99,7 @@ class ReadProgress:
             yield _log_message(self._summary())
 
     @staticmethod
-    def _estimate(progress: StreamProgress) -> Optional[int]:
+    def _estimate(progress: StreamProgress) -> int | None:
         if not progress.generated:
             return None
         if progress.planned_rows is not None:

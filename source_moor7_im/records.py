@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Dict, Iterable, Mapping, MutableMapping, Optional, Tuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -26,7 +27,7 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .messages import location
-from .windows import CURSOR_FORMAT
+from .windows import parse_cursor
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
 # in the shapes a report label can reasonably take.
@@ -61,7 +62,7 @@ class ReportRowsExtractor(RecordExtractor):
                 yield from rows
 
 
-def parse_time_label(label: Any) -> Optional[dt.datetime]:
+def parse_time_label(label: Any) -> dt.datetime | None:
     """`"2024"`, `"2024-08"`, `"2024-08-05"`, `"2024-08-05 13"`, `"2024-08-05 13:30"` or
     `"2024-08-05 13:30:00"` (space or `T`) as a naive local datetime; None if it is none of them."""
     match = _TIME_LABEL.match(label.strip()) if isinstance(label, str) else None
@@ -69,7 +70,7 @@ def parse_time_label(label: Any) -> Optional[dt.datetime]:
         return None
     parts = match.groupdict()
     try:
-        return dt.datetime(
+        return dt.datetime(  # noqa: DTZ001 - a label is account-local wall-clock time
             int(parts["year"]),
             int(parts["month"] or 1),
             int(parts["day"] or 1),
@@ -81,7 +82,7 @@ def parse_time_label(label: Any) -> Optional[dt.datetime]:
         return None
 
 
-def split_agent_label(agent_id: Any) -> Tuple[Optional[str], Optional[str]]:
+def split_agent_label(agent_id: Any) -> tuple[str | None, str | None]:
     """`"在线客服[8029]"` -> (`"在线客服"`, `"8029"`), surrounding whitespace trimmed
     (`"李四[8029] "` too); (None, None) without brackets."""
     match = _AGENT_LABEL.match(agent_id.strip()) if isinstance(agent_id, str) else None
@@ -98,14 +99,14 @@ class UnkeyableRowError(AirbyteTracedException):
         super().__init__(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
-def _where(stream: str, stream_slice: Optional[StreamSlice]) -> str:
+def _where(stream: str, stream_slice: StreamSlice | None) -> str:
     bounds: Mapping[str, Any] = stream_slice or {}
     return location(stream, [str(bounds.get(key, "?"))[:19].replace("T", " ") for key in ("start_time", "end_time")])
 
 
 @functools.lru_cache(maxsize=64)  # one parse per window being read, not per row
 def _period_start(start_time: str) -> str:
-    return dt.datetime.strptime(start_time, CURSOR_FORMAT).isoformat()
+    return parse_cursor(start_time).isoformat()
 
 
 @dataclass
@@ -135,10 +136,10 @@ class ReportRowFields(RecordTransformation):
 
     def transform(
         self,
-        record: Dict[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
     ) -> None:
         if self._bucket == "dimension":
             self._bucket_fields(record, stream_slice)
@@ -150,7 +151,7 @@ class ReportRowFields(RecordTransformation):
                 for key, value in nested.items():
                     record.setdefault(key, value)
 
-    def _bucket_fields(self, record: Dict[str, Any], stream_slice: Optional[StreamSlice]) -> None:
+    def _bucket_fields(self, record: dict[str, Any], stream_slice: StreamSlice | None) -> None:
         label = record.get("time")
         parsed = parse_time_label(label)
         if parsed is None:
@@ -164,7 +165,7 @@ class ReportRowFields(RecordTransformation):
         record["period_start"] = parsed.replace(tzinfo=self._zone).isoformat()
         record["report_date"] = parsed.date().isoformat()
 
-    def _agent_day_fields(self, record: Dict[str, Any], stream_slice: Optional[StreamSlice]) -> None:
+    def _agent_day_fields(self, record: dict[str, Any], stream_slice: StreamSlice | None) -> None:
         agent_id = record.get("agentId")
         if not isinstance(agent_id, str) or not agent_id.strip():
             shown = dict(list(record.items())[:6])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import List, NoReturn, Optional
+from typing import NoReturn
 
 import orjson
 
@@ -30,7 +30,7 @@ def _emit(message: AirbyteMessage) -> None:
     _write(orjson.dumps(AirbyteMessageSerializer.dump(bounded_trace(message))).decode())
 
 
-def _build_source(args: List[str]) -> Optional[SourceMoor7Im]:
+def _build_source(args: list[str]) -> SourceMoor7Im | None:
     """The source, or None after reporting why not: the config is checked (and its windows
     computed) while the source is built, so a bad config stops here, before any request."""
     catalog_path = AirbyteEntrypoint.extract_catalog(args)
@@ -130,7 +130,7 @@ def _expected_failure_trace(error: AirbyteTracedException) -> str:
     return orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()
 
 
-def _launch(source: SourceMoor7Im, args: List[str]) -> int:
+def _launch(source: SourceMoor7Im, args: list[str]) -> int:
     """The CDK's `launch`, writing through the `LineWriter`; an expected failure ends with
     its TRACE and exit code 1 instead of the CDK's FATAL log with a traceback."""
     entrypoint = AirbyteEntrypoint(source)
@@ -173,10 +173,7 @@ def run() -> None:
     with LineWriter.installed(READ_STOP.interrupt, _QUIET_CDK_LINES) as writer:
         try:
             source = _build_source(args)
-            if source is None:
-                exit_code = 1 if not (args and args[0] == "check") else 0
-            else:
-                exit_code = _launch(source, args)
+            exit_code = (1 if not (args and args[0] == "check") else 0) if source is None else _launch(source, args)
             writer.flush()
         except Interrupted as stop:
             _stopped(writer, stop)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+from collections.abc import Iterator, Mapping
 from dataclasses import InitVar, dataclass
-from typing import Any, Dict, Iterator, List, Mapping
+from typing import Any
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonFileSchemaLoader
@@ -40,14 +41,14 @@ def live_header_discovery() -> Iterator[None]:
         _LIVE_HEADER.reset(token)
 
 
-def header_columns(header: Any) -> List[Dict[str, Any]]:
+def header_columns(header: Any) -> list[dict[str, Any]]:
     """The `{prop, label}` entries of a report header, skipping malformed ones."""
     if not isinstance(header, list):
         return []
     return [column for column in header if isinstance(column, dict) and isinstance(column.get("prop"), str) and column["prop"]]
 
 
-def custom_column_schema(prop: str, label: Any) -> Dict[str, Any]:
+def custom_column_schema(prop: str, label: Any) -> dict[str, Any]:
     title = label if isinstance(label, str) and label else prop
     return {
         "type": ["null", "number"],

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,7 +44,7 @@ def report_table() -> Mapping[str, Mapping[str, Any]]:
     return manifest()["definitions"]["reports"]  # type: ignore[no-any-return]
 
 
-def with_defaults(config: Mapping[str, Any]) -> Dict[str, Any]:
+def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     """`config` with the spec's default for every setting left out (or null)."""
     filled = dict(config)
     for key, prop in SPEC.items():
@@ -65,14 +66,14 @@ class SyncSettings:
     here and read by the manifest."""
 
     start_date: dt.date
-    end_date: Optional[dt.date]
+    end_date: dt.date | None
     dimension: str
     lookback_days: int
     timezone: ZoneInfo
     base_url: str
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], today: dt.date) -> "SyncSettings":
+    def from_config(cls, config: Mapping[str, Any], today: dt.date) -> SyncSettings:
         """Validate `config`; `today` is the current date in the account's time zone."""
         config = with_defaults(config)
         for key, title in (("app_key", "App key"), ("secret_key", "Secret key")):
@@ -181,7 +182,7 @@ def _require_one_utc_offset(zone: ZoneInfo, first: dt.date, last: dt.date) -> No
         day += dt.timedelta(days=1)
 
 
-def _date(config: Mapping[str, Any], key: str, required: bool) -> Optional[dt.date]:
+def _date(config: Mapping[str, Any], key: str, required: bool) -> dt.date | None:
     value = config.get(key)
     if value is None or value == "":
         if required:

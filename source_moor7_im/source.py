@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import difflib
 import logging
+from collections.abc import Iterator, Mapping
 from functools import partial
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any
 
 from airbyte_cdk.models import (
     AirbyteCatalog,
@@ -37,10 +39,10 @@ INTERACTIVE_COMMANDS = ("check", "discover")
 class SourceMoor7Im(YamlDeclarativeSource):
     def __init__(
         self,
-        catalog: Optional[ConfiguredAirbyteCatalog] = None,
-        config: Optional[Mapping[str, Any]] = None,
-        state: Optional[List[AirbyteStateMessage]] = None,
-        config_path: Optional[str] = None,
+        catalog: ConfiguredAirbyteCatalog | None = None,
+        config: Mapping[str, Any] | None = None,
+        state: list[AirbyteStateMessage] | None = None,
+        config_path: str | None = None,
         interactive: bool = False,
     ) -> None:
         """`interactive`: built for `check` or `discover`, which a person waits on: the
@@ -61,13 +63,13 @@ class SourceMoor7Im(YamlDeclarativeSource):
             self._concurrent_source, READ_STOP, ReadProgress(rows_in_window=partial(planned_rows, dimension, by_dimension))
         )
 
-    def _pre_process_manifest(self, manifest: Dict[str, Any]) -> Dict[str, Any]:
+    def _pre_process_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
         if self._interactive:
             manifest = with_interactive_requests(manifest)
         return super()._pre_process_manifest(manifest)
 
     @classmethod
-    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         """The CDK's reading of a state file, with a config error that says what is wrong
         instead of a bare schema-validation error. The per-stream cursor values themselves
         are checked and normalised by the streams' state migration (state.py)."""
@@ -95,10 +97,10 @@ class SourceMoor7Im(YamlDeclarativeSource):
     def _configured(
         self,
         config: Mapping[str, Any],
-        catalog: Optional[ConfiguredAirbyteCatalog] = None,
-        state: Optional[List[AirbyteStateMessage]] = None,
+        catalog: ConfiguredAirbyteCatalog | None = None,
+        state: list[AirbyteStateMessage] | None = None,
         interactive: bool = False,
-    ) -> "SourceMoor7Im":
+    ) -> SourceMoor7Im:
         """The source to run a command with. The declarative source builds its streams,
         concurrency and state from the config, catalog and state it was constructed with
         (it ignores the arguments of check/discover/read), and the config transformation
@@ -138,7 +140,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
         logger: logging.Logger,
         config: Mapping[str, Any],
         catalog: ConfiguredAirbyteCatalog,
-        state: Optional[List[AirbyteStateMessage]] = None,
+        state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         source = self._configured(config, catalog, state)
         if source is not self:
@@ -156,7 +158,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
             yield bounded_trace(message)
 
     @property
-    def stream_names(self) -> List[str]:
+    def stream_names(self) -> list[str]:
         return [stream["name"] for stream in self.resolved_manifest["streams"]]
 
     def _warn_unknown_settings(self, logger: logging.Logger, config: Mapping[str, Any]) -> None:
@@ -169,7 +171,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
 
 
-def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
+def with_interactive_requests(manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest with `definitions.interactive_requests` applied to the requester and its
     error handler: short timeouts and a small retry budget (the values are in the manifest)."""
     manifest = copy.deepcopy(manifest)
@@ -187,7 +189,7 @@ def with_interactive_requests(manifest: Dict[str, Any]) -> Dict[str, Any]:
     return manifest
 
 
-def planned_rows(dimension: str, by_dimension: List[str], stream: str, window: Mapping[str, Any]) -> Optional[int]:
+def planned_rows(dimension: str, by_dimension: list[str], stream: str, window: Mapping[str, Any]) -> int | None:
     """The rows a window holds by the plan: one per bucket in a report of the session
     `dimension`; unknown for a daily report (one per agent, learned from the first window
     that answers)."""
@@ -202,17 +204,15 @@ def plain_status(status: AirbyteConnectionStatus) -> AirbyteConnectionStatus:
     if status.status == Status.FAILED and status.message:
         text = status.message
         if text[:1] in ("'", '"'):
-            try:
+            with contextlib.suppress(ValueError, SyntaxError):
                 text = str(ast.literal_eval(text))
-            except (ValueError, SyntaxError):
-                pass
         status.message = bounded_text(plain_cause(text), MAX_MESSAGE_BYTES)
     return status
 
 
 def without_full_refresh_states(
-    state: Optional[List[AirbyteStateMessage]], catalog: Optional[ConfiguredAirbyteCatalog]
-) -> Optional[List[AirbyteStateMessage]]:
+    state: list[AirbyteStateMessage] | None, catalog: ConfiguredAirbyteCatalog | None
+) -> list[AirbyteStateMessage] | None:
     """The incoming state without the streams the catalog reads in full refresh: such a stream
     reads from 'start_date' whatever its state says (a destination that overwrites would
     otherwise lose the rows before the cursor). The CDK's concurrent cursor honours any

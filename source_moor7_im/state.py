@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
-from typing import Any, Mapping, MutableMapping, Optional
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
@@ -34,7 +35,7 @@ from airbyte_cdk.sources.types import Config
 
 from .messages import LOGGER
 from .settings import ConfigError
-from .windows import CURSOR_FIELD, CURSOR_FORMAT, bucket_start
+from .windows import CURSOR_FIELD, CURSOR_FORMAT, bucket_start, parse_cursor
 
 ACCEPTED_FORMS = (
     "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without "
@@ -44,7 +45,7 @@ ACCEPTED_FORMS = (
 _EPOCH = re.compile(r"^\d{10}(\d{3})?$")
 
 
-def parse_cursor_value(value: Any, zone: ZoneInfo) -> Optional[dt.datetime]:
+def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
     """`value` as an aware datetime, or None if it is none of the accepted forms. A value
     without an offset is account-local wall-clock time, as a person means it."""
     if isinstance(value, bool):
@@ -57,7 +58,7 @@ def parse_cursor_value(value: Any, zone: ZoneInfo) -> Optional[dt.datetime]:
     if _EPOCH.match(text):
         # Ten digits are seconds; thirteen are milliseconds (7moor's own examples show both).
         seconds = int(text) / (1000 if len(text) == 13 else 1)
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
     if len(text) == 10:
         try:
             return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
@@ -114,7 +115,7 @@ class NormaliseCursorState(StateMigration):
             )
         found = stream_state[CURSOR_FIELD]
         cursor = normalised_cursor(self.stream_name, found, self._zone, self._dimension)
-        if parse_cursor_value(found, self._zone) != dt.datetime.strptime(cursor, CURSOR_FORMAT):
+        if parse_cursor_value(found, self._zone) != parse_cursor(cursor):
             # Moved back to a bucket start: the last sync used another dimension or time zone
             # (or a person wrote the state). Rows already written under the old dimension or
             # offset keep their own primary key; this sync re-reads whole buckets from here.

@@ -44,8 +44,8 @@ import copy
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import requests
 
@@ -65,7 +65,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .messages import MAX_MESSAGE_BYTES, bounded_text, user_message
 from .progress import ReadProgress
-from .windows import CURSOR_FIELD, CURSOR_FORMAT
+from .windows import CURSOR_FIELD, CURSOR_FORMAT, parse_cursor
 
 
 class ReadStopped(Exception):
@@ -95,7 +95,7 @@ def retries_ran_out(exception: BaseException) -> bool:
     return isinstance(exception, RetriesSpent) or isinstance(cause, BaseBackoffException)
 
 
-def is_expected_failure(error: Optional[BaseException]) -> bool:
+def is_expected_failure(error: BaseException | None) -> bool:
     """A failure the connector explains in its own words (a refused or failed request, a
     stopped read, a config error); anything else is a bug, whose traceback Airbyte needs."""
     return isinstance(error, (AirbyteTracedException, requests.RequestException, ReadStopped))
@@ -117,12 +117,12 @@ class StopSignal:
 
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _read_stop: Optional[BaseException] = None
-    _interrupted: Optional[str] = None
-    _outage_suspected: Optional[Tuple[BaseException, float]] = None  # the failure, and since when
-    _outage_seconds: Optional[float] = None
-    _last_answer: Optional[float] = None
-    _failed_streams: Dict[str, BaseException] = field(default_factory=dict)
+    _read_stop: BaseException | None = None
+    _interrupted: str | None = None
+    _outage_suspected: tuple[BaseException, float] | None = None  # the failure, and since when
+    _outage_seconds: float | None = None
+    _last_answer: float | None = None
+    _failed_streams: dict[str, BaseException] = field(default_factory=dict)
 
     def reset(self) -> None:
         with self._lock:
@@ -157,7 +157,7 @@ class StopSignal:
         with self._lock:
             return self._last_answer is not None
 
-    def window_failed(self, stream: str, exception: BaseException, started_at: Optional[float] = None) -> None:
+    def window_failed(self, stream: str, exception: BaseException, started_at: float | None = None) -> None:
         """`started_at`: when the window's first attempt was sent (this signal's clock)."""
         with self._lock:
             self._failed_streams.setdefault(stream, exception)
@@ -173,7 +173,7 @@ class StopSignal:
             ):
                 self._outage_suspected = (exception, started_at)
 
-    def reason_to_stop(self, stream: str) -> Optional[str]:
+    def reason_to_stop(self, stream: str) -> str | None:
         """None while `stream` may go on; otherwise why not."""
         with self._lock:
             read_stop, outage, interrupted = self._read_stop, self._outage_seconds, self._interrupted
@@ -188,13 +188,13 @@ class StopSignal:
         return None
 
     @property
-    def read_stop(self) -> Optional[BaseException]:
+    def read_stop(self) -> BaseException | None:
         """The failure that stopped the whole read, if one did."""
         with self._lock:
             return self._read_stop
 
     @property
-    def outage_seconds(self) -> Optional[float]:
+    def outage_seconds(self) -> float | None:
         """How long no request had succeeded when an outage stopped the read."""
         with self._lock:
             return self._outage_seconds
@@ -254,9 +254,9 @@ class GuardedPartitionReader(PartitionReader):
             self._queue.put(PartitionCompleteSentinel(partition, not self._IS_SUCCESSFUL))
 
 
-def _window_start(partition: Partition) -> Optional[dt.datetime]:
+def _window_start(partition: Partition) -> dt.datetime | None:
     start = (partition.to_slice() or {}).get("start_time")
-    return dt.datetime.strptime(start, CURSOR_FORMAT) if isinstance(start, str) else None
+    return parse_cursor(start) if isinstance(start, str) else None
 
 
 class ContainedReadProcessor(ConcurrentReadProcessor):
@@ -267,11 +267,11 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         super().__init__(*args, **kwargs)
         self._stop = stop
         self._progress = progress
-        self._windows_not_read: Dict[str, int] = {}
-        self._later_failures: Dict[str, int] = {}
+        self._windows_not_read: dict[str, int] = {}
+        self._later_failures: dict[str, int] = {}
         # Per stream, the start of each window generated and not (yet) read successfully.
-        self._unread: Dict[str, Dict[Partition, dt.datetime]] = {}
-        self._saved_cursor: Dict[str, str] = {}
+        self._unread: dict[str, dict[Partition, dt.datetime]] = {}
+        self._saved_cursor: dict[str, str] = {}
 
     def on_partition(self, partition: Partition) -> None:
         start = _window_start(partition)
@@ -317,7 +317,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         unread = self._unread.get(name)
         if isinstance(cursor, str) and unread:
             floor = min(unread.values())
-            if dt.datetime.strptime(cursor, CURSOR_FORMAT) > floor:
+            if parse_cursor(cursor) > floor:
                 cursor = floor.strftime(CURSOR_FORMAT)
                 message = copy.deepcopy(message)
                 blob = message.state.stream.stream_state  # type: ignore[union-attr]
@@ -426,7 +426,7 @@ class ContainedConcurrentSource(ConcurrentSource):
     _progress: ReadProgress
 
     @classmethod
-    def replacing(cls, source: ConcurrentSource, stop: StopSignal, progress: ReadProgress) -> "ContainedConcurrentSource":
+    def replacing(cls, source: ConcurrentSource, stop: StopSignal, progress: ReadProgress) -> ContainedConcurrentSource:
         contained = cls(
             threadpool=source._threadpool,
             logger=source._logger,
@@ -439,7 +439,7 @@ class ContainedConcurrentSource(ConcurrentSource):
         contained._progress = progress
         return contained
 
-    def read(self, streams: List[AbstractStream]) -> Iterator[AirbyteMessage]:
+    def read(self, streams: list[AbstractStream]) -> Iterator[AirbyteMessage]:
         # ConcurrentSource.read, with the two classes above: the CDK builds its own inline.
         self._logger.info("Starting syncing")
         reader = GuardedPartitionReader(

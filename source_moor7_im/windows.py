@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
-from typing import Any, Mapping, MutableMapping, Optional
+from typing import Any
 
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
     ConfigTransformation,
@@ -35,6 +36,13 @@ ONE_SECOND = dt.timedelta(seconds=1)
 # The cursor's field and format, as the manifest's cursor keeps them in the state.
 CURSOR_FIELD: str = manifest()["definitions"]["cursor_base"]["cursor_field"]
 CURSOR_FORMAT: str = manifest()["definitions"]["cursor_base"]["datetime_format"]
+
+
+def parse_cursor(text: str) -> dt.datetime:
+    """A cursor-format value (a state's cursor, a slice bound) as an aware datetime."""
+    return dt.datetime.strptime(text, CURSOR_FORMAT)  # noqa: DTZ007 - the format ends in %z
+
+
 # The derived bounds live under this config key; the manifest reads them from there.
 SYNC_WINDOWS_KEY = "_sync_windows"
 
@@ -158,13 +166,13 @@ class ValidateConfigAndPlanWindows(ConfigTransformation):
     without a fallback of its own) and adds the window bounds under `_sync_windows` (not
     persisted: the CDK applies config transformations in memory at the start of every run)."""
 
-    parameters: InitVar[Optional[Mapping[str, Any]]] = None
+    parameters: InitVar[Mapping[str, Any] | None] = None
 
-    def __post_init__(self, parameters: Optional[Mapping[str, Any]]) -> None:
+    def __post_init__(self, parameters: Mapping[str, Any] | None) -> None:
         pass
 
-    def transform(self, config: MutableMapping[str, Any], now: Optional[dt.datetime] = None) -> None:
-        now = now or dt.datetime.now(dt.timezone.utc)
+    def transform(self, config: MutableMapping[str, Any], now: dt.datetime | None = None) -> None:
+        now = now or dt.datetime.now(dt.UTC)
         settings = SyncSettings.from_config(config, today=account_today(config, now))
         config.update(with_defaults(config))
         config["base_url"] = settings.base_url  # without a trailing slash, as url_base wants

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
@@ -22,7 +22,7 @@ STREAMS = tuple(PATHS)
 
 class ConfigBuilder:
     def __init__(self) -> None:
-        self._config: Dict[str, Any] = {
+        self._config: dict[str, Any] = {
             "app_key": APP_KEY,
             "secret_key": SECRET_KEY,
             "start_date": "2024-08-01",
@@ -30,26 +30,26 @@ class ConfigBuilder:
             "retry_backoff_seconds": 0.01,
         }
 
-    def with_start_date(self, value: str) -> "ConfigBuilder":
+    def with_start_date(self, value: str) -> ConfigBuilder:
         self._config["start_date"] = value
         return self
 
-    def with_end_date(self, value: Optional[str]) -> "ConfigBuilder":
+    def with_end_date(self, value: str | None) -> ConfigBuilder:
         if value is None:
             self._config.pop("end_date", None)
         else:
             self._config["end_date"] = value
         return self
 
-    def with_values(self, **values: Any) -> "ConfigBuilder":
+    def with_values(self, **values: Any) -> ConfigBuilder:
         self._config.update(values)
         return self
 
-    def without(self, key: str) -> "ConfigBuilder":
+    def without(self, key: str) -> ConfigBuilder:
         self._config.pop(key, None)
         return self
 
-    def build(self) -> Dict[str, Any]:
+    def build(self) -> dict[str, Any]:
         return copy.deepcopy(self._config)
 
 
@@ -58,24 +58,24 @@ class ReportRequestBuilder:
 
     def __init__(self, stream: str) -> None:
         self._stream = stream
-        self._body: Dict[str, Any] = {}
+        self._body: dict[str, Any] = {}
 
     @classmethod
-    def for_stream(cls, stream: str) -> "ReportRequestBuilder":
+    def for_stream(cls, stream: str) -> ReportRequestBuilder:
         return cls(stream)
 
-    def with_create_time(self, start: str, end: str) -> "ReportRequestBuilder":
+    def with_create_time(self, start: str, end: str) -> ReportRequestBuilder:
         self._body["createTime"] = [start, end]
         return self
 
-    def with_day(self, day: str) -> "ReportRequestBuilder":
+    def with_day(self, day: str) -> ReportRequestBuilder:
         return self.with_create_time(f"{day} 00:00:00", f"{day} 23:59:59")
 
-    def with_dimension(self, dimension: str) -> "ReportRequestBuilder":
+    def with_dimension(self, dimension: str) -> ReportRequestBuilder:
         self._body["dimension"] = dimension
         return self
 
-    def with_body(self, **values: Any) -> "ReportRequestBuilder":
+    def with_body(self, **values: Any) -> ReportRequestBuilder:
         self._body.update(values)
         return self
 
@@ -87,49 +87,49 @@ class ReportResponseBuilder:
     """A 7moor envelope: `{success, code, message, data: {header, list}}`."""
 
     def __init__(self) -> None:
-        self._header: List[Dict[str, Any]] = []
-        self._rows: List[Dict[str, Any]] = []
+        self._header: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []
         self._status = 200
-        self._envelope: Dict[str, Any] = {"success": True, "code": "200", "message": "requestSuccess"}
-        self._headers: Dict[str, str] = {}
-        self._raw: Optional[str] = None
+        self._envelope: dict[str, Any] = {"success": True, "code": "200", "message": "requestSuccess"}
+        self._headers: dict[str, str] = {}
+        self._raw: str | None = None
 
     @classmethod
-    def report(cls) -> "ReportResponseBuilder":
+    def report(cls) -> ReportResponseBuilder:
         return cls()
 
     @classmethod
-    def error(cls, status: int, code: str, message: str) -> "ReportResponseBuilder":
+    def error(cls, status: int, code: str, message: str) -> ReportResponseBuilder:
         builder = cls()
         builder._status = status
         builder._envelope = {"success": False, "code": code, "message": message}
         return builder
 
     @classmethod
-    def raw(cls, status: int, body: str) -> "ReportResponseBuilder":
+    def raw(cls, status: int, body: str) -> ReportResponseBuilder:
         builder = cls()
         builder._status = status
         builder._raw = body
         return builder
 
-    def with_column(self, prop: str, label: str, custom: bool = False) -> "ReportResponseBuilder":
+    def with_column(self, prop: str, label: str, custom: bool = False) -> ReportResponseBuilder:
         self._header.append({"isCustomHeader": custom, "prop": prop, "show": True, "width": 120, "label": label})
         return self
 
-    def with_header_entry(self, **entry: Any) -> "ReportResponseBuilder":
+    def with_header_entry(self, **entry: Any) -> ReportResponseBuilder:
         """A header entry as given, for the vendor's inconsistent shapes (width, flag spelling)."""
         self._header.append(entry)
         return self
 
-    def with_row(self, **row: Any) -> "ReportResponseBuilder":
+    def with_row(self, **row: Any) -> ReportResponseBuilder:
         self._rows.append(row)
         return self
 
-    def with_rows(self, rows: List[Dict[str, Any]]) -> "ReportResponseBuilder":
+    def with_rows(self, rows: list[dict[str, Any]]) -> ReportResponseBuilder:
         self._rows.extend(rows)
         return self
 
-    def with_header(self, name: str, value: str) -> "ReportResponseBuilder":
+    def with_header(self, name: str, value: str) -> ReportResponseBuilder:
         self._headers[name] = value
         return self
 

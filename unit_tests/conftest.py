@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Iterator, List, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,8 @@ from .builders import SECRET_KEY, catalog
 
 def read(
     config: Mapping[str, Any],
-    configured_catalog: Optional[ConfiguredAirbyteCatalog] = None,
-    state: Optional[List[AirbyteStateMessage]] = None,
+    configured_catalog: ConfiguredAirbyteCatalog | None = None,
+    state: list[AirbyteStateMessage] | None = None,
     expecting_exception: bool = False,
 ) -> EntrypointOutput:
     configured_catalog = configured_catalog or catalog()
@@ -72,7 +73,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def run_cli(args: List[str], config: Optional[Mapping[str, Any]], tmp_path, capsys) -> List[dict]:
+def run_cli(args: list[str], config: Mapping[str, Any] | None, tmp_path, capsys) -> list[dict]:
     """Run the `source-moor7-im` command in-process, at debug level; return its stdout
     messages as dicts, after checking that stdout holds nothing but Airbyte messages (no
     traceback) and that neither stdout nor stderr holds the secret key."""

@@ -14,8 +14,8 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List
 
 import pytest
 import yaml
@@ -57,7 +57,8 @@ def test_poetry_lock_is_current_with_pyproject() -> None:
     assert not [line for line in lines if line.startswith("Error")], lines
     for line in lines:
         if line.startswith("Warning"):
-            assert "[tool.poetry." in line and ("deprecated" in line or "[project.dynamic]" in line), line
+            assert "[tool.poetry." in line, line
+            assert "deprecated" in line or "[project.dynamic]" in line, line
 
 
 def test_the_dev_group_holds_the_dev_extra() -> None:
@@ -72,7 +73,8 @@ def test_the_dev_group_holds_the_dev_extra() -> None:
 
 @pytest.mark.parametrize("license_name", [METADATA.get("license")])
 def test_check_connector_license(license_name: str) -> None:
-    assert license_name is not None and license_name.upper() in {"MIT", "ELV2"}
+    assert license_name is not None
+    assert license_name.upper() in {"MIT", "ELV2"}
 
 
 def test_check_connector_license_match_in_pyproject() -> None:
@@ -136,7 +138,7 @@ def _lines(directory: Path) -> Iterator[tuple[Path, str]]:
                 continue
 
 
-def files_with_http_urls(directory: Path) -> List[str]:
+def files_with_http_urls(directory: Path) -> list[str]:
     """CheckConnectorUsesHTTPSOnly: every line outside the ignored directories and files that
     is not a comment, has no ignore mark and, once json-schema.org and localhost URLs are
     removed, still holds `http://` (case-insensitive)."""
@@ -166,7 +168,8 @@ def test_the_only_marked_http_lines_are_the_loopback_exception_of_base_url() -> 
         key = line.split(":", 1)[0]
         assert key in {"pattern", "pattern_descriptor"}, line
         assert re.findall(r"http://[^\s\"|(]*", line.split(IGNORE_COMMENT)[0]) in (["http://"], ["http://127.0.0.1:port"]), line
-        assert "127" in line and "https://" in line, line
+        assert "127" in line, line
+        assert "https://" in line, line
 
 
 def test_the_https_scan_finds_what_the_check_finds(tmp_path: Path) -> None:
@@ -191,7 +194,9 @@ def test_check_connector_uses_python_base_image() -> None:
 
 def test_check_connector_icon_is_available() -> None:
     icon = ROOT / METADATA["icon"]
-    assert icon.is_file() and icon.name == "icon.svg" and icon.parent == ROOT
+    assert icon.is_file()
+    assert icon.name == "icon.svg"
+    assert icon.parent == ROOT
     text = icon.read_text(encoding="utf-8")
     # Airbyte's default icon (the check compares the whole file) begins its path so.
     assert 'd="M95.775 53.416c20.364-22.88' not in text
@@ -230,7 +235,8 @@ def test_validate_metadata_major_version_and_release_candidate_rules() -> None:
     rollout = ((METADATA.get("releases") or {}).get("rolloutConfiguration") or {}).get("enableProgressiveRollout")
     is_rc = prerelease is not None and "rc" in prerelease
     if is_rc:
-        assert rollout is not None and not (major != "0" and minor == "0" and patch == "0")
+        assert rollout is not None
+        assert not (major != "0" and minor == "0" and patch == "0")
     if rollout is True:
         assert prerelease is not None
 
@@ -250,8 +256,8 @@ def test_validate_breaking_changes_deadlines() -> None:
     breaking = (METADATA.get("releases") or {}).get("breakingChanges") or {}
     entry = breaking.get(METADATA["dockerImageTag"])
     if entry:
-        deadline = dt.datetime.strptime(entry["upgradeDeadline"], "%Y-%m-%d")
-        assert deadline > dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=7)
+        deadline = dt.date.fromisoformat(entry["upgradeDeadline"])
+        assert deadline > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)
 
 
 def test_check_connector_max_seconds_between_messages_value() -> None:
@@ -264,7 +270,8 @@ def test_check_connector_max_seconds_between_messages_value() -> None:
 
 
 def test_check_documentation_exists() -> None:
-    assert DOCS_PAGE.is_file() and DOCS_PAGE.read_text(encoding="utf-8").strip()
+    assert DOCS_PAGE.is_file()
+    assert DOCS_PAGE.read_text(encoding="utf-8").strip()
 
 
 def test_check_migration_guide() -> None:
@@ -286,7 +293,8 @@ def test_check_changelog_entry() -> None:
             after_changelog = True
         if after_changelog and METADATA["dockerImageTag"] in line:
             entry_found = True
-    assert after_changelog and entry_found
+    assert after_changelog
+    assert entry_found
 
 
 def test_documentation_content_checks_apply_from_sl_300_only() -> None:

@@ -34,7 +34,7 @@ def test_check_succeeds_with_one_request_for_one_day(tmp_path, capsys) -> None:
 
 @freeze_time("2024-09-10 12:00:00", tick=True)
 @pytest.mark.parametrize(
-    "status, body, words",
+    ("status", "body", "words"),
     [
         (401, '{"success": false, "code": "401", "message": "m7-sign verification failed"}', "m7-sign verification failed"),
         (200, '{"success": false, "code": "401", "message": "invalid m7-appkey"}', "invalid m7-appkey"),
@@ -50,7 +50,8 @@ def test_check_fails_on_rejected_credentials_quoting_the_api(status: int, body: 
     status_message = _status(messages)
     assert status_message["status"] == "FAILED"
     assert words in status_message["message"]
-    assert "app_key" in status_message["message"] and "secret_key" in status_message["message"]
+    assert "app_key" in status_message["message"]
+    assert "secret_key" in status_message["message"]
     assert attempts == 1, "rejected credentials are not retried"
     assert SECRET_KEY not in json.dumps(messages)
 
@@ -61,7 +62,8 @@ def test_check_with_an_invalid_config_fails_before_any_request(tmp_path, capsys)
         status = _status(run_cli(["check"], config, tmp_path, capsys))
         assert mocker.request_history == []
     assert status["status"] == "FAILED"
-    assert "'dimension'" in status["message"] and "week" in status["message"]
+    assert "'dimension'" in status["message"]
+    assert "week" in status["message"]
 
 
 @freeze_time("2024-09-10 12:00:00", tick=True)
@@ -78,7 +80,5 @@ def test_check_on_an_unreachable_host_gives_up_after_two_quick_retries_naming_th
         attempts = len(mocker.request_history)
     assert attempts == 3, "the first try and the check's 2 retries"
     assert status["status"] == "FAILED"
-    assert (
-        "moor7.invalid could not be found: the host name does not resolve" in status["message"]
-        and "'base_url'" in status["message"]
-    )
+    assert "moor7.invalid could not be found: the host name does not resolve" in status["message"]
+    assert "'base_url'" in status["message"]

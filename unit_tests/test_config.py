@@ -67,14 +67,14 @@ def test_a_good_config_passes_the_spec(tmp_path, capsys) -> None:
 SPEC_EXPRESSIBLE = [c for c in BAD_CONFIGS if c[3]]
 
 
-@pytest.mark.parametrize("name, change, field, spec_refuses", SPEC_EXPRESSIBLE, ids=[c[0] for c in SPEC_EXPRESSIBLE])
+@pytest.mark.parametrize(("name", "change", "field", "spec_refuses"), SPEC_EXPRESSIBLE, ids=[c[0] for c in SPEC_EXPRESSIBLE])
 def test_the_spec_refuses_what_it_can_express(name, change, field, spec_refuses, tmp_path, capsys) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(_bad_config(change), _spec_schema(tmp_path, capsys), format_checker=jsonschema.FormatChecker())
 
 
 @freeze_time("2024-09-10 12:00:00")
-@pytest.mark.parametrize("name, change, field, spec_refuses", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+@pytest.mark.parametrize(("name", "change", "field", "spec_refuses"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
 @pytest.mark.parametrize("command", ["check", "discover", "read"])
 def test_a_bad_config_stops_before_any_request_with_one_sentence_naming_the_field(
     command, name, change, field, spec_refuses, tmp_path, capsys
@@ -97,5 +97,6 @@ def test_a_bad_config_stops_before_any_request_with_one_sentence_naming_the_fiel
         message = trace["error"]["message"]
         assert messages[0]["_exit_code"] == 1
     assert f"'{field}'" in message, message
-    assert message.count(". ") <= 1 and "Traceback" not in message, message
+    assert message.count(". ") <= 1, message
+    assert "Traceback" not in message, message
     assert SECRET_KEY not in json.dumps(messages)

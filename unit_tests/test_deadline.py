@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Iterator, List
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -29,7 +29,7 @@ TRICKLES = {
 }
 
 
-def serve_trickle(pieces: List[bytes]) -> Iterator[str]:
+def serve_trickle(pieces: list[bytes]) -> Iterator[str]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)

@@ -29,7 +29,7 @@ def _read_one_day(*answers: dict):
 
 @freeze_time("2024-09-10 12:00:00", tick=True)
 @pytest.mark.parametrize(
-    "status, body",
+    ("status", "body"),
     [
         (200, '{"success": false, "code": "500", "message": "服务器内部错误"}'),
         (200, '{"success": true, "code": "500", "message": "odd"}'),
@@ -64,7 +64,7 @@ def test_a_failed_answer_is_retried_and_the_retry_delivers_the_rows(status: int,
 
 @freeze_time("2024-09-10 12:00:00", tick=True)
 @pytest.mark.parametrize(
-    "status, body, words",
+    ("status", "body", "words"),
     [
         (401, '{"success": false, "code": "401", "message": "invalid m7-appkey"}', "invalid m7-appkey"),
         (401, "", "HTTP status without a message"),
@@ -76,9 +76,12 @@ def test_rejected_credentials_stop_at_once_as_a_config_error(status: int, body: 
     assert attempts == 1
     errors = [m.trace.error for m in output.errors]  # the stream's error, then the read's final error
     assert {e.failure_type for e in errors} == {FailureType.config_error}
-    assert len(errors) == 2 and all(e.message.startswith("7moor rejected") for e in errors)
+    assert len(errors) == 2
+    assert all(e.message.startswith("7moor rejected") for e in errors)
     for error in errors:
-        assert words in error.message and "'app_key'" in error.message and "'secret_key'" in error.message
+        assert words in error.message
+        assert "'app_key'" in error.message
+        assert "'secret_key'" in error.message
     assert SECRET_KEY not in json.dumps([m.trace.error.message for m in output.errors])
     assert output.records == []
 
@@ -122,12 +125,13 @@ def test_a_network_error_is_retried_signed_afresh_and_the_retry_delivers_the_row
         output = read(config, catalog("agent_quality"))
     assert not output.errors, output.errors
     assert [m.record.data["agentId"] for m in output.records] == ["a[1]"]
-    assert len(sent) == 2 and sent[0]["m7-nonce"] != sent[1]["m7-nonce"]
+    assert len(sent) == 2
+    assert sent[0]["m7-nonce"] != sent[1]["m7-nonce"]
 
 
 @freeze_time("2024-09-10 12:00:00", tick=True)
 @pytest.mark.parametrize(
-    "failure, words",
+    ("failure", "words"),
     [
         ({"status_code": 500, "text": '{"success": false, "code": "500", "message": "服务器内部错误"}'}, "服务器内部错误"),
         (
@@ -187,7 +191,8 @@ def test_a_body_is_parsed_once_for_all_filters_and_the_parse_is_not_kept() -> No
     response._content = ROW.encode()
     with parse_body_once(response):
         first, second = response.json(), response.json()
-        assert first is second and first["data"]["list"] == [{"agentId": "a[1]", "initCount": 1}]
+        assert first is second
+        assert first["data"]["list"] == [{"agentId": "a[1]", "initCount": 1}]
     assert response.json() is not first, "after the filters, the cached parse is dropped"
     not_json = requests.Response()
     not_json._content = b"service busy"
@@ -223,12 +228,14 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
     assert attempts == 1
     message = output.errors[0].trace.error.message
     assert output.errors[0].trace.error.failure_type == FailureType.config_error
-    assert "refused the agent_quality report" in message and "permission" in message and "无权限访问该接口" in message
+    assert "refused the agent_quality report" in message
+    assert "permission" in message
+    assert "无权限访问该接口" in message
     assert "'secret_key'" not in message
 
 
 @pytest.mark.parametrize(
-    "status, body, refusal",
+    ("status", "body", "refusal"),
     [
         (403, {"success": False, "code": "403", "message": "无权限访问该接口"}, True),
         (200, {"success": False, "code": "500", "message": "该账号未开通此报表"}, True),
@@ -253,5 +260,6 @@ def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boun
     from source_moor7_im.messages import bounded_text
 
     quoted = bounded_text("服务器内部错误" * 20_000)
-    assert len(quoted.encode("utf-8")) <= 300 and quoted.endswith("…")
+    assert len(quoted.encode("utf-8")) <= 300
+    assert quoted.endswith("…")
     assert bounded_text({"message": "short"}) == '{"message": "short"}'

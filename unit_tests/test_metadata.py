@@ -24,8 +24,11 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 def test_metadata_passes_airbytes_metadata_model() -> None:
     model = ConnectorMetadataDefinitionV0.model_validate(METADATA)
-    assert model.data.connector_type.value == "source" and model.data.connector_subtype.value == "api"
-    assert model.data.ab_internal is not None and model.data.ab_internal.ql is not None and model.data.ab_internal.sl is not None
+    assert model.data.connector_type.value == "source"
+    assert model.data.connector_subtype.value == "api"
+    assert model.data.ab_internal is not None
+    assert model.data.ab_internal.ql is not None
+    assert model.data.ab_internal.sl is not None
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,8 @@ def test_the_base_image_is_pinned_by_digest() -> None:
 
 def test_the_docs_page_named_by_documentation_url_exists_with_a_changelog_entry_for_this_version() -> None:
     url = urlparse(DATA["documentationUrl"])
-    assert url.scheme == "https" and url.netloc == "docs.airbyte.com"
+    assert url.scheme == "https"
+    assert url.netloc == "docs.airbyte.com"
     assert url.path.startswith("/integrations/sources/")
     page = ROOT / "docs" / f"{url.path.strip('/')}.md"
     text = page.read_text(encoding="utf-8")
@@ -59,10 +63,12 @@ def test_the_docs_page_named_by_documentation_url_exists_with_a_changelog_entry_
 
 def test_the_icon_is_an_svg_file_at_the_top_level() -> None:
     icon = ROOT / DATA["icon"]
-    assert icon.name == "icon.svg" and icon.parent == ROOT
+    assert icon.name == "icon.svg"
+    assert icon.parent == ROOT
     root = ElementTree.parse(icon).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    assert root.get("viewBox") and len(list(root.iter())) > 1
+    assert root.get("viewBox")
+    assert len(list(root.iter())) > 1
 
 
 def test_pypi_package_name_is_the_distribution_and_the_command_keeps_its_name() -> None:

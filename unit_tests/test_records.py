@@ -25,7 +25,7 @@ from .conftest import read
 
 
 @pytest.mark.parametrize(
-    "label, expected",
+    ("label", "expected"),
     [
         ("2024", dt.datetime(2024, 1, 1)),
         ("2024-08", dt.datetime(2024, 8, 1)),
@@ -47,7 +47,7 @@ def test_labels_that_are_not_dates_are_not_parsed(label) -> None:
 
 
 @pytest.mark.parametrize(
-    "agent_id, name, number",
+    ("agent_id", "name", "number"),
     [
         ("在线客服[8029]", "在线客服", "8029"),
         ("6014[6014]", "6014", "6014"),
@@ -70,7 +70,8 @@ def test_nested_columns_are_lifted_and_the_nested_dict_kept() -> None:
         config=with_defaults({}), parameters={"name": "a_report", "bucket": "day", "nested_fields": ["everyTimeLength"]}
     )
     fields.transform(record, stream_slice={"start_time": "2024-08-05T00:00:00+0800"})  # type: ignore[arg-type]
-    assert record["loginTotalTimeLength"] == 10 and record["uuid-a"] == 4
+    assert record["loginTotalTimeLength"] == 10
+    assert record["uuid-a"] == 4
     assert record["initCount"] == 3, "a top-level column is never overwritten by a nested key"
     assert record["everyTimeLength"] == {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}
 
@@ -120,7 +121,8 @@ def test_an_unreadable_label_stops_the_stream_with_an_error_quoting_the_label_an
     # Never two rows under one made-up key: no row of the window is given the window start,
     # and the stream's state does not pass the window.
     periods = [m.record.data["period_start"] for m in output.records]
-    assert len(periods) == len(set(periods)) and "2024-08-01T00:00:00+08:00" not in periods[1:]
+    assert len(periods) == len(set(periods))
+    assert "2024-08-01T00:00:00+08:00" not in periods[1:]
     # (the CDK may checkpoint the range start: a resume from there re-reads the window)
     cursors = [m.state.stream.stream_state.__dict__.get("period_start") for m in output.state_messages]
     assert all(c is None or c <= "2024-08-01T00:00:00+0800" for c in cursors), cursors
@@ -189,14 +191,18 @@ def test_agent_rows_get_their_day_name_number_and_lifted_columns() -> None:
         output = read(config, catalog("agent_workload", "agent_quality"))
         by_stream = {m.record.stream: m.record.data for m in output.records}
         workload, quality = by_stream["agent_workload"], by_stream["agent_quality"]
-        assert workload["period_start"] == "2024-08-01T00:00:00+08:00" and workload["report_date"] == "2024-08-01"
+        assert workload["period_start"] == "2024-08-01T00:00:00+08:00"
+        assert workload["report_date"] == "2024-08-01"
         assert quality["report_date"] == "2024-08-01"
         assert (workload["agent_name"], workload["agent_number"]) == ("在线客服", "8029")
-        assert workload["loginTotalTimeLength"] == 90 and workload["1b1070a2-e9f4-42c2-9f21-b2aab5b74119"] == 60
+        assert workload["loginTotalTimeLength"] == 90
+        assert workload["1b1070a2-e9f4-42c2-9f21-b2aab5b74119"] == 60
         assert workload["everyTimeLength"] == {"1b1070a2-e9f4-42c2-9f21-b2aab5b74119": 60, "loginTotalTimeLength": 90}
-        assert quality["dceb6c54-5a00-4114-a36f-0f4e8e0f8659"] == 66.67 and quality["pushCsrRate"] == 33.33
+        assert quality["dceb6c54-5a00-4114-a36f-0f4e8e0f8659"] == 66.67
+        assert quality["pushCsrRate"] == 33.33
         # no brackets: the CDK writes null fields by leaving them out of the record
-        assert quality.get("agent_name") is None and quality.get("agent_number") is None
+        assert quality.get("agent_name") is None
+        assert quality.get("agent_number") is None
 
 
 def _response(body: str) -> requests.Response:
@@ -207,7 +213,7 @@ def _response(body: str) -> requests.Response:
 
 
 @pytest.mark.parametrize(
-    "body, rows",
+    ("body", "rows"),
     [
         (
             '{"success": true, "data": {"header": [], "list": [{"time": "2024-08-05"}, {"time": "2024-08-06"}]}}',

@@ -34,9 +34,12 @@ def test_documented_columns_are_typed_and_titled_with_their_label() -> None:
     quality = json.loads((SCHEMAS / "agent_quality.json").read_text(encoding="utf-8"))["properties"]
     workload = json.loads((SCHEMAS / "agent_workload.json").read_text(encoding="utf-8"))["properties"]
     assert session["initCount"] == {"type": ["null", "integer"], "title": "总会话数", "description": "Sessions in total."}
-    assert session["time"]["type"] == ["null", "string"] and session["sessionTimeLen"]["type"] == ["null", "number"]
-    assert quality["pushCsrRate"]["type"] == ["null", "number"] and quality["pushCsrRate"]["title"] == "邀评率"
-    assert quality["avgMsgResponseLen"]["type"] == ["null", "number"] and quality["evaluateCount"]["type"] == ["null", "integer"]
+    assert session["time"]["type"] == ["null", "string"]
+    assert session["sessionTimeLen"]["type"] == ["null", "number"]
+    assert quality["pushCsrRate"]["type"] == ["null", "number"]
+    assert quality["pushCsrRate"]["title"] == "邀评率"
+    assert quality["avgMsgResponseLen"]["type"] == ["null", "number"]
+    assert quality["evaluateCount"]["type"] == ["null", "integer"]
     assert workload["loginTotalTimeLength"]["title"] == "登录总时长"
     assert WORKLOAD_STATE not in workload, "per-account UUID columns come from the live header, not the static schema"
     assert session["period_start"]["format"] == "date-time"
@@ -59,7 +62,8 @@ def test_primary_key_fields_are_never_null_and_every_report_row_has_a_local_date
     ):
         assert schemas[stream][key]["type"] == "string", f"{stream}.{key} may be null"
     for stream in ("session_time", "agent_workload", "agent_quality"):
-        assert schemas[stream]["report_date"]["type"] == "string" and schemas[stream]["report_date"]["format"] == "date"
+        assert schemas[stream]["report_date"]["type"] == "string"
+        assert schemas[stream]["report_date"]["format"] == "date"
 
 
 def test_report_columns_schema_types_each_column_of_a_header_entry() -> None:

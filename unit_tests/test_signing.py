@@ -47,7 +47,8 @@ def test_authenticator_sets_the_four_headers_on_the_prepared_request() -> None:
         hmac.new(SECRET_KEY.encode(), (APP_KEY + headers["m7-timestamp"] + headers["m7-nonce"]).encode(), hashlib.sha256).digest()
     ).decode()
     assert headers["m7-sign"] == expected
-    assert SECRET_KEY not in repr(_authenticator()) and SECRET_KEY not in str(dict(headers))
+    assert SECRET_KEY not in repr(_authenticator())
+    assert SECRET_KEY not in str(dict(headers))
 
 
 def test_signing_the_same_request_twice_gives_a_new_nonce() -> None:

@@ -83,7 +83,7 @@ def test_titles_write_ids_in_capitals() -> None:
 
 
 @pytest.mark.parametrize(
-    "url, allowed",
+    ("url", "allowed"),
     [
         ("https://v7openapi.7moor.com", True),
         ("https://v7openapi.7moor.com/", True),
@@ -107,15 +107,18 @@ def test_base_url_is_https_except_for_loopback_hosts_in_the_spec_and_in_settings
         assert SyncSettings.from_config({**GOOD, "base_url": url}, today=TODAY).base_url == url.rstrip("/")
     else:
         message = _settings_error(base_url=url)
-        assert message.startswith("'base_url'") and "https" in message
+        assert message.startswith("'base_url'")
+        assert "https" in message
 
 
 def test_plain_http_to_a_remote_host_is_refused_with_the_reason_and_the_fix() -> None:
     message = _settings_error(base_url="http://v7openapi.7moor.com")
-    assert "unencrypted" in message and "https://v7openapi.7moor.com" in message and "127.0.0.1" in message
+    assert "unencrypted" in message
+    assert "https://v7openapi.7moor.com" in message
+    assert "127.0.0.1" in message
 
 
-@pytest.mark.parametrize("days, allowed", [(0, True), (1, True), (30, True), (31, False), (365, False)])
+@pytest.mark.parametrize(("days", "allowed"), [(0, True), (1, True), (30, True), (31, False), (365, False)])
 def test_lookback_days_has_a_maximum_of_30_in_the_spec_and_in_settings(days: int, allowed: bool) -> None:
     assert PROPERTIES["lookback_days"]["maximum"] == 30
     assert _spec_accepts(lookback_days=days) is allowed
@@ -141,7 +144,8 @@ def test_a_zone_with_daylight_saving_time_is_refused_without_an_end_date_naming_
     # Today is in September: the next change of Europe/Berlin is the end of October.
     message = _settings_error(end_date=None, start_date="2024-09-01", timezone="Europe/Berlin")
     assert message.startswith("'timezone' Europe/Berlin changes its UTC offset on 2024-10-27")
-    assert "Asia/Shanghai" in message and "UTC" in message
+    assert "Asia/Shanghai" in message
+    assert "UTC" in message
 
 
 def test_a_zone_with_daylight_saving_time_is_accepted_for_a_range_within_one_offset() -> None:
@@ -209,7 +213,7 @@ def test_the_spec_title_is_the_connector_name_in_metadata() -> None:
     assert SPEC["title"] == metadata["data"]["name"]
 
 
-@pytest.mark.parametrize("dimension, refused", [("day", False), ("month", False), ("year", True)])
+@pytest.mark.parametrize(("dimension", "refused"), [("day", False), ("month", False), ("year", True)])
 def test_a_month_or_year_report_is_checked_over_its_whole_first_bucket(dimension: str, refused: bool) -> None:
     # Europe/Berlin changes its offset on 2024-03-31; a year report from June starts in January.
     values = {"timezone": "Europe/Berlin", "dimension": dimension, "start_date": "2024-06-01", "end_date": "2024-06-30"}

@@ -28,12 +28,13 @@ def _one_year_later(moment: dt.datetime) -> dt.datetime:
 
 def assert_valid_windows(windows, dimension: str, first: dt.datetime, last: dt.datetime) -> None:
     assert windows, "no request was made"
-    assert windows[0][0] == first and windows[-1][1] == last
+    assert windows[0][0] == first
+    assert windows[-1][1] == last
     for start, end in windows:
         assert start <= end
         assert end < _one_year_later(start), f"window {start} .. {end} reaches one year"
         assert bucket_start(start, dimension) == start, f"window starts inside a {dimension} bucket: {start}"
-    for (_, end), (next_start, _) in zip(windows, windows[1:]):
+    for (_, end), (next_start, _) in itertools.pairwise(windows):
         assert next_start == end + ONE_SECOND, f"gap or overlap between {end} and {next_start}"
     for _start, end in windows[:-1]:
         assert next_bucket_start(end, dimension) == end + ONE_SECOND, f"window ends inside a {dimension} bucket: {end}"
@@ -111,7 +112,7 @@ def test_agent_reports_request_one_local_day_at_a_time(stream: str) -> None:
 
 @freeze_time(NOW)
 @pytest.mark.parametrize(
-    "dimension, start_date, end_date",
+    ("dimension", "start_date", "end_date"),
     list(
         itertools.product(
             ["half_hour", "hour", "day", "month", "year"],
@@ -135,7 +136,7 @@ def test_session_windows_cover_the_range_in_whole_buckets(dimension: str, start_
 
 @freeze_time(NOW)
 @pytest.mark.parametrize(
-    "dimension, cursor, lookback_days, first_window_start",
+    ("dimension", "cursor", "lookback_days", "first_window_start"),
     [
         ("day", "2024-08-05T00:00:00+08:00", 1, "2024-08-04 00:00:00"),
         ("day", "2024-08-05T00:00:00+08:00", 0, "2024-08-05 00:00:00"),
@@ -189,7 +190,7 @@ def test_a_cursor_before_the_start_date_reads_from_the_start_date() -> None:
 
 
 @pytest.mark.parametrize(
-    "days, dimension, expected",
+    ("days", "dimension", "expected"),
     [
         (0, "day", ""),
         (1, "day", "P1D"),

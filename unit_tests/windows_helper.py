@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import requests_mock
 
@@ -14,13 +15,13 @@ from .builders import BASE_URL, PATHS, catalog
 from .conftest import read
 
 EMPTY = '{"success": true, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": []}}'
-Window = Tuple[dt.datetime, dt.datetime]
+Window = tuple[dt.datetime, dt.datetime]
 
 
 def requested_windows(
-    config: Mapping[str, Any], stream: str, state: Optional[List[AirbyteStateMessage]] = None, body: str = EMPTY
-) -> List[Window]:
-    bodies: List[Mapping[str, Any]] = []
+    config: Mapping[str, Any], stream: str, state: list[AirbyteStateMessage] | None = None, body: str = EMPTY
+) -> list[Window]:
+    bodies: list[Mapping[str, Any]] = []
 
     def answer(request, context):
         bodies.append(json.loads(request.body))
@@ -33,5 +34,5 @@ def requested_windows(
     return sorted((dt.datetime.fromisoformat(b["createTime"][0]), dt.datetime.fromisoformat(b["createTime"][1])) for b in bodies)
 
 
-def fmt(windows: List[Window]) -> List[Tuple[str, str]]:
+def fmt(windows: list[Window]) -> list[tuple[str, str]]:
     return [(start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S")) for start, end in windows]
