@@ -159,16 +159,21 @@ def test_a_timezone_that_is_not_an_iana_name_is_refused_by_the_spec_and_by_setti
     assert _settings_error(timezone=zone).startswith(f"'timezone' {zone!r} is not a known IANA time zone name")
 
 
-def test_every_advanced_limit_in_the_spec_matches_settings() -> None:
-    for name, low, high in (
-        ("max_concurrent_requests", 1, 16),
-        ("retry_backoff_seconds", 0, 600),
-        ("max_retries", 0, 20),
-        ("max_requests_per_second", 1, 1000),
-    ):
-        assert (PROPERTIES[name]["minimum"], PROPERTIES[name]["maximum"]) == (low, high)
+def test_settings_take_each_numeric_bound_from_the_spec() -> None:
+    numeric = [name for name, prop in PROPERTIES.items() if prop["type"] in ("integer", "number")]
+    assert set(numeric) == {
+        "lookback_days",
+        "max_concurrent_requests",
+        "retry_backoff_seconds",
+        "max_retries",
+        "max_requests_per_second",
+    }
+    for name in numeric:
+        low, high = PROPERTIES[name]["minimum"], PROPERTIES[name]["maximum"]
+        SyncSettings.from_config({**GOOD, name: low}, today=TODAY)
         SyncSettings.from_config({**GOOD, name: high}, today=TODAY)
         assert _settings_error(**{name: high + 1}).startswith(f"'{name}' must be")
+        assert _settings_error(**{name: low - 1}).startswith(f"'{name}' must be")
 
 
 def test_the_outage_bound_is_said_in_one_wording_in_the_spec_the_readme_and_the_docs_page() -> None:
