@@ -27,7 +27,7 @@ MAX_CAUSE_BYTES = 900  # one failed window's cause in the final error, which lis
 MAX_MESSAGE_BYTES = 4096
 MAX_INTERNAL_MESSAGE_BYTES = 1024
 
-# "[stream agent_quality, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]": `location`.
+# "[stream <name>, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]": `location`.
 FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")
 
 

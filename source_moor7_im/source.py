@@ -6,6 +6,7 @@ import ast
 import contextlib
 import copy
 import difflib
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -31,6 +32,19 @@ from .progress import ReadProgress, buckets_in
 from .schema import live_header_discovery
 from .settings import MANIFEST_PATH, ConfigError, report_table
 from .stop_rules import READ_STOP, ContainedConcurrentSource
+from .windows import CURSOR_FIELD
+
+# One stream's state, for the messages about a state file.
+STATE_EXAMPLE = json.dumps(
+    {
+        "type": "STREAM",
+        "stream": {
+            "stream_descriptor": {"name": next(iter(report_table()))},
+            "stream_state": {CURSOR_FIELD: "2024-01-20T00:00:00+08:00"},
+        },
+    },
+    ensure_ascii=False,
+)
 
 # The manifest's settings for commands a person waits on (definitions.interactive_requests).
 INTERACTIVE_COMMANDS = ("check", "discover")
@@ -77,9 +91,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
         if isinstance(document, dict) and document:
             raise ConfigError(
                 f"The state file {state_path} holds a legacy state object {_preview(document)}: this connector reads "
-                "Airbyte per-stream state, a list of messages such as "
-                '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "agent_workload"}, '
-                '"stream_state": {"period_start": "2024-01-20T00:00:00+08:00"}}}]. Write the state in that form, '
+                f"Airbyte per-stream state, a list of messages such as [{STATE_EXAMPLE}]. Write the state in that form, "
                 "or run without a state to sync from 'start_date'."
             )
         messages = []
@@ -89,8 +101,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
             except Exception:
                 raise ConfigError(
                     f"The state file {state_path} holds {_preview(entry)}, which is not an Airbyte state message: "
-                    'each entry must look like {"type": "STREAM", "stream": {"stream_descriptor": {"name": "agent_workload"}, '
-                    '"stream_state": {"period_start": "2024-01-20T00:00:00+08:00"}}}. Correct it, or run without a state.'
+                    f"each entry must look like {STATE_EXAMPLE}. Correct it, or run without a state."
                 ) from None
         return messages
 
@@ -200,7 +211,7 @@ def planned_rows(dimension: str, by_dimension: list[str], stream: str, window: M
 
 def plain_status(status: AirbyteConnectionStatus) -> AirbyteConnectionStatus:
     """A failed check's message as one plain sentence: the CDK gives the repr of "Stream
-    agent_workload is not available: <cause>", quotes included."""
+    <name> is not available: <cause>", quotes included."""
     if status.status == Status.FAILED and status.message:
         text = status.message
         if text[:1] in ("'", '"'):
