@@ -6,16 +6,15 @@ from __future__ import annotations
 import collections
 import json
 import socket
-import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 from moor7_emulator import Account, Emulator, Faults
 
-from .conftest import Cli, CliResult, assert_no_secret, committed_catalog, emulator_config
+from .conftest import Cli, CliResult, committed_catalog, emulator_config, run_in_process
 
 CONCURRENCY = 4  # the default max_concurrent_requests
 STREAMS = ("session_time", "agent_workload", "agent_quality")
@@ -29,13 +28,10 @@ def output_bytes(result: CliResult) -> int:
     return len(result.stdout.encode()) + len(result.stderr.encode())
 
 
-def run_at_default_log_level(cli: Cli, verb: str, config: Dict[str, Any], catalog: Dict[str, Any]) -> CliResult:
+def run_at_default_log_level(cli: Cli, verb: str, config: Dict[str, Any], catalog: Optional[Dict[str, Any]]) -> CliResult:
     """As a user runs it: without --debug, where the CDK also logs every window it cuts
     (110 KB for a year). The output is still searched for the secret."""
-    args = [arg for arg in cli.arguments(verb, config, catalog) if arg != "--debug"]
-    completed = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=cli.workdir)
-    assert_no_secret(config, completed.stdout + completed.stderr)
-    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+    return cli.run(verb, config, catalog, debug=False)
 
 
 def warnings(result: CliResult) -> List[str]:
@@ -234,16 +230,12 @@ def test_check_and_discover_answer_within_30_seconds_saying_which_network_failur
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[]"], ids=["missing", "not-json", "not-an-object"])
-def test_check_answers_a_config_file_it_cannot_read_with_a_failed_connection_status(
-    connector_command: List[str], tmp_path: Path, content: str
-) -> None:
+def test_check_answers_a_config_file_it_cannot_read_with_a_failed_connection_status(tmp_path: Path, content: str) -> None:
     path = tmp_path / "config.json"
     if content is not None:
         path.write_text(content)
-    completed = subprocess.run(
-        [*connector_command, "check", "--config", str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
-    statuses = [json.loads(line)["connectionStatus"] for line in completed.stdout.splitlines() if '"CONNECTION_STATUS"' in line]
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    exit_code, stdout, stderr = run_in_process(["check", "--config", str(path)], tmp_path)
+    statuses = [json.loads(line)["connectionStatus"] for line in stdout.splitlines() if '"CONNECTION_STATUS"' in line]
+    assert exit_code == 0, stdout + stderr
     assert len(statuses) == 1 and statuses[0]["status"] == "FAILED"
     assert "config.json" in statuses[0]["message"] or "config" in statuses[0]["message"].lower(), statuses[0]
