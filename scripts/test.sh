@@ -16,4 +16,4 @@ mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constrain
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[dev,quickstart]"
 
 .venv/bin/python scripts/generate_schemas.py --check
-exec .venv/bin/python -m pytest -n 2 "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
