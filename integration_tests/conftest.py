@@ -339,30 +339,9 @@ class CliResult:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
 
 
-@pytest.fixture(autouse=True)
-def _real_clock_at_start() -> Iterator[None]:
-    """Each test starts on the real clock; one that let the virtual clock run ahead leaves it."""
-    VIRTUAL.reset()
-    yield
-    VIRTUAL.reset()
-
-
 @pytest.fixture
-def retry_waits_virtual(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CDK's retry waits (the `backoff` library's sleep and its `max_time` clock, the
-    CDK's rate-limit sleep) cost nothing and move the virtual clock on instead, so that a
-    retry budget, an outage's length and a wall-time bound are what they would be, in
-    virtual time (virtual_clock.py)."""
-    import backoff._sync
-
-    from airbyte_cdk.sources.streams.http import rate_limiting
-
-    VIRTUAL.waits_in(monkeypatch, backoff._sync, rate_limiting)
-
-
-@pytest.fixture
-def cli(tmp_path: Path, retry_waits_virtual: None) -> Cli:
-    """The command, run in this process, its retry waits virtual."""
+def cli(tmp_path: Path) -> Cli:
+    """The command, run in this process (its retry waits virtual, as in every test: ../conftest.py)."""
     return Cli(None, tmp_path)
 
 
