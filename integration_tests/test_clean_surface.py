@@ -13,11 +13,13 @@ from typing import Any, Dict, List
 
 import pytest
 
+import moor7_emulator.server
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
 from .conftest import Cli, CliResult, assert_no_secret, committed_catalog, emulator_config
 from .reliability_checks import STREAMS, assert_state_never_passes_unemitted_records, primary_key, union_of_records
 from .test_containment import CONCURRENCY, one_stream_catalog, output_bytes, refused_url, run_at_default_log_level
+from .virtual_clock import VIRTUAL
 
 YEAR = ("2023-01-01", "2023-12-31")
 
@@ -41,7 +43,7 @@ def duplicate_records(messages: List[Dict[str, Any]]) -> List[Any]:
     [(signal.SIGINT, 1), (signal.SIGINT, 300), (signal.SIGINT, 1500), (signal.SIGTERM, 40), (signal.SIGTERM, 900)],
 )
 def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that_resumes_exactly(
-    installed_cli: Cli, cli: Cli, signum: int, after_lines: int
+    installed_cli: Cli, cli: Cli, signum: int, after_lines: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The signal needs the installed command in a process of its own; the resume runs in this one."""
     with Emulator(Account(), Faults(latency_seconds=0.03)) as api:
@@ -77,6 +79,8 @@ def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that
         assert_state_never_passes_unemitted_records(messages, truth)
         first = CliResult(process.returncode, output, stderr.decode())
 
+        # The signalled process is gone: the resume waits the emulator's latency on the virtual clock.
+        VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
         resumed = cli.run("read", config, committed_catalog(), state=first.final_states() or None)
     assert resumed.exit_code == 0 and not resumed.errors(), resumed.errors()
     union = union_of_records([first.messages, resumed.messages])
