@@ -270,6 +270,11 @@ def run_in_process(args: List[str], workdir: Path) -> Tuple[int, str, str]:
         if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, AirbyteLogFormatter)
     ]
     saved = (sys.argv, sys.stdout, sys.stderr, sys.excepthook, os.getcwd(), dict(os.environ), [h.stream for h in console])
+    # pytest's own log capture never saw a command's logs in a process of its own; here it
+    # would format every debug line of a read a second time.
+    pytest_handlers = [h for h in logging.getLogger().handlers if type(h).__module__ == "_pytest.logging"]
+    for handler in pytest_handlers:
+        logging.getLogger().removeHandler(handler)
     signals = {s: signal.getsignal(s) for s in output.ENDING_SIGNALS}
     # What a new process starts from: no stop, no nonce drawn, no attempt armed, no secret known.
     READ_STOP.reset()
@@ -304,6 +309,8 @@ def run_in_process(args: List[str], workdir: Path) -> Tuple[int, str, str]:
                 signal.signal(signum, handler_)
             for logger, level in levels:
                 logger.setLevel(level)
+            for handler in pytest_handlers:
+                logging.getLogger().addHandler(handler)
         out.seek(0)
         err.seek(0)
         return exit_code, out.read(), err.read()
