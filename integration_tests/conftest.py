@@ -114,9 +114,9 @@ def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
     what the wheel carries (manifest, schemas, console script) is what is tested.
     SOURCE_MOOR7_IM_COMMAND (a path) reuses an installed command instead.
 
-    Only the tests that need a real process ask for it, and they share one xdist group
-    (`pytest_collection_modifyitems`), so one worker builds it while the other runs the rest;
-    the lock covers a run without that grouping."""
+    Only the tests that need a real process ask for it. Built once per test session (in
+    seconds: the wheel alone goes into the venv): the first xdist worker to take the lock
+    builds into the directory the workers share; another that asks meanwhile waits."""
     given = os.environ.get("SOURCE_MOOR7_IM_COMMAND")
     if given:
         return [given]
@@ -166,15 +166,6 @@ def _build_and_install(work: Path) -> None:
     )
     purelib = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
     (Path(purelib) / "test_venv_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the group
-def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    """The tests that run the installed command in a subprocess share one xdist group (with
-    `--dist loadgroup`, one worker): the wheel is built once, by that worker."""
-    for item in items:
-        if "connector_command" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("installed_command"))
 
 
 class Cli:
