@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import sysconfig
+import tempfile
+import threading
 import venv
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
@@ -21,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `moor7_emulator` 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
 
 from .reliability_checks import STREAMS as REPORT_STREAMS  # noqa: E402
+from .virtual_clock import VIRTUAL, real_monotonic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +41,51 @@ def silent_listener() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
     finally:
+        server.close()
+
+
+@pytest.fixture
+def virtual_silent_listener() -> Iterator[str]:
+    """`silent_listener` on the virtual clock. A connection stays silent until the client closes
+    it; while connections are open and nothing has happened on the listener for 20 ms (no
+    connection, request or close: the client is only waiting), the clock moves on 0.05 s a
+    millisecond, so that the client's virtual attempt deadlines come in a second or so, and
+    what the client does in between costs little virtual time."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.setblocking(False)
+    stop = threading.Event()
+
+    def serve() -> None:
+        connections: List[socket.socket] = []
+        last_event = real_monotonic()
+        while not stop.is_set():
+            readable, _, _ = select.select([server, *connections], [], [], 0.001)
+            for ready in readable:
+                last_event = real_monotonic()
+                if ready is server:
+                    connections.append(server.accept()[0])
+                    continue
+                try:
+                    data = ready.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:  # the client closed the connection, or its deadline shut it
+                    connections.remove(ready)
+                    ready.close()
+            if connections and real_monotonic() - last_event >= 0.02:
+                VIRTUAL.sleep(0.05)
+        for connection in connections:
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
         server.close()
 
 
@@ -58,13 +110,13 @@ def emulator_config(api: Emulator, **values: Any) -> Dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
-    """`source-moor7-im` from a wheel built now and installed into a fresh venv, so that
-    what the wheel carries (manifest, schemas) is what is tested. SOURCE_MOOR7_IM_COMMAND
-    (a path) reuses an installed command instead.
+    """`source-moor7-im` from a wheel built now and installed into a venv of its own, so that
+    what the wheel carries (manifest, schemas, console script) is what is tested.
+    SOURCE_MOOR7_IM_COMMAND (a path) reuses an installed command instead.
 
-    Built once per test session: under pytest-xdist every worker asks for it, and two
-    builds at once collide in the project's ./build directory. The first worker to take
-    the lock builds into the directory the workers share; the others wait and reuse it."""
+    Only the tests that need a real process ask for it. Built once per test session (in
+    seconds: the wheel alone goes into the venv): the first xdist worker to take the lock
+    builds into the directory the workers share; another that asks meanwhile waits."""
     given = os.environ.get("SOURCE_MOOR7_IM_COMMAND")
     if given:
         return [given]
@@ -82,20 +134,48 @@ def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
 
 
 def _build_and_install(work: Path) -> None:
+    """The wheel alone goes into the new venv; its dependencies are the test venv's, which a
+    .pth file adds after the venv's own site-packages (written after the install, or pip
+    would find the test venv's editable install and install nothing). The .pth files in
+    there are not read, so the source tree is not on the path: the package imported is the
+    wheel's."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(work), str(ROOT)],
+        check=True,
+    )
     (wheel,) = work.glob("*.whl")  # by extension: the distribution's name may change
     env_dir = work / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+    )
+    purelib = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
+    (Path(purelib) / "test_venv_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
 
 
 class Cli:
-    """Runs the installed command in a subprocess, with files for config, catalog and state."""
+    """Runs the `source-moor7-im` command with files for config, catalog and state: in this
+    process by default (its entry point, `source_moor7_im.run.run`, with the process state a
+    fresh command starts from), or as the installed command in a subprocess when given one
+    (`installed_cli`), for what only a real process shows: signals, a closed pipe, SIGKILL,
+    the wheel's own console script."""
 
-    def __init__(self, command: List[str], workdir: Path):
+    def __init__(self, command: Optional[List[str]], workdir: Path):
         self.command = command
         self.workdir = workdir
 
@@ -108,7 +188,17 @@ class Cli:
     ) -> List[str]:
         """The command line, with config, catalog and state written to files. At debug
         level: every run is also a search of all its output for the secret key."""
-        args = [*self.command, verb, "--debug"]
+        assert self.command is not None, "a command line needs the installed command (installed_cli)"
+        return [*self.command, *self._verb_and_files(verb, config, catalog, state)]
+
+    def _verb_and_files(
+        self,
+        verb: str,
+        config: Optional[Mapping[str, Any]],
+        catalog: Optional[Mapping[str, Any]],
+        state: Optional[List[Mapping[str, Any]]],
+    ) -> List[str]:
+        args = [verb, "--debug"]
         for name, value in (("config", config), ("catalog", catalog), ("state", state)):
             if value is not None:
                 path = self.workdir / f"{name}.json"
@@ -123,12 +213,98 @@ class Cli:
         catalog: Optional[Mapping[str, Any]] = None,
         state: Optional[List[Mapping[str, Any]]] = None,
         timeout: float = 600,
+        debug: bool = True,
     ) -> "CliResult":
-        args = self.arguments(verb, config, catalog, state)
+        """`debug=False` runs it as a user does, without --debug (the output is still searched
+        for the secret). `timeout` bounds a subprocess; in this process the test's own timeout does."""
+        if self.command is None:
+            args = self._verb_and_files(verb, config, catalog, state)
+        else:
+            args = self.arguments(verb, config, catalog, state)
+        if not debug:
+            args.remove("--debug")
         # Run from an empty directory: the connector must need nothing from the source tree.
-        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
-        assert_no_secret(config, completed.stdout + completed.stderr)
-        return CliResult(completed.returncode, completed.stdout, completed.stderr)
+        if self.command is None:
+            exit_code, stdout, stderr = run_in_process(args, self.workdir)
+        else:
+            completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
+            exit_code, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
+        assert_no_secret(config, stdout + stderr)
+        return CliResult(exit_code, stdout, stderr)
+
+
+_FRESH_LEVELS = {"root": logging.WARNING, "airbyte": logging.INFO, "backoff": logging.INFO, "pyrate_limiter": logging.WARNING}
+
+
+def run_in_process(args: List[str], workdir: Path) -> Tuple[int, str, str]:
+    """`source-moor7-im ARGS` through its entry point in this process, from `workdir`, with the
+    process-wide state a new process would start from: its exit code, stdout and stderr.
+
+    stdout is a real file: the command's `LineWriter` writes to its file descriptor. An
+    exception that escapes goes to `sys.excepthook` (the CDK's, which the command installs)
+    and exits 1, as in a process."""
+    from airbyte_cdk import entrypoint
+    from airbyte_cdk.logger import AirbyteLogFormatter
+    from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
+
+    from source_moor7_im import auth, deadline, output, run
+    from source_moor7_im.containment import READ_STOP
+
+    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
+    levels = [(logger, logger.level) for logger in loggers]
+    # The levels a new process has once the CDK is imported (--debug and earlier tests change them).
+    for logger in loggers:
+        logger.setLevel(_FRESH_LEVELS.get(logger.name, logging.NOTSET))
+    console = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, AirbyteLogFormatter)
+    ]
+    saved = (sys.argv, sys.stdout, sys.stderr, sys.excepthook, os.getcwd(), dict(os.environ), [h.stream for h in console])
+    # pytest's own log capture never saw a command's logs in a process of its own; here it
+    # would format every debug line of a read a second time.
+    pytest_handlers = [h for h in logging.getLogger().handlers if type(h).__module__ == "_pytest.logging"]
+    for handler in pytest_handlers:
+        logging.getLogger().removeHandler(handler)
+    signals = {s: signal.getsignal(s) for s in output.ENDING_SIGNALS}
+    # What a new process starts from: no stop, no nonce drawn, no attempt armed, no secret known.
+    READ_STOP.reset()
+    auth.PROCESS_NONCES = auth.SentNonces()
+    deadline._CURRENT.__dict__.clear()
+    update_secrets([])
+    entrypoint._HAS_LOGGED_FOR_SERIALIZATION_ERROR = False  # type: ignore[attr-defined]
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        sys.argv = ["source-moor7-im", *args]
+        sys.stdout, sys.stderr = out, err
+        for handler in console:  # the CDK logs to the process's stdout outside the command's LineWriter too
+            handler.setStream(out)
+        os.chdir(workdir)
+        try:
+            run.run()
+            exit_code = 0
+        except SystemExit as exit_:
+            exit_code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        except Exception:
+            sys.excepthook(*sys.exc_info())  # type: ignore[arg-type]
+            exit_code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.argv, sys.stdout, sys.stderr, sys.excepthook = saved[:4]
+            os.chdir(saved[4])
+            os.environ.clear()
+            os.environ.update(saved[5])
+            for handler, stream in zip(console, saved[6]):
+                handler.setStream(stream)
+            for signum, handler_ in signals.items():
+                signal.signal(signum, handler_)
+            for logger, level in levels:
+                logger.setLevel(level)
+            for handler in pytest_handlers:
+                logging.getLogger().addHandler(handler)
+        out.seek(0)
+        err.seek(0)
+        return exit_code, out.read(), err.read()
 
 
 def assert_no_secret(config: Optional[Mapping[str, Any]], output: str) -> None:
@@ -162,7 +338,14 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(connector_command: List[str], tmp_path: Path) -> Cli:
+def cli(tmp_path: Path) -> Cli:
+    """The command, run in this process (its retry waits virtual, as in every test: ../conftest.py)."""
+    return Cli(None, tmp_path)
+
+
+@pytest.fixture
+def installed_cli(connector_command: List[str], tmp_path: Path) -> Cli:
+    """The installed command (the wheel's console script), run in a subprocess."""
     return Cli(connector_command, tmp_path)
 
 

@@ -5,7 +5,7 @@ body that trickles, an outage under the full discovered catalog, one report refu
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import re
 import socket
 import threading
@@ -14,12 +14,14 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
+import moor7_emulator.server
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
 from .conftest import Cli, CliResult, committed_catalog, configured_catalog, emulator_config
 from .reliability_checks import STREAMS, assert_state_never_passes_unemitted_records
 from .test_containment import one_stream_catalog, output_bytes, refused_url
 from .test_setting_changes import assert_union_is_the_ground_truth
+from .virtual_clock import VIRTUAL
 
 OUTAGE_BOUND_SECONDS = 240  # the spec's "ends within 4 minutes"
 
@@ -89,8 +91,13 @@ def test_an_empty_report_is_a_real_empty_report(cli: Cli) -> None:
     assert outcomes == ["ok", "ok"]
 
 
-def test_a_body_that_trickles_is_cut_at_the_attempt_deadline_and_the_retry_reads_the_day(cli: Cli) -> None:
-    with Emulator(Account(), Faults(script=["trickle"])) as api:
+def test_a_body_that_trickles_is_cut_at_the_attempt_deadline_and_the_retry_reads_the_day(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the virtual clock: each byte-a-second wait of the emulator moves it on a second, and
+    the attempt's deadline fires when it passes 60 s."""
+    VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
+    with VIRTUAL.timers(), Emulator(Account(), Faults(script=["trickle"])) as api:
         config = {**emulator_config(api, start_date="2024-03-01", end_date="2024-03-01")}
         del config["retry_backoff_seconds"]  # the defaults: a 60 s deadline, a 5 s first wait
         started = time.monotonic()
@@ -107,9 +114,12 @@ def test_a_body_that_trickles_is_cut_at_the_attempt_deadline_and_the_retry_reads
     assert any("no complete answer within 60 s" in line for line in warned), warned
 
 
-def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_default(cli: Cli, silent_listener: str) -> None:
+def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_default(
+    cli: Cli, virtual_silent_listener: str
+) -> None:
     """HTTP 500 for a month, a refused port and a silent host for a year, with the defaults and
-    every discovered stream (report_columns included); the three run side by side."""
+    every discovered stream (report_columns included), on the virtual clock: the retry waits,
+    and for the silent host its attempt deadlines and the time its connections stay silent."""
     with Emulator(Account(), Faults()) as healthy:
         discovered = cli.run("discover", emulator_config(healthy, start_date="2024-01-01", end_date="2024-01-31"))
     (catalog_message,) = discovered.of_type("CATALOG")
@@ -120,20 +130,20 @@ def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_defau
         cases = {
             "HTTP 500, one month": (down, {"start_date": "2024-01-01", "end_date": "2024-01-31", "base_url": down.url}),
             "refused port, one year": (None, {"start_date": "2023-01-01", "end_date": "2023-12-31", "base_url": refused_url()}),
-            "silent host, one year": (None, {"start_date": "2023-01-01", "end_date": "2023-12-31", "base_url": silent_listener}),
+            "silent host, one year": (
+                None,
+                {"start_date": "2023-01-01", "end_date": "2023-12-31", "base_url": virtual_silent_listener},
+            ),
         }
-
-        def run(case: str) -> Tuple[CliResult, float]:
-            api, values = cases[case]
+        outcomes: Dict[str, Tuple[CliResult, float]] = {}
+        for case, (_, values) in cases.items():
+            workdir = cli.workdir / re.sub(r"\W+", "_", case)
+            workdir.mkdir()
             config = {"app_key": Account().app_key, "secret_key": Account().secret_key, **values}
-            started = time.monotonic()
-            result = Cli(cli.command, cli.workdir / re.sub(r"\W+", "_", case)).run("read", config, catalog, timeout=420)
-            return result, time.monotonic() - started
-
-        for case in cases:
-            (cli.workdir / re.sub(r"\W+", "_", case)).mkdir()
-        with concurrent.futures.ThreadPoolExecutor(len(cases)) as pool:
-            outcomes: Dict[str, Tuple[CliResult, float]] = dict(zip(cases, pool.map(run, cases)))
+            with VIRTUAL.timers() if case.startswith("silent") else contextlib.nullcontext():
+                started = time.monotonic()
+                result = Cli(None, workdir).run("read", config, catalog)
+                outcomes[case] = (result, time.monotonic() - started)
         requests_to_down = len(down.log)
 
     for case, (result, wall) in outcomes.items():

@@ -137,9 +137,7 @@ def _build_wheel(project: Path, out: Path) -> Path:
     return wheel
 
 
-def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(
-    connector_command: List[str], emulator: Emulator, tmp_path: Path
-) -> None:
+def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(emulator: Emulator, tmp_path: Path) -> None:
     context = tmp_path / "context"
     sent = copy_build_context(ROOT, context, AIRBYTE_DOCKERIGNORE)
     assert "source_moor7_im/manifest.yaml" in sent and "poetry.lock" in sent
@@ -153,16 +151,28 @@ def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(
     # The same files, byte for byte, as the wheel built from the whole tree.
     assert files == _wheel_files(_build_wheel(ROOT, tmp_path / "whole")), "the allow-listed wheel differs from the whole tree's"
 
-    # Installed into a venv of its own. The dependencies are the ones the end-to-end venv
-    # already holds (a .pth file adds its site-packages after this venv's own), so only this
-    # wheel's package is new; the test checks that the command imports it from here.
+    # Installed into a venv of its own. The dependencies are the ones the test venv already
+    # holds (a .pth file adds its site-packages after this venv's own), so only this wheel's
+    # package is new; the test checks that the command imports it from here.
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     purelib = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
-    shared = sysconfig.get_path("purelib", vars={"base": str(Path(connector_command[0]).parent.parent), "platbase": ""})
+    shared = sysconfig.get_path("purelib")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check", str(wheel)], check=True
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
     )
     # After the install: with the other venv in sight, pip would find the package there and
     # install nothing.

@@ -13,11 +13,13 @@ from typing import Any, Dict, List
 
 import pytest
 
+import moor7_emulator.server
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
 from .conftest import Cli, CliResult, assert_no_secret, committed_catalog, emulator_config
 from .reliability_checks import STREAMS, assert_state_never_passes_unemitted_records, primary_key, union_of_records
 from .test_containment import CONCURRENCY, one_stream_catalog, output_bytes, refused_url, run_at_default_log_level
+from .virtual_clock import VIRTUAL
 
 YEAR = ("2023-01-01", "2023-12-31")
 
@@ -41,13 +43,14 @@ def duplicate_records(messages: List[Dict[str, Any]]) -> List[Any]:
     [(signal.SIGINT, 1), (signal.SIGINT, 300), (signal.SIGINT, 1500), (signal.SIGTERM, 40), (signal.SIGTERM, 900)],
 )
 def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that_resumes_exactly(
-    cli: Cli, signum: int, after_lines: int
+    installed_cli: Cli, cli: Cli, signum: int, after_lines: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The signal needs the installed command in a process of its own; the resume runs in this one."""
     with Emulator(Account(), Faults(latency_seconds=0.03)) as api:
         config = emulator_config(api, start_date=YEAR[0], end_date=YEAR[1])
-        args = [arg for arg in cli.arguments("read", config, committed_catalog()) if arg != "--debug"]
-        with open(cli.workdir / "stderr", "w+b") as stderr_file:
-            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, cwd=cli.workdir)
+        args = [arg for arg in installed_cli.arguments("read", config, committed_catalog()) if arg != "--debug"]
+        with open(installed_cli.workdir / "stderr", "w+b") as stderr_file:
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, cwd=installed_cli.workdir)
             assert process.stdout is not None
             head = [process.stdout.readline() for _ in range(after_lines)]
             signalled_at = time.perf_counter()
@@ -76,6 +79,8 @@ def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that
         assert_state_never_passes_unemitted_records(messages, truth)
         first = CliResult(process.returncode, output, stderr.decode())
 
+        # The signalled process is gone: the resume waits the emulator's latency on the virtual clock.
+        VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
         resumed = cli.run("read", config, committed_catalog(), state=first.final_states() or None)
     assert resumed.exit_code == 0 and not resumed.errors(), resumed.errors()
     union = union_of_records([first.messages, resumed.messages])
@@ -83,7 +88,8 @@ def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that
         assert set(union[stream]) == set(truth[stream]), f"{stream}: the stopped and the resumed sync miss rows"
 
 
-def test_a_closed_stdout_stops_the_read_at_once_and_quietly(cli: Cli, tmp_path: Path) -> None:
+def test_a_closed_stdout_stops_the_read_at_once_and_quietly(installed_cli: Cli, tmp_path: Path) -> None:
+    cli = installed_cli  # a closed pipe needs a process of its own
     with Emulator(Account(), Faults(latency_seconds=0.03)) as api:
         config = emulator_config(api, start_date=YEAR[0], end_date=YEAR[1])
         args = " ".join(arg for arg in cli.arguments("read", config, committed_catalog()) if arg != "--debug")
@@ -208,9 +214,10 @@ def test_a_catalog_stream_the_connector_does_not_have_is_an_error_naming_the_str
     assert "'agent_wokload'" in message and "session_time, agent_workload, agent_quality, report_columns" in message
 
 
-def test_a_signal_while_a_slow_reader_lets_the_pipe_fill_still_leaves_whole_lines(cli: Cli) -> None:
+def test_a_signal_while_a_slow_reader_lets_the_pipe_fill_still_leaves_whole_lines(installed_cli: Cli) -> None:
     """Hourly buckets at 16 requests at once make more output than a slow reader takes, so the
     connector's writes block on a full pipe when the signal arrives."""
+    cli = installed_cli  # a signal needs a process of its own
     with Emulator(Account(), Faults(latency_seconds=0.01)) as api:
         config = emulator_config(api, start_date=YEAR[0], end_date=YEAR[1], dimension="hour", max_concurrent_requests=16)
         args = [arg for arg in cli.arguments("read", config, committed_catalog()) if arg != "--debug"]

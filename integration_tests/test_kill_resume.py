@@ -62,7 +62,10 @@ def _last_states(messages: List[Dict[str, Any]], previous: Dict[str, Any]) -> Di
 
 
 @pytest.mark.parametrize("seed", [11, 29, 47])
-def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_nothing(cli: Cli, seed: int) -> None:
+def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_nothing(
+    installed_cli: Cli, cli: Cli, seed: int
+) -> None:
+    """SIGKILL needs the installed command in a process of its own; discover runs in this one."""
     chooser = random.Random(seed)
     # A little latency so that windows are in flight, and out of order, when the kill lands.
     with Emulator(Account(), Faults(latency_seconds=0.01)) as api:
@@ -81,7 +84,7 @@ def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_no
             # Three kills, anywhere from the first record to half of what is left; then let it finish.
             remaining = total - sum(len(rows) for rows in union_of_records(runs).values())
             kill_after = chooser.randint(1, max(1, remaining // 2)) if kills < 3 else None
-            messages, finished = _read_until_killed(cli, config, catalog, list(states.values()) or None, kill_after)
+            messages, finished = _read_until_killed(installed_cli, config, catalog, list(states.values()) or None, kill_after)
             kills += not finished
             # (A request the kill cut off mid-body has no window.)
             first_window = {

@@ -8,10 +8,12 @@ from typing import Dict
 import pytest
 from airbyte_protocol.models import AirbyteMessage as ProtocolMessage
 
+import moor7_emulator.server
 from moor7_emulator import Account, Emulator, Faults
 
 from .conftest import Cli, CliResult, committed_catalog, emulator_config
 from .reliability_checks import STREAMS
+from .virtual_clock import VIRTUAL
 
 
 def last_estimates(result: CliResult) -> Dict[str, int]:
@@ -28,8 +30,10 @@ def last_estimates(result: CliResult) -> Dict[str, int]:
     ids=["one month", "one year"],
 )
 def test_each_stream_says_its_expected_rows_within_20_percent_and_a_long_read_says_how_far_it_is(
-    cli: Cli, start: str, end: str, dimension: str, latency: float
+    cli: Cli, start: str, end: str, dimension: str, latency: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The emulator's latency is waited on the virtual clock: the read is long in virtual time."""
+    VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
     with Emulator(Account(), Faults(latency_seconds=latency)) as api:
         result = cli.run("read", emulator_config(api, start_date=start, end_date=end, dimension=dimension), committed_catalog())
     assert result.exit_code == 0 and not result.errors(), result.errors()
