@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up .venv (Python 3.11+) with the connector, its test tools and PyAirbyte (the quick
-# start is tested too), then runs every test:
-# the unit tests, and the end-to-end suite (the wheel installed in a fresh venv, run as a
-# command against the local 7moor emulator). Extra arguments go to pytest.
+# start is tested too), then runs every test: the unit tests, and the end-to-end suite
+# against the local 7moor emulator (in-process, on a virtual clock for retry waits; the
+# signal, closed-pipe and kill tests run the command installed from a freshly built wheel).
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
