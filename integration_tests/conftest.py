@@ -248,7 +248,7 @@ def run_in_process(args: List[str], workdir: Path) -> Tuple[int, str, str]:
     from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
     from source_moor7_im import auth, deadline, output, run
-    from source_moor7_im.containment import READ_STOP
+    from source_moor7_im.stop_rules import READ_STOP
 
     loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
     levels = [(logger, logger.level) for logger in loggers]
