@@ -2,7 +2,7 @@
 connector: the virtual clock must already be the `time` module's clock when the connector's
 dataclasses take `time.monotonic` and `time.time` as defaults (integration_tests/virtual_clock.py)."""
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

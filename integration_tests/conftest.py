@@ -17,17 +17,18 @@ import sysconfig
 import tempfile
 import threading
 import venv
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `moor7_emulator` imports as in `python -m`
 
-from moor7_emulator import Account, Emulator, Faults  # noqa: E402
+from moor7_emulator import Account, Emulator, Faults
 
-from .reliability_checks import STREAMS as REPORT_STREAMS  # noqa: E402
-from .virtual_clock import VIRTUAL, real_monotonic  # noqa: E402
+from .reliability_checks import STREAMS as REPORT_STREAMS
+from .virtual_clock import VIRTUAL, real_monotonic
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +59,7 @@ def virtual_silent_listener() -> Iterator[str]:
     stop = threading.Event()
 
     def serve() -> None:
-        connections: List[socket.socket] = []
+        connections: list[socket.socket] = []
         last_event = real_monotonic()
         while not stop.is_set():
             readable, _, _ = select.select([server, *connections], [], [], 0.001)
@@ -95,7 +96,7 @@ def emulator() -> Iterator[Emulator]:
         yield api
 
 
-def emulator_config(api: Emulator, **values: Any) -> Dict[str, Any]:
+def emulator_config(api: Emulator, **values: Any) -> dict[str, Any]:
     config = {
         "app_key": api.account.app_key,
         "secret_key": api.account.secret_key,
@@ -109,7 +110,7 @@ def emulator_config(api: Emulator, **values: Any) -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def connector_command(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
+def connector_command(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """`source-moor7-im` from a wheel built now and installed into a venv of its own, so that
     what the wheel carries (manifest, schemas, console script) is what is tested.
     SOURCE_MOOR7_IM_COMMAND (a path) reuses an installed command instead.
@@ -175,17 +176,17 @@ class Cli:
     (`installed_cli`), for what only a real process shows: signals, a closed pipe, SIGKILL,
     the wheel's own console script."""
 
-    def __init__(self, command: Optional[List[str]], workdir: Path):
+    def __init__(self, command: list[str] | None, workdir: Path):
         self.command = command
         self.workdir = workdir
 
     def arguments(
         self,
         verb: str,
-        config: Optional[Mapping[str, Any]] = None,
-        catalog: Optional[Mapping[str, Any]] = None,
-        state: Optional[List[Mapping[str, Any]]] = None,
-    ) -> List[str]:
+        config: Mapping[str, Any] | None = None,
+        catalog: Mapping[str, Any] | None = None,
+        state: list[Mapping[str, Any]] | None = None,
+    ) -> list[str]:
         """The command line, with config, catalog and state written to files. At debug
         level: every run is also a search of all its output for the secret key."""
         assert self.command is not None, "a command line needs the installed command (installed_cli)"
@@ -194,10 +195,10 @@ class Cli:
     def _verb_and_files(
         self,
         verb: str,
-        config: Optional[Mapping[str, Any]],
-        catalog: Optional[Mapping[str, Any]],
-        state: Optional[List[Mapping[str, Any]]],
-    ) -> List[str]:
+        config: Mapping[str, Any] | None,
+        catalog: Mapping[str, Any] | None,
+        state: list[Mapping[str, Any]] | None,
+    ) -> list[str]:
         args = [verb, "--debug"]
         for name, value in (("config", config), ("catalog", catalog), ("state", state)):
             if value is not None:
@@ -209,12 +210,12 @@ class Cli:
     def run(
         self,
         verb: str,
-        config: Optional[Mapping[str, Any]] = None,
-        catalog: Optional[Mapping[str, Any]] = None,
-        state: Optional[List[Mapping[str, Any]]] = None,
+        config: Mapping[str, Any] | None = None,
+        catalog: Mapping[str, Any] | None = None,
+        state: list[Mapping[str, Any]] | None = None,
         timeout: float = 600,
         debug: bool = True,
-    ) -> "CliResult":
+    ) -> CliResult:
         """`debug=False` runs it as a user does, without --debug (the output is still searched
         for the secret). `timeout` bounds a subprocess; in this process the test's own timeout does."""
         if self.command is None:
@@ -236,7 +237,7 @@ class Cli:
 _FRESH_LEVELS = {"root": logging.WARNING, "airbyte": logging.INFO, "backoff": logging.INFO, "pyrate_limiter": logging.WARNING}
 
 
-def run_in_process(args: List[str], workdir: Path) -> Tuple[int, str, str]:
+def run_in_process(args: list[str], workdir: Path) -> tuple[int, str, str]:
     """`source-moor7-im ARGS` through its entry point in this process, from `workdir`, with the
     process-wide state a new process would start from: its exit code, stdout and stderr.
 
@@ -307,7 +308,7 @@ def run_in_process(args: List[str], workdir: Path) -> Tuple[int, str, str]:
         return exit_code, out.read(), err.read()
 
 
-def assert_no_secret(config: Optional[Mapping[str, Any]], output: str) -> None:
+def assert_no_secret(config: Mapping[str, Any] | None, output: str) -> None:
     secret = (config or {}).get("secret_key")
     if isinstance(secret, str) and secret.strip():
         assert secret not in output, "the secret key leaked into the connector's output"
@@ -321,19 +322,19 @@ class CliResult:
         self.messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
         self.non_protocol_lines = [line for line in stdout.splitlines() if line and not line.startswith("{")]
 
-    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == kind]
 
-    def records(self, stream: Optional[str] = None) -> List[Dict[str, Any]]:
+    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
         return [m["record"]["data"] for m in self.of_type("RECORD") if stream is None or m["record"]["stream"] == stream]
 
-    def final_states(self) -> List[Dict[str, Any]]:
-        latest: Dict[str, Dict[str, Any]] = {}
+    def final_states(self) -> list[dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
         for message in self.of_type("STATE"):
             latest[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
         return list(latest.values())
 
-    def errors(self) -> List[Dict[str, Any]]:
+    def errors(self) -> list[dict[str, Any]]:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
 
 
@@ -344,17 +345,17 @@ def cli(tmp_path: Path) -> Cli:
 
 
 @pytest.fixture
-def installed_cli(connector_command: List[str], tmp_path: Path) -> Cli:
+def installed_cli(connector_command: list[str], tmp_path: Path) -> Cli:
     """The installed command (the wheel's console script), run in a subprocess."""
     return Cli(connector_command, tmp_path)
 
 
-def committed_catalog() -> Dict[str, Any]:
+def committed_catalog() -> dict[str, Any]:
     """integration_tests/configured_catalog.json: all three streams, incremental."""
     return json.loads((Path(__file__).parent / "configured_catalog.json").read_text(encoding="utf-8"))
 
 
-def configured_catalog(discovered: Mapping[str, Any], streams: Optional[List[str]] = None) -> Dict[str, Any]:
+def configured_catalog(discovered: Mapping[str, Any], streams: list[str] | None = None) -> dict[str, Any]:
     """The three report streams (or `streams`) incremental with dedup; a stream that only
     supports full refresh (report_columns, tested on its own) in full refresh, overwriting."""
     streams = list(REPORT_STREAMS) if streams is None else streams

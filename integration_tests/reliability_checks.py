@@ -4,35 +4,53 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from source_moor7_im.settings import report_table
+from source_moor7_im.windows import parse_cursor
 
 REPORTS = report_table()
 STREAMS = tuple(REPORTS)
-STATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+# The fields the connector adds to a report row (records.py); the rest is the API's row.
+ADDED_FIELDS = {"period_start", "dimension", "agent_name", "agent_number", "report_date"}
 
 
-def primary_key(stream: str, record: Mapping[str, Any]) -> Tuple[str, str]:
+def primary_key(stream: str, record: Mapping[str, Any]) -> tuple[str, str]:
     (first,), (second,) = REPORTS[stream]["primary_key"]
     return (record[first], record[second])
 
 
 def cursor_of(state: Mapping[str, Any]) -> dt.datetime:
-    return dt.datetime.strptime(state["stream"]["stream_state"]["period_start"], STATE_FORMAT)
+    return parse_cursor(state["stream"]["stream_state"]["period_start"])
+
+
+def assert_the_apis_keys(stream: str, got: Iterable[tuple[str, str]], truth: Iterable[tuple[str, str]]) -> None:
+    """The primary keys read are exactly the API's: none missing, none extra."""
+    got, truth = set(got), set(truth)
+    assert got == truth, f"{stream}: missing {sorted(truth - got)[:3]}, extra {sorted(got - truth)[:3]}"
+
+
+def assert_is_the_apis_row(stream: str, record: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+    """`record` is the API's `row`, with the keys of its nested dicts lifted to the top and
+    the connector's fields added; its report_date is the local day of its period_start."""
+    lifted = {key: value for nested in REPORTS[stream]["nested_fields"] for key, value in (row.get(nested) or {}).items()}
+    api_fields = {key: value for key, value in record.items() if key not in ADDED_FIELDS}
+    assert api_fields == {**lifted, **row}, f"{stream} {primary_key(stream, record)}: the row differs from the API's"
+    assert record["report_date"] == record["period_start"][:10], f"{stream}: report_date is not the row's local day"
 
 
 def assert_state_never_passes_unemitted_records(
     messages: Iterable[Mapping[str, Any]],
-    truth: Mapping[str, Mapping[Tuple[str, str], Any]],
-    delivered_before: Optional[Mapping[str, Iterable[Tuple[str, str]]]] = None,
+    truth: Mapping[str, Mapping[tuple[str, str], Any]],
+    delivered_before: Mapping[str, Iterable[tuple[str, str]]] | None = None,
 ) -> int:
     """Walk the output in order: when a state says `period_start = C` for a stream, every
     row the API holds at or before C for that stream must already have been delivered, by
     this read or by the earlier reads whose state it resumed from (`delivered_before`).
     Also: no primary key is emitted twice in one read. Returns how many states were checked."""
-    emitted: Dict[str, set] = collections.defaultdict(set)
-    delivered: Dict[str, set] = collections.defaultdict(set)
+    emitted: dict[str, set] = collections.defaultdict(set)
+    delivered: dict[str, set] = collections.defaultdict(set)
     for stream, keys in (delivered_before or {}).items():
         delivered[stream].update(keys)
     truth_periods = {
@@ -59,9 +77,9 @@ def assert_state_never_passes_unemitted_records(
     return checked
 
 
-def union_of_records(runs: List[List[Mapping[str, Any]]]) -> Dict[str, Dict[Tuple[str, str], Mapping[str, Any]]]:
+def union_of_records(runs: list[list[Mapping[str, Any]]]) -> dict[str, dict[tuple[str, str], Mapping[str, Any]]]:
     """The records of several reads merged by primary key, as an append-dedup destination would."""
-    merged: Dict[str, Dict[Tuple[str, str], Mapping[str, Any]]] = {stream: {} for stream in STREAMS}
+    merged: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {stream: {} for stream in STREAMS}
     for messages in runs:
         for message in messages:
             if message["type"] == "RECORD" and _report_stream(message) in STREAMS:
@@ -70,7 +88,7 @@ def union_of_records(runs: List[List[Mapping[str, Any]]]) -> Dict[str, Dict[Tupl
     return merged
 
 
-def _report_stream(message: Mapping[str, Any]) -> Optional[str]:
+def _report_stream(message: Mapping[str, Any]) -> str | None:
     """The stream of a RECORD or STATE message (None for other messages)."""
     if message["type"] == "RECORD":
         return message["record"]["stream"]

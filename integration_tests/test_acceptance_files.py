@@ -33,7 +33,8 @@ def test_acceptance_config_names_files_that_exist() -> None:
         for key, value in test.items()
         if key.endswith("_path")
     } | {test["future_state"]["future_state_path"] for test in config["acceptance_tests"]["incremental"]["tests"]}
-    assert paths and all((ROOT / path).exists() for path in paths), paths
+    assert paths, paths
+    assert all((ROOT / path).exists() for path in paths), paths
 
 
 def test_sample_config_matches_the_spec(cli: Cli) -> None:
@@ -44,7 +45,8 @@ def test_sample_config_matches_the_spec(cli: Cli) -> None:
 def test_invalid_config_fails_check(cli: Cli, emulator: Emulator) -> None:
     result = cli.run("check", _point_at(_load("invalid_config.json"), emulator))
     (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
-    assert status["status"] == "FAILED" and "'secret_key'" in status["message"]
+    assert status["status"] == "FAILED"
+    assert "'secret_key'" in status["message"]
 
 
 def test_a_read_of_the_sample_config_returns_the_expected_records(cli: Cli, emulator: Emulator) -> None:
@@ -61,7 +63,8 @@ def test_the_abnormal_state_reads_nothing_and_keeps_its_cursor(cli: Cli, emulato
     result = cli.run(
         "read", _point_at(_load("sample_config.json"), emulator), _load("configured_catalog.json"), _load("abnormal_state.json")
     )
-    assert result.exit_code == 0 and not result.errors()
+    assert result.exit_code == 0
+    assert not result.errors()
     assert result.records() == []
     assert [r for r in emulator.log if r.stream] == [], "a cursor in the future needs no request"
     for state in result.final_states():

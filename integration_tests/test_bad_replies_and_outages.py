@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from typing import Dict, Iterator, List, Tuple
+from collections.abc import Iterator
 
 import pytest
 
@@ -49,14 +49,16 @@ def test_a_lookback_window_that_fails_holds_the_state_there_and_the_next_healthy
         assert final_cursor(first, "agent_workload") == f"{failed_day}T00:00:00+0800", "the state holds at the failed re-read"
         final = first.errors()[-1]["message"]
         assert f"[stream agent_workload, createTime {failed_day} 00:00:00 to {failed_day} 23:59:59]" in final
-        assert f"period_start {failed_day}T00:00:00+0800" in final and "reads from there" in final, final
+        assert f"period_start {failed_day}T00:00:00+0800" in final, final
+        assert "reads from there" in final, final
 
         api.set_faults(Faults())
         api.clear_log()
         second = cli.run("read", config, one_stream_catalog("agent_workload"), state=first.final_states())
         windows = sorted({r.window[0][:10] for r in api.log if r.stream == "agent_workload"})
 
-    assert second.exit_code == 0 and not second.errors(), second.errors()
+    assert second.exit_code == 0, second.errors()
+    assert not second.errors(), second.errors()
     assert windows[0] == "2024-01-18", f"the healthy sync starts at the failed day less the lookback: {windows[:3]}"
     truth = ground_truth(Account(), windows[0], "2024-01-31")
     truth = {stream: (rows if stream == "agent_workload" else {}) for stream, rows in truth.items()}
@@ -74,9 +76,11 @@ def test_a_success_without_a_report_is_retried_then_fails_the_window_with_the_st
         outcomes = [r.outcome for r in api.log]
     final = result.errors()[-1]["message"]
     print(f"\n{shape}: exit {result.exit_code}, {len(outcomes)} requests; {final[:300]}")
-    assert result.exit_code != 0 and not result.records()
+    assert result.exit_code != 0
+    assert not result.records()
     assert outcomes == [shape] * 3, "the first try and 2 retries, each answered without a report"
-    assert "7moor answered success without a report" in final and "never read as an empty report" in final
+    assert "7moor answered success without a report" in final
+    assert "never read as an empty report" in final
     assert "[stream agent_workload, createTime 2024-03-01 00:00:00 to 2024-03-01 23:59:59]" in final
     assert final_cursor(result, "agent_workload") == "2024-03-01T00:00:00+0800", "the state stays before the window"
 
@@ -87,7 +91,9 @@ def test_an_empty_report_is_a_real_empty_report(cli: Cli) -> None:
         config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-02", agent_ids=["no-such-agent"])
         result = cli.run("read", config, one_stream_catalog("agent_workload"))
         outcomes = [r.outcome for r in api.log]
-    assert result.exit_code == 0 and not result.errors() and not result.records()
+    assert result.exit_code == 0
+    assert not result.errors()
+    assert not result.records()
     assert outcomes == ["ok", "ok"]
 
 
@@ -107,7 +113,8 @@ def test_a_body_that_trickles_is_cut_at_the_attempt_deadline_and_the_retry_reads
     truth = ground_truth(Account(), "2024-03-01", "2024-03-01")
     print(f"\ntrickling body, one day, defaults: {outcomes}, wall {wall:.1f} s")
     assert outcomes == ["trickle", "ok"]
-    assert result.exit_code == 0 and not result.errors(), result.errors()
+    assert result.exit_code == 0, result.errors()
+    assert not result.errors(), result.errors()
     assert len(result.records("agent_workload")) == len(truth["agent_workload"])
     assert 60 <= wall < OUTAGE_BOUND_SECONDS, "the first attempt was cut at its 60 s deadline, not left running"
     warned = [m["log"]["message"] for m in result.of_type("LOG") if "Attempt 1 of" in m["log"]["message"]]
@@ -135,7 +142,7 @@ def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_defau
                 {"start_date": "2023-01-01", "end_date": "2023-12-31", "base_url": virtual_silent_listener},
             ),
         }
-        outcomes: Dict[str, Tuple[CliResult, float]] = {}
+        outcomes: dict[str, tuple[CliResult, float]] = {}
         for case, (_, values) in cases.items():
             workdir = cli.workdir / re.sub(r"\W+", "_", case)
             workdir.mkdir()
@@ -154,7 +161,8 @@ def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_defau
         )
         assert result.exit_code != 0, case
         assert wall < OUTAGE_BOUND_SECONDS, f"{case}: {wall:.0f} s"
-        assert "answered no request of this read" in final and "stopped as for an outage" in final, final
+        assert "answered no request of this read" in final, final
+        assert "stopped as for an outage" in final, final
         assert not result.records(), case
     assert requests_to_down < 60
 
@@ -170,7 +178,9 @@ def test_a_report_the_account_may_not_read_stops_its_stream_only_and_the_others_
     print(f"\nagent_quality refused: {quality_requests} requests to it, {others} to the others; {final[:300]}")
     assert result.exit_code != 0
     assert quality_requests <= 4, "only the windows already in flight"
-    assert "refused the agent_quality report" in final and "permission" in final and "无权限访问该接口" in final
+    assert "refused the agent_quality report" in final
+    assert "permission" in final
+    assert "无权限访问该接口" in final
     assert "'secret_key'" not in final, "a refused report is not blamed on the credentials"
     assert final.startswith("1 of 3 streams stopped")
     truth = ground_truth(Account(), start, end)
@@ -186,8 +196,10 @@ def test_a_retry_after_given_as_a_date_is_honoured_and_one_of_hours_stops_the_wi
         config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-01")
         waited = cli.run("read", config, one_stream_catalog("agent_workload"))
         arrivals = [r.received_at for r in api.log]
-    assert waited.exit_code == 0 and not waited.errors(), waited.errors()
-    assert len(arrivals) == 2 and arrivals[1] - arrivals[0] >= 3, "the retry waited for the date (the exponential wait is 1.1 s)"
+    assert waited.exit_code == 0, waited.errors()
+    assert not waited.errors(), waited.errors()
+    assert len(arrivals) == 2, "the retry waited for the date (the exponential wait is 1.1 s)"
+    assert arrivals[1] - arrivals[0] >= 3, "the retry waited for the date (the exponential wait is 1.1 s)"
 
     faults = Faults(script=["http_429"], retry_after_seconds=7200, retry_after_as_date=True)
     with Emulator(Account(), faults) as api:
@@ -195,8 +207,10 @@ def test_a_retry_after_given_as_a_date_is_honoured_and_one_of_hours_stops_the_wi
         refused = cli.run("read", config, one_stream_catalog("agent_workload"))
         requests = len(api.log)
     final = refused.errors()[-1]["message"]
-    assert refused.exit_code != 0 and requests == 1
-    assert re.search(r"asked to wait 7(19\d|200) s", final) and "60 s this connector waits at most" in final, final
+    assert refused.exit_code != 0
+    assert requests == 1
+    assert re.search(r"asked to wait 7(19\d|200) s", final), final
+    assert "60 s this connector waits at most" in final, final
 
 
 def test_with_one_request_at_a_time_a_broken_window_stops_its_stream_only_not_the_read(cli: Cli) -> None:
@@ -210,7 +224,8 @@ def test_with_one_request_at_a_time_a_broken_window_stops_its_stream_only_not_th
         result = cli.run("read", config, committed_catalog())
     final = result.errors()[-1]["message"]
     assert result.exit_code != 0
-    assert "outage" not in final and final.startswith("1 of 3 streams stopped"), final
+    assert "outage" not in final, final
+    assert final.startswith("1 of 3 streams stopped"), final
     truth = ground_truth(Account(), "2024-05-01", "2024-05-10")
     assert_union_is_the_ground_truth(
         [result], {**truth, "agent_workload": {k: v for k, v in truth["agent_workload"].items() if k[1] < "2024-05-03"}}
@@ -218,7 +233,7 @@ def test_with_one_request_at_a_time_a_broken_window_stops_its_stream_only_not_th
 
 
 @pytest.mark.parametrize(
-    "forbidden, message, words",
+    ("forbidden", "message", "words"),
     [
         (["agent_quality"], "该账号未开通此报表", "refused the agent_quality report"),
         (["session_time", "agent_workload", "agent_quality"], "Forbidden", "refused every report this sync asked for"),
@@ -226,19 +241,23 @@ def test_with_one_request_at_a_time_a_broken_window_stops_its_stream_only_not_th
     ids=["one report, its own words", "every report, a gateway's 403"],
 )
 def test_a_refusal_is_told_from_credentials_by_what_7moor_refuses(
-    cli: Cli, forbidden: List[str], message: str, words: str
+    cli: Cli, forbidden: list[str], message: str, words: str
 ) -> None:
     with Emulator(Account(), Faults(forbidden_streams=forbidden, forbidden_message=message)) as api:
         config = emulator_config(api, start_date="2024-01-01", end_date="2024-01-31")
         result = cli.run("read", config, committed_catalog())
         refused = [r for r in api.log if r.outcome == "forbidden"]
     final = result.errors()[-1]["message"]
-    assert result.exit_code != 0 and words in final, final
+    assert result.exit_code != 0, final
+    assert words in final, final
     assert len(refused) <= 4 * len(forbidden), "each refused stream stops after the windows in flight at its first refusal"
     if len(forbidden) == 3:
-        assert "'app_key'" in final and "IP address" in final and result.errors()[-1]["failure_type"] == "config_error"
+        assert "'app_key'" in final
+        assert "IP address" in final
+        assert result.errors()[-1]["failure_type"] == "config_error"
     else:
-        assert "'secret_key'" not in final and final.startswith("1 of 3 streams stopped")
+        assert "'secret_key'" not in final
+        assert final.startswith("1 of 3 streams stopped")
 
 
 @pytest.fixture
@@ -289,5 +308,6 @@ def test_check_against_a_host_that_trickles_its_headers_answers_within_30_second
     wall = time.monotonic() - started
     (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
     print(f"\ncheck against a header trickle: {wall:.1f} s; {status['message'][:200]}")
-    assert status["status"] == "FAILED" and "no complete answer in time" in status["message"], status
+    assert status["status"] == "FAILED", status
+    assert "no complete answer in time" in status["message"], status
     assert wall < 30, "two 8 s attempts and a short wait, plus start-up"

@@ -20,7 +20,6 @@ import sysconfig
 import venv
 import zipfile
 from pathlib import Path
-from typing import Dict, List
 
 from moor7_emulator import Emulator, ground_truth
 
@@ -82,7 +81,7 @@ def dockerignore_excludes(rules: str, relative: str) -> bool:
     return excluded
 
 
-def copy_build_context(source: Path, target: Path, rules: str) -> List[str]:
+def copy_build_context(source: Path, target: Path, rules: str) -> list[str]:
     """The files (and links, as links) that Docker would send; returns their paths."""
     sent = []
     for directory, dirnames, filenames in os.walk(source):
@@ -123,7 +122,7 @@ def test_the_allow_list_is_read_as_docker_reads_it() -> None:
     assert dockerignore_excludes(rules, "docs/integrations/sources/moor7-im.md")
 
 
-def _wheel_files(wheel: Path) -> Dict[str, str]:
+def _wheel_files(wheel: Path) -> dict[str, str]:
     """Each file the wheel installs, with its hash from RECORD (the dist-info's RECORD itself aside)."""
     with zipfile.ZipFile(wheel) as archive:
         (record,) = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
@@ -140,7 +139,8 @@ def _build_wheel(project: Path, out: Path) -> Path:
 def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(emulator: Emulator, tmp_path: Path) -> None:
     context = tmp_path / "context"
     sent = copy_build_context(ROOT, context, AIRBYTE_DOCKERIGNORE)
-    assert "source_moor7_im/manifest.yaml" in sent and "poetry.lock" in sent
+    assert "source_moor7_im/manifest.yaml" in sent
+    assert "poetry.lock" in sent
     assert "source_moor7_im/schemas/session_time.json" in sent, "the schemas must be files inside the package"
     dangling = [p for p in sent if (context / p).is_symlink() and not (context / p).exists()]
     assert not dangling, f"links that arrive dangling: {dangling}"
@@ -193,7 +193,8 @@ def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(
     (catalog_message,) = discovered.of_type("CATALOG")
     catalog = configured_catalog(catalog_message["catalog"])
     result = cli.run("read", config, catalog)
-    assert result.exit_code == 0 and not result.errors(), result.errors() or result.stderr[-2000:]
+    assert result.exit_code == 0, result.errors() or result.stderr[-2000:]
+    assert not result.errors(), result.errors() or result.stderr[-2000:]
     truth = ground_truth(emulator.account, "2024-07-01", "2024-07-07", "day")
     schemas = {s["stream"]["name"]: s["stream"]["json_schema"] for s in catalog["streams"]}
     assert assert_records_equal_ground_truth(result, truth, schemas) == sum(len(rows) for rows in truth.values()) > 0

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -24,12 +24,12 @@ from .virtual_clock import VIRTUAL
 YEAR = ("2023-01-01", "2023-12-31")
 
 
-def parse_every_line(stdout: str) -> List[Dict[str, Any]]:
+def parse_every_line(stdout: str) -> list[dict[str, Any]]:
     lines = [line for line in stdout.split("\n") if line]
     return [json.loads(line) for line in lines]  # a torn line fails here
 
 
-def duplicate_records(messages: List[Dict[str, Any]]) -> List[Any]:
+def duplicate_records(messages: list[dict[str, Any]]) -> list[Any]:
     keys = [
         (m["record"]["stream"], primary_key(m["record"]["stream"], m["record"]["data"]))
         for m in messages
@@ -39,7 +39,7 @@ def duplicate_records(messages: List[Dict[str, Any]]) -> List[Any]:
 
 
 @pytest.mark.parametrize(
-    "signum, after_lines",
+    ("signum", "after_lines"),
     [(signal.SIGINT, 1), (signal.SIGINT, 300), (signal.SIGINT, 1500), (signal.SIGTERM, 40), (signal.SIGTERM, 900)],
 )
 def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that_resumes_exactly(
@@ -82,7 +82,8 @@ def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that
         # The signalled process is gone: the resume waits the emulator's latency on the virtual clock.
         VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
         resumed = cli.run("read", config, committed_catalog(), state=first.final_states() or None)
-    assert resumed.exit_code == 0 and not resumed.errors(), resumed.errors()
+    assert resumed.exit_code == 0, resumed.errors()
+    assert not resumed.errors(), resumed.errors()
     union = union_of_records([first.messages, resumed.messages])
     for stream in STREAMS:
         assert set(union[stream]) == set(truth[stream]), f"{stream}: the stopped and the resumed sync miss rows"
@@ -114,7 +115,8 @@ def test_a_closed_stdout_stops_the_read_at_once_and_quietly(installed_cli: Cli, 
             timeout=120,
             cwd=cli.workdir,
         )
-    assert completed.returncode != 0 and (tmp_path / "stderr").read_text() == ""
+    assert completed.returncode != 0
+    assert (tmp_path / "stderr").read_text() == ""
 
 
 @pytest.mark.parametrize("padded_field", ["message", "code"])
@@ -147,7 +149,8 @@ def test_an_expected_failure_prints_no_traceback(cli: Cli, emulator: Emulator, v
         config = emulator_config(emulator, start_date="2024-03-01", end_date="2024-03-02", base_url=refused_url(), max_retries=1)
     result = run_at_default_log_level(cli, verb, config, committed_catalog() if verb == "read" else None)
     output = result.stdout + result.stderr
-    assert "Traceback" not in output and 'File "' not in output
+    assert "Traceback" not in output
+    assert 'File "' not in output
     assert not result.non_protocol_lines
     errors = result.errors()
     assert all(not e.get("stack_trace") for e in errors), "an expected failure's TRACE carries no stack trace"
@@ -155,10 +158,14 @@ def test_an_expected_failure_prints_no_traceback(cli: Cli, emulator: Emulator, v
         (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
         message = status["message"]
         assert status["status"] == "FAILED"
-        assert message[0] not in "'\"" and "is not available" not in message and "Exhausted available" not in message, message
-        assert "Request (body)" not in output and "Overriding config keys" not in output
+        assert message[0] not in "'\"", message
+        assert "is not available" not in message, message
+        assert "Exhausted available" not in message, message
+        assert "Request (body)" not in output
+        assert "Overriding config keys" not in output
     else:
-        assert result.exit_code != 0 and errors
+        assert result.exit_code != 0
+        assert errors
         message = errors[-1]["message"]
     assert ("'secret_key'" in message) if case == "wrong secret" else ("refused the connection" in message), message
 
@@ -172,7 +179,7 @@ def test_a_misspelt_setting_is_named_with_the_nearest_one_in_check_and_read(cli:
 
 
 @pytest.mark.parametrize(
-    "values, words",
+    ("values", "words"),
     [
         ({"app_key": 2000103}, "'app_key' (App key) must be a string; got the int 2000103"),
         ({"app_key": "2000103\n"}, "'app_key' (App key) starts or ends with whitespace"),
@@ -181,13 +188,15 @@ def test_a_misspelt_setting_is_named_with_the_nearest_one_in_check_and_read(cli:
     ids=["integer app_key", "app_key with a newline", "secret_key with a space"],
 )
 def test_a_credential_of_the_wrong_type_or_with_whitespace_is_a_config_error_before_any_request(
-    cli: Cli, emulator: Emulator, values: Dict[str, Any], words: str
+    cli: Cli, emulator: Emulator, values: dict[str, Any], words: str
 ) -> None:
     config = {**emulator_config(emulator, start_date="2024-03-01", end_date="2024-03-02"), **values}
     result = cli.run("read", config, committed_catalog())
-    assert result.exit_code != 0 and not emulator.log, "refused before any request"
+    assert result.exit_code != 0, "refused before any request"
+    assert not emulator.log, "refused before any request"
     (error,) = result.errors()
-    assert words in error["message"] and error["failure_type"] == "config_error"
+    assert words in error["message"]
+    assert error["failure_type"] == "config_error"
     assert "emulator-secret" not in error["message"]
 
 
@@ -198,20 +207,23 @@ def test_a_body_cut_off_names_its_stream_and_window(cli: Cli) -> None:
     where = "[stream agent_workload, createTime 2024-03-01 00:00:00 to 2024-03-01 23:59:59]"
     final = result.errors()[-1]["message"]
     assert result.exit_code != 0
-    assert "cut off before its end" in final and where in final, final
+    assert "cut off before its end" in final, final
+    assert where in final, final
 
 
 @pytest.mark.parametrize("streams", [["agent_wokload"], ["agent_wokload", "agent_quality"]], ids=["only", "beside-another"])
 def test_a_catalog_stream_the_connector_does_not_have_is_an_error_naming_the_streams_it_has(
-    cli: Cli, emulator: Emulator, streams: List[str]
+    cli: Cli, emulator: Emulator, streams: list[str]
 ) -> None:
     catalog = committed_catalog()
     template = catalog["streams"][0]
     catalog["streams"] = [{**template, "stream": {**template["stream"], "name": name}} for name in streams]
     result = cli.run("read", emulator_config(emulator), catalog)
-    assert result.exit_code != 0 and not emulator.log
+    assert result.exit_code != 0
+    assert not emulator.log
     message = result.errors()[-1]["message"]
-    assert "'agent_wokload'" in message and "session_time, agent_workload, agent_quality, report_columns" in message
+    assert "'agent_wokload'" in message
+    assert "session_time, agent_workload, agent_quality, report_columns" in message
 
 
 def test_a_signal_while_a_slow_reader_lets_the_pipe_fill_still_leaves_whole_lines(installed_cli: Cli) -> None:
@@ -237,4 +249,5 @@ def test_a_signal_while_a_slow_reader_lets_the_pipe_fill_still_leaves_whole_line
             assert process.wait(timeout=30) == -signum
             messages = parse_every_line(output.decode())
             assert not duplicate_records(messages)
-            assert messages[-1]["type"] == "LOG" and "Stopped by" in messages[-1]["log"]["message"]
+            assert messages[-1]["type"] == "LOG"
+            assert "Stopped by" in messages[-1]["log"]["message"]

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import List
 
 from moor7_emulator import Emulator
 
@@ -16,15 +15,16 @@ from .conftest import ROOT, Cli, emulator_config
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["poetry"]["version"]
 
 
-def test_no_arguments_prints_usage_on_stderr_and_exits_2(connector_command: List[str], tmp_path: Path) -> None:
+def test_no_arguments_prints_usage_on_stderr_and_exits_2(connector_command: list[str], tmp_path: Path) -> None:
     completed = subprocess.run(connector_command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert completed.returncode == 2
     assert completed.stdout == ""
     assert completed.stderr.startswith("usage: source-moor7-im {spec,check,discover,read}")
-    assert "Traceback" not in completed.stderr and "FATAL" not in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "FATAL" not in completed.stderr
 
 
-def test_version_prints_the_installed_distributions_version(connector_command: List[str], tmp_path: Path) -> None:
+def test_version_prints_the_installed_distributions_version(connector_command: list[str], tmp_path: Path) -> None:
     completed = subprocess.run([*connector_command, "--version"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert completed.returncode == 0
     assert completed.stdout == f"source-moor7-im {VERSION}\n"

@@ -24,7 +24,8 @@ def test_windows_are_read_concurrently_up_to_the_configured_bound_and_the_rows_a
         config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-31", max_concurrent_requests=6)
         result = cli.run("read", config, committed_catalog())
         log = list(api.log)
-    assert result.exit_code == 0 and not result.errors(), result.errors()
+    assert result.exit_code == 0, result.errors()
+    assert not result.errors(), result.errors()
     truth = ground_truth(api.account, "2024-03-01", "2024-03-31", "day")
     assert_records_equal_ground_truth(result, truth, {s: {} for s in STREAMS})
     assert len(log) == 1 + 2 * 31, "one request per window, none repeated"
@@ -38,7 +39,8 @@ def test_a_requests_per_second_cap_spreads_the_requests_out(cli: Cli) -> None:
         config = emulator_config(api, start_date="2024-02-01", end_date="2024-02-08", max_requests_per_second=cap)
         result = cli.run("read", config, committed_catalog())
         received = sorted(e.received_at for e in api.log)
-    assert result.exit_code == 0 and not result.errors(), result.errors()
+    assert result.exit_code == 0, result.errors()
+    assert not result.errors(), result.errors()
     # 17 requests at 4 per second: the first 4 at once, then at least (17 - 4) / 4 s more.
     # (A lower bound only: a slow machine can take longer, never shorter.)
     assert len(received) == 17

@@ -9,7 +9,7 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -22,7 +22,7 @@ CONCURRENCY = 4  # the default max_concurrent_requests
 STREAMS = ("session_time", "agent_workload", "agent_quality")
 
 
-def one_stream_catalog(name: str) -> Dict[str, Any]:
+def one_stream_catalog(name: str) -> dict[str, Any]:
     return {"streams": [s for s in committed_catalog()["streams"] if s["stream"]["name"] == name]}
 
 
@@ -30,18 +30,18 @@ def output_bytes(result: CliResult) -> int:
     return len(result.stdout.encode()) + len(result.stderr.encode())
 
 
-def run_at_default_log_level(cli: Cli, verb: str, config: Dict[str, Any], catalog: Optional[Dict[str, Any]]) -> CliResult:
+def run_at_default_log_level(cli: Cli, verb: str, config: dict[str, Any], catalog: dict[str, Any] | None) -> CliResult:
     """As a user runs it: without --debug, where the CDK also logs every window it cuts
     (110 KB for a year). The output is still searched for the secret."""
     return cli.run(verb, config, catalog, debug=False)
 
 
-def warnings(result: CliResult) -> List[str]:
+def warnings(result: CliResult) -> list[str]:
     return [m["log"]["message"] for m in result.of_type("LOG") if m["log"]["level"] == "WARN"]
 
 
 @pytest.mark.parametrize(
-    "cause, faults, change, words",
+    ("cause", "faults", "change", "words"),
     [
         ("wrong secret", Faults(), {"secret_key": "not-the-secret-key-0000"}, ["7moor rejected the credentials", "'secret_key'"]),
         ("wrong base_url path", Faults(), {"base_url": "/v2"}, ["does not exist (HTTP 404)", "'base_url'"]),
@@ -54,7 +54,7 @@ def warnings(result: CliResult) -> List[str]:
     ],
 )
 def test_a_config_error_over_a_year_stops_the_read_after_the_requests_in_flight_with_one_small_error(
-    cli: Cli, cause: str, faults: Faults, change: Dict[str, str], words: List[str]
+    cli: Cli, cause: str, faults: Faults, change: dict[str, str], words: list[str]
 ) -> None:
     with Emulator(Account(), faults) as api:
         values = {"start_date": "2023-01-01", "end_date": "2023-12-31", **change}
@@ -67,7 +67,8 @@ def test_a_config_error_over_a_year_stops_the_read_after_the_requests_in_flight_
         requests = len(api.log)
         api.clear_log()
         debug = cli.run("read", config, committed_catalog())  # the same at --debug: searched for the secret
-        assert len(api.log) <= CONCURRENCY and debug.exit_code != 0
+        assert len(api.log) <= CONCURRENCY
+        assert debug.exit_code != 0
 
     errors = result.errors()
     final = errors[-1]
@@ -107,7 +108,8 @@ def test_with_every_answer_a_500_the_first_window_out_of_retries_stops_the_whole
     # The windows in flight, and at most one probe per worker after the first ran out of retries
     assert len(attempts) <= 2 * CONCURRENCY, "no window started after the outage was confirmed"
     assert len(log) <= 3 * CONCURRENCY + CONCURRENCY
-    assert "answered no request of this read" in final and "stopped as for an outage" in final, final
+    assert "answered no request of this read" in final, final
+    assert "stopped as for an outage" in final, final
     states = {
         s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["period_start"] for s in result.final_states()
     }
@@ -134,13 +136,15 @@ def test_a_window_that_fails_for_good_stops_its_stream_while_the_others_finish_a
     assert started_after == [], "no window of the stream started after its failed window used its retries"
     assert len({r.window for r in quality}) < 182
     final = result.errors()[-1]["message"]
-    assert final.startswith("1 of 3 streams stopped") and "session_time, agent_workload finished and saved their state" in final
+    assert final.startswith("1 of 3 streams stopped")
+    assert "session_time, agent_workload finished and saved their state" in final
     assert f"[stream agent_quality, createTime {broken_day} 00:00:00 to {broken_day} 23:59:59]" in final
     assert final.count("agent_quality: ") == 1
     states = {
         s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["period_start"] for s in result.final_states()
     }
-    assert states["agent_workload"] == f"{end}T00:00:00+0800" and states["session_time"] == f"{end}T00:00:00+0800"
+    assert states["agent_workload"] == f"{end}T00:00:00+0800"
+    assert states["session_time"] == f"{end}T00:00:00+0800"
     assert states["agent_quality"] < f"{broken_day}T00:00:00+0800"
 
 
@@ -152,8 +156,11 @@ def test_a_retry_after_asking_for_hours_stops_the_window_at_once_and_says_how_lo
         wall = time.monotonic() - started
         requests = len(api.log)
     final = result.errors()[-1]["message"]
-    assert result.exit_code != 0 and requests == 1 and wall < 60
-    assert "asked to wait 7200 s" in final and "60 s this connector waits at most" in final
+    assert result.exit_code != 0
+    assert requests == 1
+    assert wall < 60
+    assert "asked to wait 7200 s" in final
+    assert "60 s this connector waits at most" in final
     assert "[stream agent_workload, createTime 2024-03-01 00:00:00 to 2024-03-01 23:59:59]" in final
 
 
@@ -164,7 +171,8 @@ def test_each_retry_is_logged_at_warn_with_its_real_reason_stream_and_window(cli
         config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-01", max_retries=12)
         result = cli.run("read", config, one_stream_catalog("agent_workload"))
         outcomes = [r.outcome for r in api.log]
-    assert result.exit_code == 0 and not result.errors(), result.errors()
+    assert result.exit_code == 0, result.errors()
+    assert not result.errors(), result.errors()
     assert outcomes == ["timestamp_skew", *script, "ok"]
     lines = [line for line in warnings(result) if "Attempt" in line]
     where = "[stream agent_workload, createTime 2024-03-01 00:00:00 to 2024-03-01 23:59:59]"
@@ -182,7 +190,9 @@ def test_each_retry_is_logged_at_warn_with_its_real_reason_stream_and_window(cli
     print("\n" + "\n".join(lines))
     assert len(lines) == len(reasons), lines
     for attempt, (line, reason) in enumerate(zip(lines, reasons), start=1):
-        assert reason in line and where in line and f"Attempt {attempt} of 13 failed; retrying in" in line, (reason, line)
+        assert reason in line, (reason, line)
+        assert where in line, (reason, line)
+        assert f"Attempt {attempt} of 13 failed; retrying in" in line, (reason, line)
     # the CDK's own line calls every retry a rate limit; only the connector's reason is printed
     assert "Rate limit exceeded" not in result.stdout + result.stderr
 
@@ -197,7 +207,7 @@ def refused_url() -> str:
 
 @pytest.mark.parametrize("verb", ["check", "discover"])
 @pytest.mark.parametrize(
-    "case, words",
+    ("case", "words"),
     [
         ("refused port", "refused the connection: nothing listens on that port"),
         ("unknown host", "could not be found: the host name does not resolve"),
@@ -229,9 +239,11 @@ def test_check_and_discover_answer_within_30_seconds_saying_which_network_failur
         assert status["status"] == "FAILED"
         message = status["message"]
     else:
-        assert result.exit_code != 0 and not result.of_type("CATALOG")
+        assert result.exit_code != 0
+        assert not result.of_type("CATALOG")
         message = result.errors()[-1]["message"]
-    assert words in message and "'base_url'" in message, message
+    assert words in message, message
+    assert "'base_url'" in message, message
     # About 18 s against a silent listener (two 8 s read timeouts and a 1.5 s wait), less for the
     # others; the start-up a loaded machine adds is not the connector's budget.
     assert wall < 30 or wall - start_up < 25, "under 30 s beyond the start-up the machine's load imposes"
@@ -245,5 +257,6 @@ def test_check_answers_a_config_file_it_cannot_read_with_a_failed_connection_sta
     exit_code, stdout, stderr = run_in_process(["check", "--config", str(path)], tmp_path)
     statuses = [json.loads(line)["connectionStatus"] for line in stdout.splitlines() if '"CONNECTION_STATUS"' in line]
     assert exit_code == 0, stdout + stderr
-    assert len(statuses) == 1 and statuses[0]["status"] == "FAILED"
+    assert len(statuses) == 1
+    assert statuses[0]["status"] == "FAILED"
     assert "config.json" in statuses[0]["message"] or "config" in statuses[0]["message"].lower(), statuses[0]

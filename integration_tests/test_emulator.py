@@ -6,7 +6,7 @@ import datetime as dt
 import email.utils
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 import pytest
 import requests
@@ -23,18 +23,18 @@ def post(
     body: Any = None,
     *,
     path: str = PATH,
-    timestamp: Optional[str] = None,
+    timestamp: str | None = None,
     skew: float = 0,
     nonce: str = "123456",
-    secret: Optional[str] = None,
-    app_key: Optional[str] = None,
-    raw: Optional[bytes] = None,
+    secret: str | None = None,
+    app_key: str | None = None,
+    raw: bytes | None = None,
     content_type: str = "application/json",
 ) -> requests.Response:
     account = api.account
     timestamp = timestamp or str(int(time.time() + skew))
     app_key = app_key or account.app_key
-    headers: Dict[str, str] = {
+    headers: dict[str, str] = {
         "m7-appkey": app_key,
         "m7-timestamp": timestamp,
         "m7-nonce": nonce,
@@ -49,13 +49,14 @@ def test_a_correctly_signed_request_gets_the_report(emulator: Emulator) -> None:
     response = post(emulator)
     assert response.status_code == 200
     envelope = response.json()
-    assert envelope["success"] is True and envelope["code"] == "200"
+    assert envelope["success"] is True
+    assert envelope["code"] == "200"
     assert [row["agentId"] for row in envelope["data"]["list"]] == [a.display for a in emulator.account.agents]
     assert [c["prop"] for c in envelope["data"]["header"]][-3:] == [c.prop for c in emulator.account.agent_states]
 
 
 @pytest.mark.parametrize(
-    "kwargs, reason",
+    ("kwargs", "reason"),
     [
         ({"secret": "wrong-secret"}, "bad_sign"),
         ({"app_key": "9999999"}, "bad_app_key"),
@@ -75,9 +76,10 @@ def test_a_correctly_signed_request_gets_the_report(emulator: Emulator) -> None:
         ({"path": "/openapi/im-report/agent/unknown"}, "not_found"),
     ],
 )
-def test_requests_7moor_would_reject_are_rejected(emulator: Emulator, kwargs: Dict[str, Any], reason: str) -> None:
+def test_requests_7moor_would_reject_are_rejected(emulator: Emulator, kwargs: dict[str, Any], reason: str) -> None:
     response = post(emulator, **kwargs)
-    assert response.status_code >= 400 and response.json()["success"] is False
+    assert response.status_code >= 400
+    assert response.json()["success"] is False
     assert emulator.log[-1].outcome == reason
 
 
@@ -95,7 +97,8 @@ def test_a_replayed_sign_and_nonce_is_rejected(emulator: Emulator) -> None:
 def test_envelope_style_errors_come_with_http_200() -> None:
     with Emulator(faults=Faults(error_style="envelope")) as api:
         response = post(api, secret="wrong-secret")
-    assert response.status_code == 200 and response.json() == {
+    assert response.status_code == 200
+    assert response.json() == {
         "success": False,
         "code": "401",
         "message": "m7-sign verification failed",
@@ -106,13 +109,14 @@ def test_the_servers_clock_offset_shows_in_date_and_in_what_it_accepts() -> None
     with Emulator(faults=Faults(clock_offset_seconds=480)) as api:
         response = post(api)
         server_date = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
-        assert response.status_code == 401 and api.log[-1].outcome == "timestamp_skew"
+        assert response.status_code == 401
+        assert api.log[-1].outcome == "timestamp_skew"
         assert abs(server_date - time.time() - 480) < 5
         assert post(api, timestamp=str(int(time.time() + 480)), nonce="222222").status_code == 200
 
 
 @pytest.mark.parametrize(
-    "fault, status, check",
+    ("fault", "status", "check"),
     [
         ("http_429", 429, lambda r: r.headers["Retry-After"] == "1" and r.json()["code"] == "429"),
         (
@@ -131,7 +135,8 @@ def test_the_servers_clock_offset_shows_in_date_and_in_what_it_accepts() -> None
 def test_each_fault_answers_as_it_says(fault: str, status: int, check) -> None:
     with Emulator(faults=Faults(script=[fault])) as api:
         response = post(api)
-        assert response.status_code == status and check(response)
+        assert response.status_code == status
+        assert check(response)
         assert api.log[-1].outcome == fault
         assert post(api, nonce="333333").status_code == 200, "a scripted fault applies once"
 
@@ -180,7 +185,8 @@ def test_traffic_follows_office_hours_and_quiet_weekends() -> None:
     monday_office = sum(by_hour[f"2024-08-05 {h:02d}"] for h in range(9, 18))
     monday_night = sum(by_hour[f"2024-08-05 {h:02d}"] for h in range(0, 6))
     saturday_office = sum(by_hour[f"2024-08-10 {h:02d}"] for h in range(9, 18))
-    assert monday_office > 10 * max(monday_night, 1) and monday_office > 2 * saturday_office > 0
+    assert monday_office > 10 * max(monday_night, 1)
+    assert monday_office > 2 * saturday_office > 0
 
 
 def test_the_module_runs_as_a_command(tmp_path) -> None:

@@ -24,7 +24,8 @@ def test_a_six_month_read_through_ten_percent_mixed_faults_returns_exactly_the_a
         result = cli.run("read", config, configured_catalog(discovered))
         log = list(api.log)
 
-    assert result.exit_code == 0 and not result.errors(), result.errors()
+    assert result.exit_code == 0, result.errors()
+    assert not result.errors(), result.errors()
     truth = ground_truth(api.account, SOAK_START, SOAK_END, "half_hour")
     schemas = {s["name"]: s["json_schema"] for s in discovered["streams"]}
     compared = assert_records_equal_ground_truth(result, truth, schemas)  # same rows, same values, no duplicate keys
@@ -61,7 +62,8 @@ def test_when_a_window_keeps_failing_the_error_names_it_and_the_state_resumes_af
         truth = ground_truth(api.account, start, end, "day")
         assert failed.exit_code != 0
         errors = failed.errors()
-        assert errors and all(
+        assert errors, errors
+        assert all(
             f"[stream agent_quality, createTime {broken_day} 00:00:00 to {broken_day} 23:59:59]" in e["message"] for e in errors
         ), errors
         assert "服务器内部错误" in errors[0]["message"], "the API's own message is quoted"
@@ -81,7 +83,8 @@ def test_when_a_window_keeps_failing_the_error_names_it_and_the_state_resumes_af
         resumed = cli.run("read", config, catalog, state=list(states.values()))
         assert_state_never_passes_unemitted_records(resumed.messages, truth, union_of_records([failed.messages]))
         first_quality_day = min(r.window[0] for r in api.requests_for("agent_quality"))
-    assert resumed.exit_code == 0 and not resumed.errors(), resumed.errors()
+    assert resumed.exit_code == 0, resumed.errors()
+    assert not resumed.errors(), resumed.errors()
     assert first_quality_day == cursor_of(states["agent_quality"]).strftime("%Y-%m-%d %H:%M:%S"), (
         "resumed at the state, not before"
     )
@@ -107,6 +110,7 @@ def test_the_secret_key_appears_in_no_output_even_at_debug_level(cli: Cli) -> No
             cli.run("read", {**config, "dimension": "week"}, {"streams": []}),
         ]
     output = "\n".join(run.stdout + run.stderr for run in runs)
-    assert "Debug logs enabled" in output and "Making outbound API request" in output
+    assert "Debug logs enabled" in output
+    assert "Making outbound API request" in output
     assert any(run.errors() for run in runs), "the error paths were taken"
     assert secret not in output

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import List
 
 import jsonschema
 import pytest
@@ -57,12 +56,12 @@ def docker_cli(image: str, tmp_path: Path) -> Cli:
     workdir = tmp_path / "mounted"
     workdir.mkdir()
     workdir.chmod(0o755)
-    command: List[str] = ["docker", "run", "--rm", "--network", "host", *PLATFORM_FLAGS, "-v", f"{workdir}:/config:ro", image]
+    command: list[str] = ["docker", "run", "--rm", "--network", "host", *PLATFORM_FLAGS, "-v", f"{workdir}:/config:ro", image]
     return MountedCli(command, workdir)
 
 
 class MountedCli(Cli):
-    def arguments(self, *args, **kwargs) -> List[str]:
+    def arguments(self, *args, **kwargs) -> list[str]:
         command = super().arguments(*args, **kwargs)
         for path in self.workdir.iterdir():
             path.chmod(0o644)  # uid 1000 in the container reads them, whatever the host's umask
@@ -98,18 +97,20 @@ def test_the_image_has_the_layout_of_airbytes_python_connector_base(image: str) 
     result = _in_the_image(image, script)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "UTC" and lines[1] == "/usr/share/zoneinfo/Etc/UTC", lines
+    assert lines[0] == "UTC", lines
+    assert lines[1] == "/usr/share/zoneinfo/Etc/UTC", lines
     owners = dict(line.split() for line in lines[2:7])
-    assert owners == {d: "1000:1000" for d in ("/config", "/secrets", "/custom_cache", "/airbyte", "/tmp")}, owners
+    assert owners == dict.fromkeys(("/config", "/secrets", "/custom_cache", "/airbyte", "/tmp"), "1000:1000"), owners
     assert lines[7] == "cpython 3 11", lines[7]
     pip_version = re.match(r"pip (\d+)\.(\d+)", lines[8])
-    assert pip_version and int(pip_version.group(1)) >= 24, lines[8]
+    assert pip_version, lines[8]
+    assert int(pip_version.group(1)) >= 24, lines[8]
     assert lines[9:11] == ["/usr/local/bin/python", "/usr/local/bin/pip"], lines
     assert lines[11].startswith("uid=1000(airbyte) gid=1000(airbyte)"), lines[11]
 
 
 @pytest.mark.parametrize("flags", [[], PLATFORM_FLAGS], ids=["as-built", "read-only-with-tmpfs"])
-def test_tmp_is_writable_and_the_rest_is_not_under_the_platforms_flags(image: str, flags: List[str]) -> None:
+def test_tmp_is_writable_and_the_rest_is_not_under_the_platforms_flags(image: str, flags: list[str]) -> None:
     result = _in_the_image(
         image, "touch /tmp/probe && echo tmp-ok; touch /airbyte/probe 2>/dev/null && echo airbyte-ok; true", *flags
     )
@@ -161,7 +162,8 @@ def test_a_read_and_an_incremental_read_from_the_image_return_exactly_the_apis_r
 
     emulator.clear_log()
     first = docker_cli.run("read", config, catalog)
-    assert first.exit_code == 0 and not first.errors(), first.errors() or first.stderr[-2000:]
+    assert first.exit_code == 0, first.errors() or first.stderr[-2000:]
+    assert not first.errors(), first.errors() or first.stderr[-2000:]
     truth = ground_truth(emulator.account, "2024-06-01", "2024-07-31", "day")
     compared = assert_records_equal_ground_truth(first, truth, schemas)
     assert compared == sum(len(rows) for rows in truth.values()) > 0
@@ -174,7 +176,8 @@ def test_a_read_and_an_incremental_read_from_the_image_return_exactly_the_apis_r
     }
     emulator.clear_log()
     second = docker_cli.run("read", config, catalog, state=states)
-    assert second.exit_code == 0 and not second.errors(), second.errors() or second.stderr[-2000:]
+    assert second.exit_code == 0, second.errors() or second.stderr[-2000:]
+    assert not second.errors(), second.errors() or second.stderr[-2000:]
     assert sorted(r.window for r in emulator.requests_for("agent_workload")) == [
         ("2024-07-29 00:00:00", "2024-07-29 23:59:59"),
         ("2024-07-30 00:00:00", "2024-07-30 23:59:59"),
@@ -242,7 +245,7 @@ def _file(relative: str):
     return json.loads((ROOT / relative).read_text(encoding="utf-8"))
 
 
-def _records(result) -> List[str]:
+def _records(result) -> list[str]:
     return sorted(
         json.dumps(
             {"stream": m["record"]["stream"], "data": m["record"]["data"], "emitted_at": 1700000000000},
@@ -253,7 +256,7 @@ def _records(result) -> List[str]:
     )
 
 
-@pytest.mark.parametrize("section, scenario", list(_acceptance_scenarios()))
+@pytest.mark.parametrize(("section", "scenario"), list(_acceptance_scenarios()))
 def test_acceptance_scenario_from_the_image(section: str, scenario: dict, docker_cli: Cli, emulator: Emulator) -> None:
     """Each scenario of acceptance-test-config.yml, run from the image under the platform's
     flags against the emulator. The scenario's config is used as written but for
@@ -276,7 +279,8 @@ def test_acceptance_scenario_from_the_image(section: str, scenario: dict, docker
             jsonschema.Draft7Validator.check_schema(stream["json_schema"])
     elif section == "basic_read":
         result = docker_cli.run("read", config, _file(scenario["configured_catalog_path"]))
-        assert result.exit_code == 0 and not result.errors(), result.errors() or result.stderr[-2000:]
+        assert result.exit_code == 0, result.errors() or result.stderr[-2000:]
+        assert not result.errors(), result.errors() or result.stderr[-2000:]
         assert (
             _records(result) == (ROOT / "integration_tests" / "expected_records.jsonl").read_text(encoding="utf-8").splitlines()
         )
@@ -284,13 +288,17 @@ def test_acceptance_scenario_from_the_image(section: str, scenario: dict, docker
         catalog = _file(scenario["configured_catalog_path"])
         state = _file(scenario["future_state"]["future_state_path"])
         result = docker_cli.run("read", config, catalog, state=state)
-        assert result.exit_code == 0 and not result.errors(), result.errors() or result.stderr[-2000:]
+        assert result.exit_code == 0, result.errors() or result.stderr[-2000:]
+        assert not result.errors(), result.errors() or result.stderr[-2000:]
         assert result.records() == [], "a state in the future reads nothing"
         assert [r for r in emulator.log if r.stream] == [], "and needs no report request"
     elif section == "full_refresh":
         catalog = _file(scenario["configured_catalog_path"])
         first, second = docker_cli.run("read", config, catalog), docker_cli.run("read", config, catalog)
-        assert first.exit_code == second.exit_code == 0 and not first.errors() and not second.errors()
-        assert _records(first) == _records(second) and _records(first), "two reads of the same range return the same records"
+        assert first.exit_code == second.exit_code == 0
+        assert not first.errors()
+        assert not second.errors()
+        assert _records(first) == _records(second), "two reads of the same range return the same records"
+        assert _records(first), "two reads of the same range return the same records"
     else:
         pytest.fail(f"acceptance-test-config.yml has a section this test does not run: {section}")

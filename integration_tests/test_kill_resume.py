@@ -9,27 +9,35 @@ import random
 import signal
 import subprocess
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from moor7_emulator import Account, Emulator, Faults, ground_truth
 
 from .conftest import Cli, assert_no_secret, configured_catalog, emulator_config
-from .reliability_checks import STREAMS, assert_state_never_passes_unemitted_records, cursor_of, union_of_records
+from .reliability_checks import (
+    STREAMS,
+    assert_is_the_apis_row,
+    assert_state_never_passes_unemitted_records,
+    assert_the_apis_keys,
+    cursor_of,
+    union_of_records,
+)
 
 START, END = "2024-02-01", "2024-04-30"  # 90 days: 90 windows per agent stream
 
 
 def _read_until_killed(
-    cli: Cli, config: Mapping[str, Any], catalog: Mapping[str, Any], state: Optional[List[Any]], kill_after_records: Optional[int]
-) -> Tuple[List[Dict[str, Any]], bool]:
+    cli: Cli, config: Mapping[str, Any], catalog: Mapping[str, Any], state: list[Any] | None, kill_after_records: int | None
+) -> tuple[list[dict[str, Any]], bool]:
     """Run `read`, SIGKILL it once it has printed `kill_after_records` records (None: let it
     finish). Returns what it printed before it died, and whether it finished by itself."""
     process = subprocess.Popen(
         cli.arguments("read", config, catalog, state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cli.workdir
     )
-    messages: List[Dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
     records = 0
     killed = False
     assert process.stdout is not None
@@ -53,7 +61,7 @@ def _read_until_killed(
     return messages, finished
 
 
-def _last_states(messages: List[Dict[str, Any]], previous: Dict[str, Any]) -> Dict[str, Any]:
+def _last_states(messages: list[dict[str, Any]], previous: dict[str, Any]) -> dict[str, Any]:
     states = dict(previous)
     for message in messages:
         if message["type"] == "STATE":
@@ -74,8 +82,8 @@ def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_no
         truth = ground_truth(api.account, START, END, "day")
         total = sum(len(rows) for rows in truth.values())
 
-        runs: List[List[Dict[str, Any]]] = []
-        states: Dict[str, Any] = {}
+        runs: list[list[dict[str, Any]]] = []
+        states: dict[str, Any] = {}
         finished = False
         kills = 0
         while not finished:
@@ -102,12 +110,11 @@ def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_no
 
     union = union_of_records(runs)
     for stream in STREAMS:
-        missing = sorted(set(truth[stream]) - set(union[stream]))
-        extra = sorted(set(union[stream]) - set(truth[stream]))
-        assert not missing and not extra, f"{stream}: missing {missing[:3]}, extra {extra[:3]}"
+        assert_the_apis_keys(stream, union[stream], truth[stream])
         for key, record in union[stream].items():
-            assert record["period_start"] == key[1]
-    assert kills == 3 and len(runs) == 4
+            assert_is_the_apis_row(stream, record, truth[stream][key])
+    assert kills == 3
+    assert len(runs) == 4
     print(
         f"\nkill/resume seed {seed}: {len(runs)} runs, {sum(len(r) for r in runs)} messages, {sum(len(v) for v in union.values())} rows in the union"
     )

@@ -3,8 +3,6 @@ and a progress line on a long read."""
 
 from __future__ import annotations
 
-from typing import Dict
-
 import pytest
 from airbyte_protocol.models import AirbyteMessage as ProtocolMessage
 
@@ -16,7 +14,7 @@ from .reliability_checks import STREAMS
 from .virtual_clock import VIRTUAL
 
 
-def last_estimates(result: CliResult) -> Dict[str, int]:
+def last_estimates(result: CliResult) -> dict[str, int]:
     estimates = [m for m in result.of_type("TRACE") if m["trace"]["type"] == "ESTIMATE"]
     for message in estimates:
         ProtocolMessage.model_validate(message)  # the protocol's own model accepts it
@@ -25,7 +23,7 @@ def last_estimates(result: CliResult) -> Dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    "start, end, dimension, latency",
+    ("start", "end", "dimension", "latency"),
     [("2024-01-01", "2024-01-31", "hour", 0.0), ("2023-01-01", "2023-12-31", "day", 0.08)],
     ids=["one month", "one year"],
 )
@@ -36,7 +34,8 @@ def test_each_stream_says_its_expected_rows_within_20_percent_and_a_long_read_sa
     VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
     with Emulator(Account(), Faults(latency_seconds=latency)) as api:
         result = cli.run("read", emulator_config(api, start_date=start, end_date=end, dimension=dimension), committed_catalog())
-    assert result.exit_code == 0 and not result.errors(), result.errors()
+    assert result.exit_code == 0, result.errors()
+    assert not result.errors(), result.errors()
     estimates = last_estimates(result)
     for stream in STREAMS:
         emitted = len(result.records(stream))
@@ -45,7 +44,8 @@ def test_each_stream_says_its_expected_rows_within_20_percent_and_a_long_read_sa
         assert abs(estimates[stream] - emitted) <= 0.2 * emitted
     first_estimate = next(i for i, m in enumerate(result.messages) if m["type"] == "TRACE" and m["trace"]["type"] == "ESTIMATE")
     first_record = next(i for i, m in enumerate(result.messages) if m["type"] == "RECORD")
-    assert first_estimate < len(result.messages) // 2 and first_record < len(result.messages)
+    assert first_estimate < len(result.messages) // 2
+    assert first_record < len(result.messages)
     progress = [m["log"]["message"] for m in result.of_type("LOG") if m["log"]["message"].startswith("Progress: ")]
     if latency:
         assert progress, "a read of more than 10 s logs its progress"

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 import duckdb
 import pytest
@@ -40,7 +39,7 @@ def quickstart(data_dir: Path, *args: str) -> str:
     return completed.stdout
 
 
-def db_names(data_dir: Path) -> List[str]:
+def db_names(data_dir: Path) -> list[str]:
     return sorted(path.name for path in data_dir.glob("*.duckdb"))
 
 
@@ -98,6 +97,7 @@ def test_the_quick_start_with_a_bad_config_says_why_in_one_line_without_a_traceb
     output = completed.stdout + completed.stderr
     (stopped,) = [line for line in completed.stderr.splitlines() if line.startswith("==> the sync stopped: ")]
     assert completed.returncode == 1
-    assert "Traceback" not in output and 'File "' not in output
+    assert "Traceback" not in output
+    assert 'File "' not in output
     assert ("'secret_key'" if case == "wrong secret" else "refused the connection") in stopped, stopped
     assert config["secret_key"] not in output

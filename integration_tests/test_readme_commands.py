@@ -45,10 +45,13 @@ def test_the_readme_commands_make_a_catalog_and_a_state_file_that_read_accepts(
     }
 
     first = cli.run("read", config, catalog)
-    assert first.exit_code == 0 and not first.errors() and first.records()
+    assert first.exit_code == 0
+    assert not first.errors()
+    assert first.records()
     state = json.loads(_run_python(_readme_python_code("state.json"), first.stdout))
     assert state == first.final_states()  # the last STATE of each stream
 
     second = cli.run("read", config, catalog, state=state)
-    assert second.exit_code == 0 and not second.errors()
+    assert second.exit_code == 0
+    assert not second.errors()
     assert 0 < len(second.records()) < len(first.records()), "the state file resumes the sync near its end"

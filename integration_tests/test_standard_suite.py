@@ -4,8 +4,8 @@ against the emulator."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import pytest
 from boltons.typeutils import classproperty
@@ -33,7 +33,7 @@ def emulator_for_the_suite() -> Iterator[Emulator]:
 
 
 class TestStandardSuite(DeclarativeSourceTestSuite):
-    emulator_url: Optional[str] = None
+    emulator_url: str | None = None
 
     # The image tests build and run the connector's Docker image; this machine has no
     # Docker engine, and Airbyte's own CI runs them on the published image.
@@ -56,7 +56,7 @@ class TestStandardSuite(DeclarativeSourceTestSuite):
         return ROOT / "source_moor7_im" / "manifest.yaml"
 
     @classmethod
-    def create_connector(cls, scenario: Optional[ConnectorTestScenario]):
+    def create_connector(cls, scenario: ConnectorTestScenario | None):
         # The connector's own class (as the command runs it), not a bare declarative source
         # with an injected manifest: the suite then tests what users run.
         scenario = scenario or ConnectorTestScenario()
@@ -105,7 +105,8 @@ def test_a_source_built_without_a_config_runs_each_command_with_the_config_it_is
     unconfigured = entrypoint_wrapper.read(SourceMoor7Im(), config, catalog)
     configured = entrypoint_wrapper.read(SourceMoor7Im(config=config, catalog=catalog), config, catalog)
     assert not unconfigured.errors
-    assert unconfigured.records and _records(unconfigured) == _records(configured)
+    assert unconfigured.records
+    assert _records(unconfigured) == _records(configured)
 
     # The state is used too: resuming from the last state re-reads only the cursor's window
     # and the one-day lookback before it, not the three days.
@@ -118,4 +119,5 @@ def test_a_source_built_without_a_config_answers_check_of_a_bad_config_with_a_fa
     config = {**_sample_config("http://127.0.0.1:9"), "end_date": "2024-07-01"}
     output = _check(SourceMoor7Im(), config, tmp_path)
     (status,) = [m.connectionStatus for m in output.connection_status_messages]
-    assert status.status == Status.FAILED and "'end_date' 2024-07-01 is before 'start_date'" in status.message
+    assert status.status == Status.FAILED
+    assert "'end_date' 2024-07-01 is before 'start_date'" in status.message

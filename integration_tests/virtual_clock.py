@@ -21,7 +21,8 @@ import datetime as dt
 import threading
 import time
 import types
-from typing import Any, Callable, Iterator, List, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -34,16 +35,14 @@ _real_sleep = time.sleep
 class _VirtualTimer:
     """The part of `threading.Timer` the connector uses, run by the virtual clock."""
 
-    def __init__(
-        self, clock: "VirtualClock", interval: float, function: Callable[..., Any], args: Any = None, kwargs: Any = None
-    ):
+    def __init__(self, clock: VirtualClock, interval: float, function: Callable[..., Any], args: Any = None, kwargs: Any = None):
         self._clock = clock
         self.interval = interval
         self.function = function
         self.args = args or []
         self.kwargs = kwargs or {}
         self.daemon = True
-        self.due: Optional[float] = None
+        self.due: float | None = None
 
     def start(self) -> None:
         self.due = self._clock.monotonic() + self.interval
@@ -60,7 +59,7 @@ class VirtualClock:
     def __init__(self) -> None:
         self._offset = 0.0
         self._lock = threading.RLock()
-        self._timers: List[_VirtualTimer] = []
+        self._timers: list[_VirtualTimer] = []
 
     # --- the clocks ----------------------------------------------------------------------
     def time(self) -> float:
@@ -72,7 +71,7 @@ class VirtualClock:
     def perf_counter(self) -> float:
         return _real_perf_counter() + self._offset
 
-    def now(self, tz: Optional[dt.tzinfo] = None) -> dt.datetime:
+    def now(self, tz: dt.tzinfo | None = None) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.time(), tz)
 
     @property
@@ -128,7 +127,7 @@ class VirtualClock:
 
         class _DateTime(dt.datetime):
             @classmethod
-            def now(cls, tz: Optional[dt.tzinfo] = None) -> "_DateTime":
+            def now(cls, tz: dt.tzinfo | None = None) -> _DateTime:
                 moment = clock.now(tz)
                 return cls.combine(moment.date(), moment.timetz())
 

@@ -8,13 +8,14 @@ or in-process: `with Emulator(faults=Faults(...)) as api: api.url`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from . import account as model
 from .account import Account
 from .server import FAULT_KINDS, Emulator, Faults, LoggedRequest, sign
 
-__all__ = ["Account", "Emulator", "FAULT_KINDS", "Faults", "LoggedRequest", "ground_truth", "sign"]
+__all__ = ["FAULT_KINDS", "Account", "Emulator", "Faults", "LoggedRequest", "ground_truth", "sign"]
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -24,10 +25,10 @@ def ground_truth(
     start_date: str,
     end_date: str,
     dimension: str = "day",
-    access_ids: Optional[list] = None,
-    agent_ids: Optional[list] = None,
+    access_ids: list | None = None,
+    agent_ids: list | None = None,
     zone: dt.tzinfo = SHANGHAI,
-) -> Dict[str, Dict[Tuple[str, str], Mapping[str, Any]]]:
+) -> dict[str, dict[tuple[str, str], Mapping[str, Any]]]:
     """What a full sync of [start_date, end_date] must return, keyed by primary key, with the
     API's row as value. Computed one bucket (session) or one day (agents) at a time, which
     the account's window-independent figures make equal to any correct windowing. `zone` is
@@ -35,7 +36,7 @@ def ground_truth(
     so only the offset in `period_start` changes."""
     first = dt.datetime.fromisoformat(start_date)
     last = dt.datetime.fromisoformat(end_date).replace(hour=23, minute=59, second=59)
-    truth: Dict[str, Dict[Tuple[str, str], Mapping[str, Any]]] = {"session_time": {}, "agent_workload": {}, "agent_quality": {}}
+    truth: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {"session_time": {}, "agent_workload": {}, "agent_quality": {}}
 
     bucket = model.bucket_start(first, dimension)
     range_end = last

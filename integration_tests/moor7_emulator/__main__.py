@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -46,10 +47,8 @@ def main(argv: list) -> int:
     )
     emulator = Emulator(account, faults, host=args.host, port=args.port)
     print(f"7moor emulator on {emulator.url} (app_key {account.app_key}); Ctrl-C stops it", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         emulator.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

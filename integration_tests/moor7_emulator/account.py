@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 SLOT = dt.timedelta(minutes=30)
 DIMENSIONS = ("half_hour", "hour", "day", "month", "year")
@@ -74,8 +74,8 @@ class Account:
     app_key: str = "2000103"
     secret_key: str = "emulator-secret-7f3a9c"
     seed: str = "moor7-emulator-account-1"
-    access_ids: Tuple[str, ...] = ("jT5AH3dA7dtMNjAQ", "XhRRVj3VLLVYsoNA", "Qm2Wc8Rk4TbZ9pLe")
-    agents: Tuple[Agent, ...] = (
+    access_ids: tuple[str, ...] = ("jT5AH3dA7dtMNjAQ", "XhRRVj3VLLVYsoNA", "Qm2Wc8Rk4TbZ9pLe")
+    agents: tuple[Agent, ...] = (
         Agent("6062db21d316840011c6b992", "在线客服[8029]", 5),
         Agent("6008192e58151c00119ab181", "庞磊[8238]", 4),
         Agent("5f9a1c0e2b7d4e0012a3c001", "别动[6012]", 3),
@@ -83,12 +83,12 @@ class Account:
         Agent("5f9a1c0e2b7d4e0012a3c003", "夜班 客服[8031]", 2),
         Agent("5f9a1c0e2b7d4e0012a3c004", "机器人助手", 1),
     )
-    agent_states: Tuple[CustomColumn, ...] = (
+    agent_states: tuple[CustomColumn, ...] = (
         CustomColumn("1b1070a2-e9f4-42c2-9f21-b2aab5b74119", "在线总时长"),
         CustomColumn("8b7ad7a6-945a-4a76-a1e6-b9c53ef6d08f", "忙碌总时长"),
         CustomColumn("f1ed03f7-b42c-406b-ac08-f441c8982d6d", "小休总时长"),
     )
-    satisfaction_levels: Tuple[CustomColumn, ...] = (
+    satisfaction_levels: tuple[CustomColumn, ...] = (
         CustomColumn("4bdb8852-0ec4-4597-b407-3f268ac3cd18", "非常满意"),
         CustomColumn("bb90cf04-e6a5-4633-af3f-19eee6f025f9", "满意"),
         CustomColumn("f71212c6-0927-4bad-99dc-a61f73fe2233", "一般"),
@@ -97,7 +97,7 @@ class Account:
     # Only agent reports with many agents for benchmarks: extra generated agents.
     extra_agents: int = 0
 
-    def all_agents(self) -> Tuple[Agent, ...]:
+    def all_agents(self) -> tuple[Agent, ...]:
         if not self.extra_agents:
             return self.agents
         extra = tuple(
@@ -127,7 +127,7 @@ def _load(slot: dt.datetime) -> float:
 
 
 @lru_cache(maxsize=200_000)
-def session_slot(seed: str, access_id: str, slot: dt.datetime) -> Tuple[int, ...]:
+def session_slot(seed: str, access_id: str, slot: dt.datetime) -> tuple[int, ...]:
     """The session counters of one channel in one half-hour slot, plus total duration."""
     raw = _numbers(seed, "session", access_id, slot.isoformat())
     sessions = int(raw[0] % 13 * _load(slot))
@@ -178,7 +178,7 @@ def session_slot(seed: str, access_id: str, slot: dt.datetime) -> Tuple[int, ...
 
 
 @lru_cache(maxsize=200_000)
-def agent_slot(seed: str, agent_id: str, weight: int, slot: dt.datetime, states: int, levels: int) -> Tuple[int, ...]:
+def agent_slot(seed: str, agent_id: str, weight: int, slot: dt.datetime, states: int, levels: int) -> tuple[int, ...]:
     """One agent's counters in one half-hour slot. Layout: workload counters, login seconds,
     seconds per custom state, first-response total, session total, message-response total,
     agent rating invitations, solved-in-24h, solved-in-48h, evaluations per level."""
@@ -285,17 +285,14 @@ def slots(start: dt.datetime, end: dt.datetime) -> Iterable[dt.datetime]:
 
 
 def session_rows(
-    account: Account, start: dt.datetime, end: dt.datetime, dimension: str, access_ids: Optional[Sequence[str]] = None
-) -> List[Dict[str, object]]:
+    account: Account, start: dt.datetime, end: dt.datetime, dimension: str, access_ids: Sequence[str] | None = None
+) -> list[dict[str, object]]:
     """The session report for [start, end]: one row per bucket that the window touches."""
     channels = [a for a in account.access_ids if not access_ids or a in access_ids]
-    totals: Dict[dt.datetime, List[int]] = {}
+    totals: dict[dt.datetime, list[int]] = {}
     bucket = bucket_start(start, dimension)
     for slot in slots(start, end):
-        if dimension != "half_hour":
-            bucket = bucket_start(slot, dimension)
-        else:
-            bucket = slot
+        bucket = bucket_start(slot, dimension) if dimension != "half_hour" else slot
         row = totals.setdefault(bucket, [0] * (len(SESSION_COUNTERS) + 1))
         for channel in channels:
             values = session_slot(account.seed, channel, slot)
@@ -310,7 +307,7 @@ def session_rows(
     rows = []
     for bucket in sorted(totals):
         values = totals[bucket]
-        row: Dict[str, object] = {"time": bucket_label(bucket, dimension)}
+        row: dict[str, object] = {"time": bucket_label(bucket, dimension)}
         for name, value in zip(SESSION_COUNTERS, values):
             row[name] = value
         row["sessionTimeLen"] = values[-1] // values[0] if values[0] else 0
@@ -333,7 +330,7 @@ def _next_bucket(moment: dt.datetime, dimension: str) -> dt.datetime:
     return moment.replace(year=moment.year + 1)
 
 
-def _agent_totals(account: Account, agent: Agent, start: dt.datetime, end: dt.datetime) -> List[int]:
+def _agent_totals(account: Account, agent: Agent, start: dt.datetime, end: dt.datetime) -> list[int]:
     states, levels = len(account.agent_states), len(account.satisfaction_levels)
     total = [0] * (len(WORKLOAD_COUNTERS) + 1 + states + 6 + levels)
     for slot in slots(start, end):
@@ -344,20 +341,20 @@ def _agent_totals(account: Account, agent: Agent, start: dt.datetime, end: dt.da
     return total
 
 
-def _selected_agents(account: Account, agent_list: Optional[Sequence[str]]) -> List[Agent]:
+def _selected_agents(account: Account, agent_list: Sequence[str] | None) -> list[Agent]:
     return [a for a in account.all_agents() if not agent_list or a.agent_id in agent_list]
 
 
 def workload_rows(
-    account: Account, start: dt.datetime, end: dt.datetime, agent_list: Optional[Sequence[str]] = None
-) -> List[Dict[str, object]]:
+    account: Account, start: dt.datetime, end: dt.datetime, agent_list: Sequence[str] | None = None
+) -> list[dict[str, object]]:
     rows = []
     counters = len(WORKLOAD_COUNTERS)
     for agent in _selected_agents(account, agent_list):
         total = _agent_totals(account, agent, start, end)
-        row: Dict[str, object] = {"agentId": agent.display}
+        row: dict[str, object] = {"agentId": agent.display}
         row.update(zip(WORKLOAD_COUNTERS, total[:counters]))
-        every: Dict[str, int] = {}
+        every: dict[str, int] = {}
         for column, seconds in zip(account.agent_states, total[counters + 1 : counters + 1 + len(account.agent_states)]):
             if seconds:  # sparse, as the vendor's sample
                 every[column.prop] = seconds
@@ -372,8 +369,8 @@ def _rate(part: int, whole: int) -> float:
 
 
 def quality_rows(
-    account: Account, start: dt.datetime, end: dt.datetime, agent_list: Optional[Sequence[str]] = None
-) -> List[Dict[str, object]]:
+    account: Account, start: dt.datetime, end: dt.datetime, agent_list: Sequence[str] | None = None
+) -> list[dict[str, object]]:
     rows = []
     counters = len(WORKLOAD_COUNTERS)
     states = len(account.agent_states)
@@ -386,7 +383,7 @@ def quality_rows(
         evaluations = t[counters + 7 + states :]
         evaluated = sum(evaluations)
         push = max(agent_push, evaluated)
-        row: Dict[str, object] = {
+        row: dict[str, object] = {
             "agentId": agent.display,
             "initCount": w["initCount"],
             "assignCount": w["assignCount"],
@@ -419,7 +416,7 @@ def quality_rows(
 # --- headers ---------------------------------------------------------------------------
 
 
-def _column(prop: str, label: str, show: bool = True, custom: bool = False, flag: str = "isCustomHeader") -> Dict[str, object]:
+def _column(prop: str, label: str, show: bool = True, custom: bool = False, flag: str = "isCustomHeader") -> dict[str, object]:
     return {flag: custom, "prop": prop, "show": show, "width": 120, "label": label}
 
 
@@ -498,19 +495,19 @@ HIDDEN_SESSION_COLUMNS = {
 }
 
 
-def session_header(account: Account) -> List[Dict[str, object]]:
+def session_header(account: Account) -> list[dict[str, object]]:
     header = [_column(prop, label, show=prop not in HIDDEN_SESSION_COLUMNS) for prop, label in SESSION_LABELS]
     header[0]["width"] = "200"  # the vendor's sample has this one width as a string
     return header
 
 
-def workload_header(account: Account) -> List[Dict[str, object]]:
+def workload_header(account: Account) -> list[dict[str, object]]:
     return [_column(prop, label) for prop, label in WORKLOAD_LABELS] + [
         _column(c.prop, c.label, custom=True) for c in account.agent_states
     ]
 
 
-def quality_header(account: Account) -> List[Dict[str, object]]:
+def quality_header(account: Account) -> list[dict[str, object]]:
     # the satisfaction columns carry `customHeader`, not `isCustomHeader`, as in the vendor's sample
     return [_column(prop, label) for prop, label in QUALITY_LABELS] + [
         _column(c.prop, c.label, custom=False, flag="customHeader") for c in account.satisfaction_levels

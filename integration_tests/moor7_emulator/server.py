@@ -10,6 +10,7 @@ request is logged so tests can count requests and check windows and nonces.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -19,10 +20,11 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from . import account as model
 
@@ -65,13 +67,13 @@ FAULT_STATUS = {"replay": 401, "http_429": 429, "http_500": 500, "html_502": 502
 @dataclass
 class LoggedRequest:
     path: str
-    stream: Optional[str]
-    window: Optional[Tuple[str, str]]
+    stream: str | None
+    window: tuple[str, str] | None
     body: Any
-    app_key: Optional[str]
-    timestamp: Optional[str]
-    nonce: Optional[str]
-    sign: Optional[str]
+    app_key: str | None
+    timestamp: str | None
+    nonce: str | None
+    sign: str | None
     status: int
     outcome: str  # "ok", a fault kind, or the rejection's reason
     received_at: float = 0.0  # time.perf_counter() when the request arrived
@@ -83,7 +85,7 @@ class Faults:
     """What goes wrong, and when. `script` faults apply to the next requests in order;
     then `rate` is the chance of a fault drawn from `kinds` (seeded, so runs repeat)."""
 
-    script: List[str] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)
     rate: float = 0.0
     kinds: Sequence[str] = TRANSIENT_FAULTS
     seed: int = 7
@@ -94,7 +96,7 @@ class Faults:
     retry_after_seconds: int = 1
     # (stream, createTime start) pairs answered with HTTP 500 every time: a window that
     # fails for good, so that a client's retries run out on it.
-    broken_windows: Sequence[Tuple[str, str]] = ()
+    broken_windows: Sequence[tuple[str, str]] = ()
     # Streams whose report the account may not read: HTTP 403 with `forbidden_message`.
     forbidden_streams: Sequence[str] = ()
     forbidden_message: str = "无权限访问该接口"
@@ -112,17 +114,17 @@ class Emulator:
     """The server and its state: account, faults, replay cache and request log."""
 
     def __init__(
-        self, account: Optional[model.Account] = None, faults: Optional[Faults] = None, host: str = "127.0.0.1", port: int = 0
+        self, account: model.Account | None = None, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0
     ):
         self.account = account or model.Account()
         self.faults = faults or Faults()
         self._random = random.Random(self.faults.seed)
         self._lock = threading.Lock()
-        self._seen: Dict[str, float] = {}
-        self.log: List[LoggedRequest] = []
+        self._seen: dict[str, float] = {}
+        self.log: list[LoggedRequest] = []
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
     @property
@@ -130,7 +132,7 @@ class Emulator:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="moor7-emulator", daemon=True)
         self._thread.start()
         return self
@@ -139,7 +141,7 @@ class Emulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -158,7 +160,7 @@ class Emulator:
         with self._lock:
             self.log.clear()
 
-    def requests_for(self, stream: str, outcome: Optional[str] = "ok") -> List[LoggedRequest]:
+    def requests_for(self, stream: str, outcome: str | None = "ok") -> list[LoggedRequest]:
         with self._lock:
             return [r for r in self.log if r.stream == stream and (outcome is None or r.outcome == outcome)]
 
@@ -169,7 +171,7 @@ class Emulator:
         with self._lock:
             self.log.append(entry)
 
-    def _next_fault(self) -> Optional[str]:
+    def _next_fault(self) -> str | None:
         with self._lock:
             if self.faults.script:
                 kind = self.faults.script.pop(0)
@@ -192,7 +194,7 @@ class Emulator:
             return True
 
     # --- reports -----------------------------------------------------------------------
-    def report(self, stream: str, start: dt.datetime, end: dt.datetime, body: Dict[str, Any]) -> Dict[str, Any]:
+    def report(self, stream: str, start: dt.datetime, end: dt.datetime, body: dict[str, Any]) -> dict[str, Any]:
         account = self.account
         if stream == "session_time":
             header = model.session_header(account)
@@ -217,12 +219,13 @@ class Rejection(Exception):
         self.status, self.code, self.message, self.reason = status, code, message, reason
 
 
-def parse_create_time(body: Any) -> Tuple[dt.datetime, dt.datetime]:
+def parse_create_time(body: Any) -> tuple[dt.datetime, dt.datetime]:
     value = body.get("createTime") if isinstance(body, dict) else None
     if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
         raise Rejection(400, "400", 'createTime is required: ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss"]', "bad_create_time")
     try:
-        start, end = (dt.datetime.strptime(v, CREATE_TIME_FORMAT) for v in value)
+        # account-local wall-clock time, as 7moor reads it
+        start, end = (dt.datetime.strptime(v, CREATE_TIME_FORMAT) for v in value)  # noqa: DTZ007
     except ValueError:
         raise Rejection(400, "400", f"createTime format error: {value}", "bad_create_time") from None
     if end < start:
@@ -248,7 +251,7 @@ def _handler_for(emulator: Emulator) -> type:
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log is the record
             pass
 
-        def date_time_string(self, timestamp: Optional[float] = None) -> str:
+        def date_time_string(self, timestamp: float | None = None) -> str:
             return formatdate(emulator.now() if timestamp is None else timestamp, usegmt=True)
 
         def do_GET(self) -> None:
@@ -309,8 +312,8 @@ def _handler_for(emulator: Emulator) -> type:
                 self._send_json(entry.status, {"success": False, "code": rejection.code, "message": rejection.message})
 
         def _authenticate_and_parse(
-            self, headers: Dict[str, str], raw: bytes, stream: Optional[str], entry: LoggedRequest
-        ) -> Dict[str, Any]:
+            self, headers: dict[str, str], raw: bytes, stream: str | None, entry: LoggedRequest
+        ) -> dict[str, Any]:
             if stream is None:
                 raise Rejection(404, "404", f"no such API: {self.path}", "not_found")
             app_key, timestamp, nonce, signature = (headers.get(h) for h in ("m7-appkey", "m7-timestamp", "m7-nonce", "m7-sign"))
@@ -383,10 +386,8 @@ def _handler_for(emulator: Emulator) -> type:
                 return status
             if fault == "drop":
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return 0
             if fault == "truncate":
                 payload = json.dumps(
@@ -423,7 +424,7 @@ def _handler_for(emulator: Emulator) -> type:
             except OSError:  # the client hung up
                 pass
 
-        def _send_json(self, status: int, payload: Dict[str, Any], extra_headers: Optional[Dict[str, str]] = None) -> None:
+        def _send_json(self, status: int, payload: dict[str, Any], extra_headers: dict[str, str] | None = None) -> None:
             if payload.get("success") is False and emulator.faults.message_padding:
                 field_name = emulator.faults.padded_field
                 payload = {**payload, field_name: str(payload[field_name]) + "服" * emulator.faults.message_padding}
@@ -432,7 +433,7 @@ def _handler_for(emulator: Emulator) -> type:
             )
 
         def _send_bytes(
-            self, status: int, payload: bytes, content_type: str, extra_headers: Optional[Dict[str, str]] = None
+            self, status: int, payload: bytes, content_type: str, extra_headers: dict[str, str] | None = None
         ) -> None:
             self.send_response_only(status)
             self.send_header("Server", self.server_version)
