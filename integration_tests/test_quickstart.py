@@ -35,7 +35,8 @@ def quickstart(data_dir: Path, *args: str) -> str:
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
-    assert "Traceback" not in completed.stdout + completed.stderr, completed.stderr[-2000:]
+    printed = completed.stdout + completed.stderr
+    assert "Traceback" not in printed, printed[printed.find("Traceback") :][:6000]
     return completed.stdout
 
 
