@@ -170,11 +170,16 @@ def run() -> None:
     if args[0] == "--version":
         print(f"{COMMAND} {_version()}")
         return
-    with LineWriter.installed(READ_STOP.interrupt, _QUIET_CDK_LINES) as writer:
-        try:
-            source = _build_source(args)
-            exit_code = (1 if not (args and args[0] == "check") else 0) if source is None else _launch(source, args)
-            writer.flush()
-        except Interrupted as stop:
-            _stopped(writer, stop)
+    try:
+        with LineWriter.installed(READ_STOP.interrupt, _QUIET_CDK_LINES) as writer:
+            try:
+                source = _build_source(args)
+                exit_code = (1 if not (args and args[0] == "check") else 0) if source is None else _launch(source, args)
+                writer.flush()
+            except Interrupted as stop:
+                _stopped(writer, stop)
+    except Interrupted as stop:
+        # A signal just before the command began or just after it ended, while the handlers
+        # were being installed or restored: every line is written, so the signal ends it.
+        stop.end_process()
     sys.exit(exit_code)
