@@ -1,5 +1,4 @@
-"""A connection whose settings change between syncs, and the columns a warehouse user reads,
-through the installed command against the emulator.
+"""A connection whose settings change between syncs, through the command against the emulator.
 
 Each setting change is two syncs: the first with the old setting, the second with the new
 one and the first one's final state. The union of their rows, merged by primary key as an
@@ -16,11 +15,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
 import pytest
 
 from moor7_emulator import Emulator, ground_truth
-from moor7_emulator import account as model
 
 from .conftest import Cli, committed_catalog, emulator_config
 from .reliability_checks import STREAMS, assert_is_the_apis_row, assert_the_apis_keys, primary_key, union_of_records
@@ -186,51 +183,6 @@ def test_an_unreadable_state_is_a_config_error_before_any_report_request(
     for part in expected:
         assert part in error["message"], error["message"]
     assert [r for r in emulator.log if r.stream] == []
-
-
-def test_report_columns_lists_every_header_column_of_each_report(cli: Cli, emulator: Emulator) -> None:
-    config = emulator_config(emulator, start_date="2024-07-01", end_date="2024-07-31")
-    (catalog,) = cli.run("discover", config).of_type("CATALOG")
-    (stream,) = [s for s in catalog["catalog"]["streams"] if s["name"] == "report_columns"]
-    assert stream["supported_sync_modes"] == ["full_refresh"]
-    assert stream["source_defined_primary_key"] == [["report"], ["prop"]]
-    emulator.clear_log()
-    configured = {"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
-    result = cli.run("read", config, configured)
-    assert result.exit_code == 0, result.errors()
-    assert not result.errors(), result.errors()
-
-    account = emulator.account
-    headers = {
-        "session_time": model.session_header(account),
-        "agent_workload": model.workload_header(account),
-        "agent_quality": model.quality_header(account),
-    }
-    expected = [
-        {
-            "report": report,
-            "prop": column["prop"],
-            "label": column["label"],
-            "is_custom": column.get("isCustomHeader", column.get("customHeader")),
-            "show": column["show"],
-            "width": int(column["width"]),
-            "position": position,
-        }
-        for report, header in headers.items()
-        for position, column in enumerate(header, start=1)
-    ]
-    key = lambda r: (r["report"], r["position"])  # noqa: E731
-    assert sorted(result.records("report_columns"), key=key) == sorted(expected, key=key)
-    assert {"200"} == {str(c["width"]) for c in headers["session_time"] if isinstance(c["width"], str)}, (
-        "the emulator sends one string width"
-    )
-    assert any("customHeader" in c for c in headers["agent_quality"]), "and the other spelling of the flag"
-    # one one-day request per report (the last day of the range)
-    assert sorted((r.stream, r.window) for r in emulator.log if r.stream) == sorted(
-        (report, ("2024-07-31 00:00:00", "2024-07-31 23:59:59")) for report in headers
-    )
-    validator = jsonschema.Draft7Validator(stream["json_schema"])
-    assert all(not list(validator.iter_errors(r)) for r in result.records("report_columns"))
 
 
 def test_report_date_is_the_local_day_of_every_row_and_typed_as_a_date(cli: Cli, emulator: Emulator) -> None:
