@@ -238,3 +238,26 @@ def test_header_columns_are_numbered_in_header_order() -> None:
         ("initCount", 2),
         ("x", 3),
     ]
+
+
+@freeze_time("2024-09-10 12:00:00")
+def test_each_report_gets_the_filters_the_stream_table_gives_it_and_no_other() -> None:
+    access_ids, agent_ids = ["jT5AH3dA7dtMNjAQ"], ["6062db21d316840011c6b992"]
+    with HttpMocker() as http_mocker:
+        config = ConfigBuilder().with_end_date("2024-08-01").with_values(access_ids=access_ids, agent_ids=agent_ids).build()
+        # The mocker matches each body exactly: a filter sent to the wrong report fails the test.
+        http_mocker.post(
+            ReportRequestBuilder.for_stream("session_time")
+            .with_create_time("2024-08-01 00:00:00", "2024-08-01 23:59:59")
+            .with_dimension("day")
+            .with_body(accessIds=access_ids)
+            .build(),
+            ReportResponseBuilder.report().with_row(time="2024-08-01", initCount=1).build(),
+        )
+        for stream in ("agent_workload", "agent_quality"):
+            http_mocker.post(
+                ReportRequestBuilder.for_stream(stream).with_day("2024-08-01").with_body(agentList=agent_ids).build(),
+                ReportResponseBuilder.report().with_row(agentId="在线客服[8029]").build(),
+            )
+        output = read(config, catalog("session_time", "agent_workload", "agent_quality"))
+        assert sorted(m.record.stream for m in output.records) == ["agent_quality", "agent_workload", "session_time"]
