@@ -147,7 +147,12 @@ def _build_and_install(work: Path) -> None:
         check=True,
     )
     (wheel,) = work.glob("*.whl")  # by extension: the distribution's name may change
-    env_dir = work / "venv"
+    install_alone(wheel, work / "venv")
+
+
+def install_alone(wheel: Path, env_dir: Path) -> Path:
+    """A new venv at `env_dir` holding `wheel` alone, its dependencies taken from the test
+    venv by a .pth file; returns the venv's python."""
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     subprocess.run(
@@ -165,8 +170,11 @@ def _build_and_install(work: Path) -> None:
         ],
         check=True,
     )
+    # After the install: with the test venv in sight, pip would find the package there and
+    # install nothing.
     purelib = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
     (Path(purelib) / "test_venv_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return python
 
 
 class Cli:

@@ -16,14 +16,12 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
-import venv
 import zipfile
 from pathlib import Path
 
 from moor7_emulator import Emulator, ground_truth
 
-from .conftest import ROOT, Cli, configured_catalog, emulator_config
+from .conftest import ROOT, Cli, configured_catalog, emulator_config, install_alone
 from .test_end_to_end import assert_records_equal_ground_truth
 
 # The allow-list as Airbyte's template has it (patterns in Docker's .dockerignore syntax).
@@ -155,28 +153,7 @@ def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(
     # holds (a .pth file adds its site-packages after this venv's own), so only this wheel's
     # package is new; the test checks that the command imports it from here.
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
-    shared = sysconfig.get_path("purelib")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--disable-pip-version-check",
-            str(wheel),
-        ],
-        check=True,
-    )
-    # After the install: with the other venv in sight, pip would find the package there and
-    # install nothing.
-    (Path(purelib) / "end_to_end_dependencies.pth").write_text(shared + "\n")
+    python = install_alone(wheel, env_dir)
     located = subprocess.run(
         [str(python), "-c", "import source_moor7_im; print(source_moor7_im.__file__)"],
         capture_output=True,
