@@ -27,8 +27,8 @@ from airbyte_cdk.sources.declarative.interpolation.interpolated_string import In
 from airbyte_cdk.sources.types import Config
 
 from .deadline import AttemptDeadline
-from .messages import LOGGER
-from .stop_rules import READ_STOP, ReadStopped
+from .messages import LOGGER, ReadStopped
+from .stop_rules import READ_STOP
 
 # The server's tolerance is 5 minutes; a skew below this is left alone (latency and the
 # one-second resolution of the Date header make small offsets meaningless).

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from airbyte_cdk.models import AirbyteMessage, TraceType, Type
+from airbyte_cdk.models import AirbyteMessage, FailureType, TraceType, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -26,6 +26,43 @@ MAX_QUOTE_BYTES = 300
 MAX_CAUSE_BYTES = 900  # one failed window's cause in the final error, which lists up to four
 MAX_MESSAGE_BYTES = 4096
 MAX_INTERNAL_MESSAGE_BYTES = 1024
+
+
+class ConnectorError(AirbyteTracedException):
+    """A failure in the connector's own words; its kind is its class's."""
+
+    kind = FailureType.system_error
+
+    def __init__(self, message: str, internal_message: str | None = None) -> None:
+        super().__init__(message=message, internal_message=internal_message or message, failure_type=self.kind)
+
+
+class ConfigError(ConnectorError):
+    """A setting, state or credential the user must correct; never retried."""
+
+    kind = FailureType.config_error
+
+
+class ReportRefused(ConfigError):
+    """7moor refused one report to the account (no permission for it): a config error of
+    that stream alone, since the same credentials may read the other reports."""
+
+
+class RetriesSpent(ConnectorError):
+    """A window's retries ended: their time budget was spent, or 7moor asked for a longer
+    wait than the connector makes."""
+
+    kind = FailureType.transient_error
+
+
+class UnkeyableRowError(ConnectorError):
+    """A row that cannot get a true primary key: the stream stops rather than emit it under
+    a made-up or null key, which a destination would silently merge or reject."""
+
+
+class ReadStopped(Exception):
+    """A window's retries were cut short because the read (or its stream) was stopped."""
+
 
 # "[stream <name>, createTime 2024-08-02 00:00:00 to 2024-08-02 23:59:59]": `location`.
 FAILURE_LOCATION = re.compile(r"\[stream [^\]]+\]")

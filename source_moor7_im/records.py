@@ -18,15 +18,13 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import location
+from .messages import UnkeyableRowError, location
 from .windows import parse_cursor
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
@@ -89,14 +87,6 @@ def split_agent_label(agent_id: Any) -> tuple[str | None, str | None]:
     if match is None:
         return None, None
     return match.group("name").strip(), match.group("number").strip()
-
-
-class UnkeyableRowError(AirbyteTracedException):
-    """A row that cannot get a true primary key: the stream stops rather than emit it under a
-    made-up or null key, which a destination would silently merge or reject."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
 def _where(stream: str, stream_slice: StreamSlice | None) -> str:

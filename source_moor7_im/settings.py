@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from .messages import ConfigError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 
@@ -51,13 +50,6 @@ def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
         if "default" in prop and filled.get(key) is None:
             filled[key] = prop["default"]
     return filled
-
-
-class ConfigError(AirbyteTracedException):
-    """A configuration mistake: a sentence for the user, no traceback, failure_type config_error."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import MAX_MESSAGE_BYTES, bounded_text, bounded_trace, plain_cause
+from .messages import MAX_MESSAGE_BYTES, ConfigError, bounded_text, bounded_trace, plain_cause
 from .progress import ReadProgress, buckets_in
 from .schema import live_header_discovery
-from .settings import MANIFEST_PATH, ConfigError, report_table
+from .settings import MANIFEST_PATH, report_table
 from .stop_rules import READ_STOP, ContainedConcurrentSource
 from .windows import CURSOR_FIELD
 

@@ -33,8 +33,7 @@ from zoneinfo import ZoneInfo
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.types import Config
 
-from .messages import LOGGER
-from .settings import ConfigError
+from .messages import LOGGER, ConfigError
 from .windows import CURSOR_FIELD, CURSOR_FORMAT, bucket_start, parse_cursor
 
 ACCEPTED_FORMS = (

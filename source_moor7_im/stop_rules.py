@@ -1,41 +1,12 @@
-"""The stop rules: a read that cannot succeed stops early, says why once, and spares the API.
+"""The stop rules (README, "Stop rules"): a read that cannot succeed stops early, says why
+once, and saves no state past a window it did not read.
 
-The rules (README, "Errors"):
-- A config error (rejected credentials, a rejected timestamp with no `Date` to correct
-  from, a wrong `base_url`) stops the whole read: no window starts after it and no retry
-  is sent; requests already on the wire may finish.
-- An outage stops the whole read too. A window whose retries ran out while no request of the
-  read succeeded since that window started makes an outage suspected; the next failed
-  attempt of any window, before any request succeeds, confirms it (a success clears it: the
-  window was broken, not the API). Then no window starts and no retry is sent. With one
-  request in flight (max_concurrent_requests 1) the suspicion is what keeps one broken
-  window from passing for an outage.
-- A window that fails for good otherwise (its retries spent while other requests succeed,
-  a refused request, a report the account may not read) stops its stream only: no other
-  window of that stream starts or retries. The other streams go on and keep their state.
-- No STATE passes a window that has not been read successfully: the state of a stream is
-  held at the start of its earliest window still pending or failed. The CDK's cursor
-  already holds it before a gap, but not before a lookback window, which lies inside the
-  range the incoming state covers; without this, a failed re-read would never be re-read.
-- The read ends with one error that lists each failed stream once, with its window, cause
-  and the window the next sync resumes at, instead of the CDK's concatenation of every
-  exception.
-
-Why not only the CDK: its concurrent read (`ConcurrentSource`, `ConcurrentReadProcessor`,
-`PartitionReader`) submits every window of a stream to the thread pool as soon as the
-window is cut, keeps reading all of them after a failure, emits a trace with a stack trace
-for each failed window and then one final message with the repr of every exception (1.25 MB
-for a year of rejected windows). It has no hook for any of this: the reader and the
-processor are built inline in `ConcurrentSource.read`. So `ContainedConcurrentSource`
-repeats that short method with two subclasses:
-- `GuardedPartitionReader` consults `READ_STOP` before it reads a window. A window that
-  is not read is reported complete-but-unsuccessful: the cursor never closes it, so no
-  state passes it, and no exception (and no trace) is raised for it.
-- `ContainedReadProcessor` emits the full trace for the first failure of a stream only,
-  one log line for later ones, and the final summary; it holds each STATE back to the
-  earliest window of its stream not yet read successfully.
-The retry loop consults `READ_STOP` too (`errors.BoundedRetryWait`), so a window that is
-retrying stops when another window hit a config error.
+Ours because the CDK's concurrent read submits every window at once, reads on after a
+failure, sends a stack trace per failed window and a final message holding every
+exception's repr, with no hook for any of it: `ConcurrentSource.read` builds its reader and
+processor inline. `ContainedConcurrentSource` repeats that short method with
+`GuardedPartitionReader` (asks `READ_STOP` before each window) and `ContainedReadProcessor`
+(one trace per failed stream, one summary, each STATE held at its earliest unread window).
 """
 
 from __future__ import annotations
@@ -63,29 +34,9 @@ from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCom
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import MAX_MESSAGE_BYTES, bounded_text, user_message
+from .messages import MAX_MESSAGE_BYTES, ReadStopped, ReportRefused, RetriesSpent, bounded_text, user_message
 from .progress import ReadProgress
 from .windows import CURSOR_FIELD, CURSOR_FORMAT, parse_cursor
-
-
-class ReadStopped(Exception):
-    """A window's retries were cut short because the read (or its stream) was stopped."""
-
-
-class RetriesSpent(AirbyteTracedException):
-    """A window's retries ended without an answer: its time budget was spent, or 7moor asked
-    for a longer wait than the connector makes."""
-
-    def __init__(self, message: str, internal_message: str) -> None:
-        super().__init__(message=message, internal_message=internal_message, failure_type=FailureType.transient_error)
-
-
-class ReportRefused(AirbyteTracedException):
-    """7moor refused one report to the account (no permission for it): a config error of that
-    stream alone, since the same credentials may read the other reports."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 def retries_ran_out(exception: BaseException) -> bool:
@@ -112,25 +63,23 @@ def stops_the_read(exception: BaseException) -> bool:
 
 @dataclass
 class StopSignal:
-    """Which streams may still start a window or retry one. Set from worker threads the
-    moment a window fails; read before every window and every retry."""
+    """Which streams may still start or retry a window: set from worker threads the moment a
+    window fails, read before every window and every retry. The public fields are written
+    under the lock and read as they stand."""
 
     clock: Callable[[], float] = time.monotonic
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _read_stop: BaseException | None = None
+    read_stop: BaseException | None = None  # the failure that stopped the whole read
+    outage_seconds: float | None = None  # how long nothing had answered, if an outage stopped it
+    last_answer: float | None = None
     _interrupted: str | None = None
     _outage_suspected: tuple[BaseException, float] | None = None  # the failure, and since when
-    _outage_seconds: float | None = None
-    _last_answer: float | None = None
     _failed_streams: dict[str, BaseException] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
         with self._lock:
-            self._read_stop = None
-            self._interrupted = None
-            self._outage_suspected = None
-            self._outage_seconds = None
-            self._last_answer = None
+            self.read_stop = self.outage_seconds = self.last_answer = None
+            self._interrupted = self._outage_suspected = None
             self._failed_streams = {}
 
     def interrupt(self, reason: str) -> None:
@@ -139,36 +88,31 @@ class StopSignal:
             self._interrupted = self._interrupted or reason
 
     def answered(self) -> None:
-        """A request of this read got a successful report: the API is up."""
+        """A request of this read got a report: the API is up."""
         now = self.clock()
         with self._lock:
-            self._last_answer = now
+            self.last_answer = now
             self._outage_suspected = None
 
     def attempt_failed(self) -> None:
         """An attempt failed and would be retried: it confirms a suspected outage."""
         with self._lock:
-            if self._outage_suspected is not None and self._read_stop is None:
-                self._read_stop, since = self._outage_suspected
-                self._outage_seconds = self.clock() - since
-
-    @property
-    def has_answered(self) -> bool:
-        with self._lock:
-            return self._last_answer is not None
+            if self._outage_suspected is not None and self.read_stop is None:
+                self.read_stop, since = self._outage_suspected
+                self.outage_seconds = self.clock() - since
 
     def window_failed(self, stream: str, exception: BaseException, started_at: float | None = None) -> None:
         """`started_at`: when the window's first attempt was sent (this signal's clock)."""
         with self._lock:
             self._failed_streams.setdefault(stream, exception)
-            if self._read_stop is not None:
+            if self.read_stop is not None:
                 return
             if stops_the_read(exception):
-                self._read_stop = exception
+                self.read_stop = exception
             elif (
                 started_at is not None
                 and retries_ran_out(exception)
-                and (self._last_answer is None or self._last_answer < started_at)
+                and (self.last_answer is None or self.last_answer < started_at)
                 and self._outage_suspected is None
             ):
                 self._outage_suspected = (exception, started_at)
@@ -176,7 +120,7 @@ class StopSignal:
     def reason_to_stop(self, stream: str) -> str | None:
         """None while `stream` may go on; otherwise why not."""
         with self._lock:
-            read_stop, outage, interrupted = self._read_stop, self._outage_seconds, self._interrupted
+            read_stop, outage, interrupted = self.read_stop, self.outage_seconds, self._interrupted
             failure = self._failed_streams.get(stream)
         if interrupted is not None:
             return f"the command was stopped ({interrupted})"
@@ -186,18 +130,6 @@ class StopSignal:
         if failure is not None:
             return f"stream {stream} stopped at a window that failed for good: {user_message(failure)}"
         return None
-
-    @property
-    def read_stop(self) -> BaseException | None:
-        """The failure that stopped the whole read, if one did."""
-        with self._lock:
-            return self._read_stop
-
-    @property
-    def outage_seconds(self) -> float | None:
-        """How long no request had succeeded when an outage stopped the read."""
-        with self._lock:
-            return self._outage_seconds
 
 
 # One per process: the error handlers that consult it are built by the CDK's component
@@ -381,7 +313,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             for stream, errors in self._exceptions_per_stream_name.items()
         }
         finished = [name for name in self._stream_name_to_instance if name not in failed]
-        if not finished and not self._stop.has_answered and all(isinstance(e, ReportRefused) for e in failed.values()):
+        if not finished and self._stop.last_answer is None and all(isinstance(e, ReportRefused) for e in failed.values()):
             cause = user_message(next(iter(failed.values())))
             message = (
                 f"7moor refused every report this sync asked for, and answered none: the cause is the account, not "

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from source_moor7_im import SourceMoor7Im
-from source_moor7_im.settings import ConfigError, SyncSettings
+from source_moor7_im.messages import ConfigError
+from source_moor7_im.settings import SyncSettings
 
 TODAY = dt.date(2024, 9, 10)
 SPEC = SourceMoor7Im().spec(logging.getLogger("test")).connectionSpecification

@@ -93,7 +93,8 @@ import pytest  # noqa: E402
 from airbyte_cdk.models import AirbyteStateBlob, SyncMode  # noqa: E402
 
 from source_moor7_im import SourceMoor7Im  # noqa: E402
-from source_moor7_im.settings import ConfigError, with_defaults  # noqa: E402
+from source_moor7_im.messages import ConfigError  # noqa: E402
+from source_moor7_im.settings import with_defaults  # noqa: E402
 from source_moor7_im.source import without_full_refresh_states  # noqa: E402
 from source_moor7_im.state import NormaliseCursorState, normalised_cursor, parse_cursor_value  # noqa: E402
 
