@@ -25,24 +25,8 @@ from airbyte_cdk.models import (
     Type,
 )
 
-from .windows import bucket_start, next_bucket_start, parse_cursor
-
 # A progress line at most this often; reads shorter than that print none.
 PROGRESS_LOG_SECONDS = 10.0
-
-
-def buckets_in(start: str, end: str, dimension: str) -> int:
-    """How many `dimension` buckets start in the window [start, end] (cursor-format bounds)."""
-    # Counted in account-local wall-clock time, where the buckets are.
-    first = bucket_start(parse_cursor(start).replace(tzinfo=None), dimension)
-    last = parse_cursor(end).replace(tzinfo=None)
-    if dimension in ("half_hour", "hour", "day"):
-        step = {"half_hour": 1800, "hour": 3600, "day": 86400}[dimension]
-        return int((last - first).total_seconds() // step) + 1
-    count, moment = 0, first
-    while moment <= last:
-        count, moment = count + 1, next_bucket_start(moment, dimension)
-    return count
 
 
 @dataclass

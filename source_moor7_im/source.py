@@ -28,11 +28,11 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .messages import MAX_MESSAGE_BYTES, ConfigError, bounded_text, bounded_trace, plain_cause
-from .progress import ReadProgress, buckets_in
+from .progress import ReadProgress
 from .schema import live_header_discovery
 from .settings import MANIFEST_PATH, report_table
 from .stop_rules import READ_STOP, ContainedConcurrentSource
-from .windows import CURSOR_FIELD
+from .windows import CURSOR_FIELD, buckets_in
 
 # One stream's state, for the messages about a state file.
 STATE_EXAMPLE = json.dumps(

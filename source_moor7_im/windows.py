@@ -1,21 +1,13 @@
 """Where the `createTime` windows start and end, in the account's calendar.
 
-The manifest's `DatetimeBasedCursor` (the CDK's concurrent cursor) cuts the windows, keeps
-the state and applies the lookback; it steps by a fixed ISO 8601 duration from a start
-datetime. What it cannot work out is the calendar around that: a `month` or `year` report
-must start on a bucket boundary so that no bucket is split between two requests, and a
-lookback must go back whole buckets. This module computes those bounds once per run and
-`ValidateConfigAndPlanWindows` puts them in the config, where the manifest reads them.
-
-Why the steps are safe:
-- Every window starts on a bucket boundary: the range start is floored to one, the state
-  cursor is a record's `period_start` (a bucket start), the lookback is a whole number of
-  buckets (days for day-or-finer reports), and a boundary plus whole days, months or years
-  is a boundary again.
-- A window is `[start, start + step - 1 s]`, so with step P1Y it ends before start plus one
-  calendar year: under the API's one-year limit.
-- The CDK starts each window one `cursor_granularity` (1 s) after the previous end: no
-  overlap, no gap.
+The manifest's `DatetimeBasedCursor` cuts the windows, keeps the state and applies the
+lookback, stepping by a fixed ISO 8601 duration; it cannot align them to the calendar: a
+`month` or `year` report must start on a bucket boundary and a lookback must go back whole
+buckets. `ValidateConfigAndPlanWindows` computes those bounds once per run into the config.
+Each window is `[start, start + step - 1 s]` from a bucket boundary (the range start is
+floored to one, a state cursor is one, the lookback is whole buckets), and the CDK starts
+the next one second later: no bucket split, no overlap, no gap, and a P1Y window stays
+under the API's one-year limit.
 """
 
 from __future__ import annotations
@@ -47,37 +39,46 @@ def parse_cursor(text: str) -> dt.datetime:
 SYNC_WINDOWS_KEY = "_sync_windows"
 
 
+# The buckets of a fixed length; a month or year bucket follows the calendar.
+_FIXED_BUCKETS = {"half_hour": dt.timedelta(minutes=30), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+# What a bucket's start resets, by dimension (seconds always).
+_BUCKET_FLOOR: Mapping[str, Mapping[str, Any]] = {
+    "half_hour": {},
+    "hour": {"minute": 0},
+    "day": {"minute": 0, "hour": 0},
+    "month": {"minute": 0, "hour": 0, "day": 1},
+    "year": {"minute": 0, "hour": 0, "day": 1, "month": 1},
+}
+
+
 def bucket_start(moment: dt.datetime, dimension: str) -> dt.datetime:
     """The start of the report bucket that contains `moment` (naive, account-local)."""
-    moment = moment.replace(second=0, microsecond=0)
-    if dimension == "half_hour":
-        return moment.replace(minute=0 if moment.minute < 30 else 30)
-    moment = moment.replace(minute=0)
-    if dimension == "hour":
-        return moment
-    moment = moment.replace(hour=0)
-    if dimension == "day":
-        return moment
-    moment = moment.replace(day=1)
-    if dimension == "month":
-        return moment
-    if dimension == "year":
-        return moment.replace(month=1)
-    raise ValueError(f"unknown dimension {dimension!r}")
+    if dimension not in _BUCKET_FLOOR:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    start = moment.replace(second=0, microsecond=0, **_BUCKET_FLOOR[dimension])
+    return start.replace(minute=start.minute // 30 * 30) if dimension == "half_hour" else start
 
 
 def next_bucket_start(moment: dt.datetime, dimension: str) -> dt.datetime:
     """The start of the bucket after the one that contains `moment`."""
     start = bucket_start(moment, dimension)
-    if dimension == "half_hour":
-        return start + dt.timedelta(minutes=30)
-    if dimension == "hour":
-        return start + dt.timedelta(hours=1)
-    if dimension == "day":
-        return start + dt.timedelta(days=1)
-    if dimension == "month":
-        return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return start.replace(year=start.year + 1)
+    if dimension in _FIXED_BUCKETS:
+        return start + _FIXED_BUCKETS[dimension]
+    month = start.year * 12 + start.month - 1 + (12 if dimension == "year" else 1)
+    return start.replace(year=month // 12, month=month % 12 + 1)
+
+
+def buckets_in(start: str, end: str, dimension: str) -> int:
+    """How many `dimension` buckets start in the window [start, end] (cursor-format bounds),
+    counted in account-local wall-clock time, where the buckets are."""
+    first = bucket_start(parse_cursor(start).replace(tzinfo=None), dimension)
+    last = parse_cursor(end).replace(tzinfo=None)
+    if dimension in _FIXED_BUCKETS:
+        return (last - first) // _FIXED_BUCKETS[dimension] + 1
+    count, moment = 0, first
+    while moment <= last:
+        count, moment = count + 1, next_bucket_start(moment, dimension)
+    return count
 
 
 def lookback_duration(lookback_days: int, dimension: str) -> str:
@@ -96,67 +97,39 @@ def lookback_duration(lookback_days: int, dimension: str) -> str:
     return f"P{lookback_days}D"
 
 
-@dataclass(frozen=True)
-class WindowPlan:
-    """The bounds one stream's cursor works within (aware datetimes, end inclusive)."""
-
-    start: dt.datetime
-    end: dt.datetime
-    step: str
-    lookback: str
-
-    def as_config(self) -> Mapping[str, str]:
-        return {
-            "start": self.start.strftime(CURSOR_FORMAT),
-            "end": self.end.strftime(CURSOR_FORMAT),
-            "step": self.step,
-            "lookback": self.lookback,
-        }
-
-
-def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, WindowPlan]:
-    """The window plans by report bucket (the stream table's `bucket`): `dimension` for a
-    report of the session dimension's buckets, `day` for one that sums over its whole window,
-    so one account-local day per request."""
+def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, Mapping[str, str]]:
+    """The window plans (start, end inclusive, step, lookback) by the stream table's `bucket`:
+    `dimension` for a report of the session dimension's buckets, `day` for one that sums
+    over its window (one local day per request), and `header_day` for report_columns (the
+    last day of the range: the header comes back even when that day has no rows)."""
     zone = settings.timezone
     now_local = now.astimezone(zone).replace(microsecond=0, tzinfo=None)
     first_day = dt.datetime.combine(settings.start_date, dt.time())
-    if settings.end_date is None:
-        range_end = now_local
-    else:
+    range_end = now_local
+    if settings.end_date is not None:
         range_end = min(dt.datetime.combine(settings.end_date, dt.time(23, 59, 59)), now_local)
-
-    session_start = bucket_start(first_day, settings.dimension)
     session_end = range_end
     if settings.end_date is not None and settings.dimension in ("month", "year"):
         # A fixed end date inside a month or year bucket would leave that bucket partial
         # forever (no later sync re-reads it); read the whole bucket, up to now at most.
         session_end = min(next_bucket_start(range_end, settings.dimension) - ONE_SECOND, now_local)
 
-    def aware(moment: dt.datetime) -> dt.datetime:
-        return moment.replace(tzinfo=zone)
+    def plan(start: dt.datetime, end: dt.datetime, step: str, lookback: str) -> Mapping[str, str]:
+        bounds = {
+            "start": start.replace(tzinfo=zone).strftime(CURSOR_FORMAT),
+            "end": end.replace(tzinfo=zone).strftime(CURSOR_FORMAT),
+        }
+        return {**bounds, "step": step, "lookback": lookback}
 
     return {
-        "dimension": WindowPlan(
-            start=aware(session_start),
-            end=aware(session_end),
-            step="P1Y",
-            lookback=lookback_duration(settings.lookback_days, settings.dimension),
+        "dimension": plan(
+            bucket_start(first_day, settings.dimension),
+            session_end,
+            "P1Y",
+            lookback_duration(settings.lookback_days, settings.dimension),
         ),
-        "day": WindowPlan(
-            start=aware(first_day),
-            end=aware(range_end),
-            step="P1D",
-            lookback=lookback_duration(settings.lookback_days, "day"),
-        ),
-        # report_columns: one request per report for the last day of the range; the header
-        # comes back even when that day has no rows.
-        "header_day": WindowPlan(
-            start=aware(bucket_start(range_end, "day")),
-            end=aware(range_end),
-            step="P1D",
-            lookback="",
-        ),
+        "day": plan(first_day, range_end, "P1D", lookback_duration(settings.lookback_days, "day")),
+        "header_day": plan(bucket_start(range_end, "day"), range_end, "P1D", ""),
     }
 
 
@@ -176,4 +149,4 @@ class ValidateConfigAndPlanWindows(ConfigTransformation):
         settings = SyncSettings.from_config(config, today=account_today(config, now))
         config.update(with_defaults(config))
         config["base_url"] = settings.base_url  # without a trailing slash, as url_base wants
-        config[SYNC_WINDOWS_KEY] = {name: plan.as_config() for name, plan in plan_windows(settings, now).items()}
+        config[SYNC_WINDOWS_KEY] = plan_windows(settings, now)
