@@ -1,10 +1,8 @@
 """7moor's request signing, applied to every HTTP attempt.
 
-7moor signs each request with headers computed from the app key, the current time and a
-random nonce; the server rejects a timestamp more than 5 minutes from its own clock and a
-`sign + nonce` it has already seen. So the signature cannot be a static header: it is made
-in `__call__` on the real prepared request, which the CDK's `HttpClient` calls again on
-every retry of the same request, so each attempt carries a fresh timestamp and nonce.
+7moor rejects a timestamp 5 minutes from its clock and a `sign + nonce` it has seen, so the
+signature is made in `__call__` on the prepared request, which the CDK's `HttpClient` calls
+again before every retry: each attempt carries a fresh timestamp and nonce.
 """
 
 from __future__ import annotations
@@ -90,15 +88,10 @@ PROCESS_NONCES = SentNonces()
 
 @dataclass
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
-    """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`.
-
-    It also watches each response's `Date` header (the CDK calls `update_from_response` on
-    every attempt, before the error handler): when the server's clock is more than
-    `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` away from this machine's, later timestamps are
-    shifted by that offset, so a machine with a wrong clock still syncs.
-
-    Each attempt also gets its wall-clock deadline (`attempt_deadline_seconds`, deadline.py):
-    this is the one component the CDK calls on every attempt, retries included.
+    """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`, and arms
+    its wall-clock deadline (deadline.py): the CDK calls this component before every attempt.
+    From each response's `Date` (`update_from_response`), a clock more than
+    `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off 7moor's is corrected for later timestamps.
     """
 
     app_key: InterpolatedString | str
@@ -122,10 +115,6 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()
         return f"SignedRequestAuthenticator(app_key={self._app_key!r})"
-
-    @property
-    def clock_offset_seconds(self) -> float:
-        return self._clock_offset_seconds
 
     def current_timestamp(self) -> str:
         return str(int(self.clock() + self._clock_offset_seconds))

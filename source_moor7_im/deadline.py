@@ -1,20 +1,11 @@
 """A wall-clock deadline for each HTTP attempt: headers and body, however they trickle in.
 
-`requests` bounds the connection and each socket read, not the whole answer: a server that
-sends a byte a second, in its headers, its chunk framing or a gzip stream, keeps a read
-timeout from ever firing, and the retry budget, which counts between attempts, never gets
-a say. So each attempt has a watchdog: from the moment the request goes out on its
-connection, a timer shuts that connection's socket down at the deadline, which ends any
-read blocked on it. The pieces:
-
-- `AttemptDeadline.begin(nonce)` arms an attempt for the sending thread; the authenticator
-  calls it, since it is the one component the CDK calls before every attempt, retries included.
-- Python's audit event `http.client.send` names the connection the request goes out on
-  (urllib3 and `requests` give no other hook before the headers arrive); the timer starts
-  there, so a wait for the API budget before sending does not count.
-- As a `requests` response hook, `AttemptDeadline` reads the body while the timer runs and
-  turns a read the timer cut short into `AttemptDeadlineExceeded`; a cut during the headers
-  surfaces as a dropped connection, which `expired_in_this_thread()` tells apart.
+Ours because `requests` bounds the connection and each socket read, not the whole answer: a
+server sending a byte a second never trips a read timeout. From the moment the request goes
+out (Python's audit event `http.client.send`, the only hook before the headers arrive), a
+timer shuts that connection's socket down at the deadline, ending any read blocked on it.
+The authenticator arms each attempt (`AttemptDeadline.begin`), since the CDK calls it before
+every attempt; as a response hook, `AttemptDeadline` reads the body while the timer runs.
 """
 
 from __future__ import annotations

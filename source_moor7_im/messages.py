@@ -1,10 +1,6 @@
-"""The text a user reads about a failure: bounded in bytes, with its stream and window, in the
-connector's words rather than the library's.
-
-7moor's messages are quoted in errors (its error envelope is the only explanation there is),
-but a server can send anything: 100,000 characters repeated in every retry line would bury
-the one line that matters. Every quote of what 7moor sent is cut to `MAX_QUOTE_BYTES`, the
-message of an error trace to `MAX_MESSAGE_BYTES`, in UTF-8 bytes (what the platform stores).
+"""The text a user reads about a failure: its kind, its stream and window, in the connector's
+words, bounded in UTF-8 bytes (what the platform stores): a server that sends 100,000
+characters must not bury the one line that matters.
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """The command's standard output: whole lines from every thread, and stops that leave them whole.
 
-The CDK's `launch` prints from the main thread while worker threads log and print too, and
-a Ctrl-C raises `KeyboardInterrupt` wherever the main thread happens to be, in the middle
-of a write included; a closed pipe raises in whichever thread writes next, and the CDK
-reads on. Here every write to stdout, the CDK's log handler included, goes through one
-`LineWriter`:
-
-- each thread's text is held until it ends a line, and whole lines are written under one
-  lock, so two threads never interleave within a line;
-- SIGINT, SIGTERM and a reader that went away (a write failing with EPIPE; SIGPIPE stays
-  ignored, as Python sets it) become `Interrupted`, raised once, in the main thread, but
-  never inside a write (it is deferred to the write's end); the read's stop signal is set
-  first, so no window starts and no retry is sent after it. A worker thread that finds the
-  reader gone tells the main thread with SIGUSR1;
-- after a closed pipe nothing more is written, on stdout or stderr.
+Ours because the CDK's `launch` prints from the main thread while workers log too, a Ctrl-C
+raises wherever the main thread is (inside a write included), and a closed pipe raises in
+whichever thread writes next while the read goes on. Every write to stdout, the CDK's log
+handler included, goes through one `LineWriter`: whole lines under one lock; SIGINT, SIGTERM
+and a closed pipe become one `Interrupted` in the main thread, deferred past any write, after
+the read's stop signal is set; after a closed pipe nothing more is written.
 """
 
 from __future__ import annotations

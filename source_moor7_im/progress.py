@@ -1,11 +1,8 @@
-"""Progress of a read: the row estimates Airbyte draws its progress bar from, and a log line on
-long reads.
+"""Progress of a read: ESTIMATE traces for Airbyte's progress bar, and a log line on long reads.
 
-The connector knows its whole window plan before the first request, and how many rows a
-window holds: the session report has one row per bucket, so a window's rows are its buckets;
-an agent report has one row per agent per day, so once the first window has answered, every
-window holds about as many rows as it did. Airbyte's UI reads a stream's expected rows from
-an ESTIMATE trace (`row_estimate`), which the CDK never sends for a declarative source.
+Ours because the CDK sends no ESTIMATE for a declarative source. The session report's rows
+are its planned buckets; an agent report's are its planned days times the rows of the first
+window that answers.
 """
 
 from __future__ import annotations

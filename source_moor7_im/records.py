@@ -1,9 +1,6 @@
-"""Record extraction and shaping that the manifest cannot say efficiently: the rows of a
-report, label parsing, lifting sparse nested dicts, splitting `agentId`, and numbering the
-columns of a report header.
-
-These run once per record, so they avoid per-record interpolation; what is the same for
-a whole slice is computed once per slice.
+"""Record extraction and shaping the manifest cannot say efficiently: the rows of a report,
+bucket labels, agent labels, nested columns and the order of a header's columns. They run
+once per record, so what is the same for a whole window is computed once per window.
 """
 
 from __future__ import annotations
@@ -41,12 +38,9 @@ _AGENT_LABEL = re.compile(r"^(?P<name>.*)\[(?P<number>[^\[\]]*)\]$", re.DOTALL)
 
 @dataclass
 class ReportRowsExtractor(RecordExtractor):
-    """The rows of a report, `data.list` of the 7moor envelope, one record each.
-
-    The CDK's `DpathExtractor` says the same with `field_path: [data, list]`, but for a
-    path without wildcards it calls `dpath.get`, which walks every node of the body to
-    find one key: a quarter of the CPU of reading a year of half-hour buckets (py-spy,
-    scripts/bench.py). Indexing the two keys costs nothing per row.
+    """The rows of a report, `data.list`, one record each. Not the CDK's `DpathExtractor`: for a
+    path without wildcards it walks every node of the body, a quarter of the CPU of a year of
+    half-hour buckets (py-spy, scripts/bench.py); indexing two keys costs nothing per row.
     """
 
     parameters: InitVar[Mapping[str, Any]]
@@ -101,18 +95,12 @@ def _period_start(start_time: str) -> str:
 
 @dataclass
 class ReportRowFields(RecordTransformation):
-    """The fields every report row gets, by the stream table's `bucket`:
-
-    - `dimension` (the session report): `dimension`, `period_start` (the bucket start with
-      the account's UTC offset, parsed from `time`) and `report_date`; `time` is kept. A
-      label that cannot be parsed stops the stream with an error quoting it: a window spans
-      up to a year, so a guessed bucket would put several rows under one primary key.
-    - `day` (the agent reports): `period_start` (the day the request covered), `report_date`,
-      `agent_name` and `agent_number` (from `agentId`, e.g. `"在线客服[8029]"`). A row without
-      `agentId` cannot be keyed and stops the stream.
-
-    Then the keys of the row's `nested_fields` dicts are copied to the top level, where the
-    header lists them as columns (a top-level key is never overwritten)."""
+    """The fields every report row gets, by the stream table's `bucket` (README, "Records"):
+    `dimension`, `period_start` from the `time` label and `report_date` for a `dimension`
+    report; `period_start` (the window's day), `report_date`, `agent_name` and `agent_number`
+    for a `day` report; then the keys of its `nested_fields` dicts, lifted to the top level
+    (never overwriting). A row that cannot be keyed stops the stream: a guessed key would
+    merge rows in the destination."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]

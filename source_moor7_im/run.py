@@ -83,17 +83,11 @@ def _version() -> str:
 
 
 class _QuietCdkLines(logging.Filter):
-    """CDK log lines that mislead, repeat or dump more than they tell, on every handler:
-
-    - "UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in ..." is the
-      CDK's fixed wording for every retry, whatever the cause, and "Retries exhausted with
-      backoff exception." repeats the last one with a traceback: the connector logs each
-      retry at WARN with the real reason, stream and window (errors.BoundedRetryWait), and
-      the error that follows says why the window stopped. Both are dropped.
-    - The dump of a refused request and its response (body, headers) is for debugging:
-      lowered to DEBUG, as is the MemoryMonitor's start line.
-    - A traceback is for a bug: an expected failure (a refused or failed request, a stopped
-      read, a config error) is logged without one.
+    """CDK log lines that mislead, repeat or dump more than they tell: the CDK's "Rate limit
+    exceeded" line for every retry and its "Retries exhausted" repeat are dropped (the
+    connector logs each retry with its real reason, and the error says why a window stopped);
+    request dumps and the MemoryMonitor's start line go to DEBUG; an expected failure is
+    logged without a traceback, which is for bugs.
     """
 
     DROPPED = ("UserDefinedBackoffException: Rate limit exceeded", "Retries exhausted with backoff exception")

@@ -1,15 +1,10 @@
-"""Stream schemas: the documented columns from `schemas/`, plus the account's own columns
-from the live report header at `discover`.
+"""Stream schemas: the documented columns from `schemas/`, plus the account's own columns from
+the live report header at `discover`.
 
-An account defines its own agent states (workload report) and satisfaction levels
-(quality report); they arrive as header columns whose `prop` is a UUID and whose `label`
-names them. The CDK's `DynamicSchemaLoader` builds properties from records but keeps no
-title, and a warehouse column named by a UUID needs its label, so this loader is our own.
-
-The live header costs one request per stream. `discover` needs it; `read` does not (the
-CDK asks each stream for its schema during a read too, but uses the catalog it was given),
-so the request is made only while `live_header_discovery()` is active: the source turns it
-on around `discover`.
+Ours because an account's own columns (agent states, satisfaction levels) arrive with a UUID
+`prop` and a `label`, and the CDK's `DynamicSchemaLoader` keeps no title. The header costs
+one request per stream, so it is fetched only inside `live_header_discovery()`, around
+`discover` (a read uses the catalog it was given).
 """
 
 from __future__ import annotations

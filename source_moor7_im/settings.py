@@ -1,8 +1,5 @@
-"""The user's configuration, read once and checked before any request is made.
-
-The spec's JSON schema catches types and patterns, but its errors name JSON paths and
-regexes. These checks run on every command that takes a config, before the first request,
-and raise one sentence that names the field and says what to do.
+"""The user's configuration, checked before any request: one sentence that names the field
+and says what to do, where the spec's JSON schema would name JSON paths and regexes.
 """
 
 from __future__ import annotations

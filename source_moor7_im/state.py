@@ -1,24 +1,10 @@
 """The saved cursor, read as an instant and put back on a bucket boundary of today's settings.
 
-A stream's state is `{"period_start": "2024-01-19T00:00:00+0800"}`: the start of the last
-bucket (session report) or local day (agent reports) the stream emitted. The CDK's cursor
-resumes at that value minus the lookback, so the value must be a boundary of the buckets
-being read *now*; a state written under other settings is not:
-
-- another `dimension`: `2024-01-19T21:00` (hour) under `day` would make the first window
-  start at 21:00 and emit a partial day under the day's key;
-- another `timezone`: `2024-01-31T00:00:00+0000` under Asia/Shanghai is 08:00 local, and
-  would keep every later agent "day" eight hours off;
-- a value a person wrote, or an older state: `2024-01-20`, `...Z`, milliseconds, epoch
-  seconds.
-
-`NormaliseCursorState` is a CDK state migration (the CDK applies a stream's
-`state_migrations` before it builds the concurrent cursor): it reads any of those forms as
-an instant, converts it to the configured zone, floors it to the start of the bucket that
-holds it, and writes it in the cursor's own format. The lookback then goes back whole
-buckets from a boundary (windows.py), so every window starts on a boundary. A value it
-cannot read stops the sync with a config error naming the stream, the value and the forms
-it takes.
+The CDK's cursor resumes at the saved `period_start` minus the lookback, so the value must
+be a bucket start of the settings read *now*; one written under another `dimension` or
+`timezone`, or by a person (`2024-01-20`, `...Z`, epoch seconds), is not. The state
+migration `NormaliseCursorState` reads any of those forms, converts to the configured zone
+and floors to the bucket (README, "State").
 """
 
 from __future__ import annotations

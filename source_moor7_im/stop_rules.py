@@ -200,7 +200,6 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         self._stop = stop
         self._progress = progress
         self._windows_not_read: dict[str, int] = {}
-        self._later_failures: dict[str, int] = {}
         # Per stream, the start of each window generated and not (yet) read successfully.
         self._unread: dict[str, dict[Partition, dt.datetime]] = {}
         self._saved_cursor: dict[str, str] = {}
@@ -277,7 +276,6 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         # A window that was already on the wire when its stream (or the read) stopped.
         if stream not in self._exceptions_per_stream_name:
             self._flag_exception(stream, exception.exception)
-        self._later_failures[stream] = self._later_failures.get(stream, 0) + 1
         self._logger.error(f"Another window of stream {stream} failed too: {user_message(exception.exception)}")
 
     def is_done(self) -> bool:
