@@ -55,10 +55,8 @@ def _build_source(args: list[str]) -> SourceMoor7Im | None:
             # that is missing or not JSON: the connection cannot be used either way.
             status = AirbyteConnectionStatus(status=Status.FAILED, message=traced.message)
             _emit(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
-        elif error is traced:
-            _write(_expected_failure_trace(traced))
         else:
-            _emit(traced.as_airbyte_message())
+            _emit_failure(traced, expected=error is traced)
         return None
 
 
@@ -118,10 +116,12 @@ def _write(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
-def _expected_failure_trace(error: AirbyteTracedException) -> str:
-    message = bounded_trace(error.as_airbyte_message())
-    message.trace.error.stack_trace = None  # type: ignore[union-attr]
-    return orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()
+def _emit_failure(error: AirbyteTracedException, expected: bool = True) -> None:
+    """The error TRACE; an expected failure's without a stack trace, which is for bugs."""
+    message = error.as_airbyte_message()
+    if expected:
+        message.trace.error.stack_trace = None  # type: ignore[union-attr]
+    _emit(message)
 
 
 def _launch(source: SourceMoor7Im, args: list[str]) -> int:
@@ -133,7 +133,7 @@ def _launch(source: SourceMoor7Im, args: list[str]) -> int:
         for line in entrypoint.run(parsed):
             _write(line)
     except AirbyteTracedException as error:
-        _write(_expected_failure_trace(error))
+        _emit_failure(error)
         return 1
     return 0
 

@@ -35,16 +35,11 @@ from .stop_rules import READ_STOP, ContainedConcurrentSource
 from .windows import CURSOR_FIELD, buckets_in
 
 # One stream's state, for the messages about a state file.
-STATE_EXAMPLE = json.dumps(
-    {
-        "type": "STREAM",
-        "stream": {
-            "stream_descriptor": {"name": next(iter(report_table()))},
-            "stream_state": {CURSOR_FIELD: "2024-01-20T00:00:00+08:00"},
-        },
-    },
-    ensure_ascii=False,
-)
+_EXAMPLE_STATE = {
+    "stream_descriptor": {"name": next(iter(report_table()))},
+    "stream_state": {CURSOR_FIELD: "2024-01-20T00:00:00+08:00"},
+}
+STATE_EXAMPLE = json.dumps({"type": "STREAM", "stream": _EXAMPLE_STATE}, ensure_ascii=False)
 
 # The manifest's settings for commands a person waits on (definitions.interactive_requests).
 INTERACTIVE_COMMANDS = ("check", "discover")
@@ -90,7 +85,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
         document = cls._read_json_file(state_path) if state_path else None
         if isinstance(document, dict) and document:
             raise ConfigError(
-                f"The state file {state_path} holds a legacy state object {_preview(document)}: this connector reads "
+                f"The state file {state_path} holds a legacy state object {bounded_text(repr(document))}: this connector reads "
                 f"Airbyte per-stream state, a list of messages such as [{STATE_EXAMPLE}]. Write the state in that form, "
                 "or run without a state to sync from 'start_date'."
             )
@@ -100,7 +95,7 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 messages.append(AirbyteStateMessageSerializer.load(entry))
             except Exception:
                 raise ConfigError(
-                    f"The state file {state_path} holds {_preview(entry)}, which is not an Airbyte state message: "
+                    f"The state file {state_path} holds {bounded_text(repr(entry))}, which is not an Airbyte state message: "
                     f"each entry must look like {STATE_EXAMPLE}. Correct it, or run without a state."
                 ) from None
         return messages
@@ -239,8 +234,3 @@ def without_full_refresh_states(
             message.type == AirbyteStateType.STREAM and message.stream and message.stream.stream_descriptor.name in full_refresh
         )
     ]
-
-
-def _preview(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + "…"
