@@ -158,6 +158,8 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.stream_name = parameters.get("name", "")
+        for name in ("max_wait_seconds", "retry_budget_seconds", "connect_timeout_seconds", "read_timeout_seconds"):
+            setattr(self, name, float(getattr(self, name)))
         self.strategies: list[BackoffStrategy] = list(self.error_handler.backoff_strategies or [])
 
     # The HttpClient reads the retry count, time and backoff from the handler it is given.

@@ -98,8 +98,10 @@ class StopSignal:
         """An attempt failed and would be retried: it confirms a suspected outage."""
         with self._lock:
             if self._outage_suspected is not None and self.read_stop is None:
-                self.read_stop, since = self._outage_suspected
+                # outage_seconds first: a reader that sees read_stop sees its kind too
+                failure, since = self._outage_suspected
                 self.outage_seconds = self.clock() - since
+                self.read_stop = failure
 
     def window_failed(self, stream: str, exception: BaseException, started_at: float | None = None) -> None:
         """`started_at`: when the window's first attempt was sent (this signal's clock)."""

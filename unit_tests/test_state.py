@@ -93,7 +93,7 @@ import pytest  # noqa: E402
 from airbyte_cdk.models import AirbyteStateBlob, SyncMode  # noqa: E402
 
 from source_moor7_im import SourceMoor7Im  # noqa: E402
-from source_moor7_im.messages import ConfigError  # noqa: E402
+from source_moor7_im.messages import MAX_QUOTE_BYTES, ConfigError  # noqa: E402
 from source_moor7_im.settings import with_defaults  # noqa: E402
 from source_moor7_im.source import without_full_refresh_states  # noqa: E402
 from source_moor7_im.state import NormaliseCursorState, normalised_cursor, parse_cursor_value  # noqa: E402
@@ -258,3 +258,13 @@ def test_a_state_file_in_another_shape_is_a_config_error_showing_the_expected_sh
         SourceMoor7Im.read_state(str(path))
     assert expected in raised.value.message
     assert '"type": "STREAM"' in raised.value.message
+
+
+def test_a_state_file_is_quoted_in_at_most_the_bytes_of_any_quote(tmp_path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"agent_workload": {"period_start": "错" * 5000}}, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        SourceMoor7Im.read_state(str(path))
+    quoted = raised.value.message.split("legacy state object ", 1)[1].split(": this connector reads", 1)[0]
+    assert quoted.endswith("…")
+    assert len(quoted.encode()) <= MAX_QUOTE_BYTES
