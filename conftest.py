@@ -25,3 +25,15 @@ def _retry_waits_virtual(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     VIRTUAL.waits_in(monkeypatch, backoff._sync, rate_limiting)
     yield
     VIRTUAL.reset()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `runs_long(seconds)` first, longest first: scripts/test.sh hands tests
+    to its workers one at a time in this order, so that none starts a long one near the end
+    while the others sit idle, and the real-time waits overlap the CPU-bound tests."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("runs_long")
+        return float(marker.args[0]) if marker else 0.0
+
+    items.sort(key=seconds, reverse=True)  # stable: the rest keep pytest's order
