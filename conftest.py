@@ -2,13 +2,39 @@
 connector: the virtual clock must already be the `time` module's clock when the connector's
 dataclasses take `time.monotonic` and `time.time` as defaults (integration_tests/virtual_clock.py)."""
 
+import pickle
 from collections.abc import Iterator
+from typing import IO, Any
 
 import pytest
 
 from integration_tests.virtual_clock import VIRTUAL, install
 
 install()
+
+# After install(): the CDK takes the clock's functions when it is imported.
+from airbyte_cdk.sources.declarative import concurrent_declarative_source, yaml_declarative_source  # noqa: E402
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml  # noqa: E402
+
+_PARSED: dict[str | bytes, bytes] = {}
+
+
+def _safe_load_yaml_once(document: str | bytes | IO[str] | IO[bytes]) -> Any:
+    """The CDK's YAML loader, parsing each distinct text once per test process: every source
+    a test builds in this process parses the same manifest and the CDK's component schema
+    (a tenth of a second each time, hundreds of times). Each call gets fresh objects, equal
+    to the parse (a pickle round trip keeps types, dates and shared aliases). The command's
+    own processes parse as always."""
+    text = document if isinstance(document, (str, bytes)) else document.read()
+    if text not in _PARSED:
+        parsed = safe_load_yaml(text)
+        _PARSED[text] = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
+        return parsed
+    return pickle.loads(_PARSED[text])
+
+
+concurrent_declarative_source.safe_load_yaml = _safe_load_yaml_once  # type: ignore[assignment]
+yaml_declarative_source.safe_load_yaml = _safe_load_yaml_once  # type: ignore[assignment]
 
 
 @pytest.fixture(autouse=True)
