@@ -121,6 +121,7 @@ def test_a_body_that_trickles_is_cut_at_the_attempt_deadline_and_the_retry_reads
     assert any("no complete answer within 60 s" in line for line in warned), warned
 
 
+@pytest.mark.runs_long(8)
 def test_an_outage_ends_the_full_discovered_catalog_within_four_minutes_by_default(
     cli: Cli, virtual_silent_listener: str
 ) -> None:
@@ -296,6 +297,7 @@ def header_trickler() -> Iterator[str]:
         server.close()
 
 
+@pytest.mark.runs_long(16)
 def test_check_against_a_host_that_trickles_its_headers_answers_within_30_seconds(cli: Cli, header_trickler: str) -> None:
     config = {
         "app_key": "2000103",

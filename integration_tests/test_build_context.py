@@ -19,6 +19,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from moor7_emulator import Emulator, ground_truth
 
 from .conftest import ROOT, Cli, configured_catalog, emulator_config, install_alone
@@ -134,6 +136,7 @@ def _build_wheel(project: Path, out: Path) -> Path:
     return wheel
 
 
+@pytest.mark.runs_long(17)
 def test_a_wheel_built_from_the_allow_listed_context_is_whole_and_reads_exactly(emulator: Emulator, tmp_path: Path) -> None:
     context = tmp_path / "context"
     sent = copy_build_context(ROOT, context, AIRBYTE_DOCKERIGNORE)

@@ -38,6 +38,7 @@ def duplicate_records(messages: list[dict[str, Any]]) -> list[Any]:
     return [key for key, count in collections.Counter(keys).items() if count > 1]
 
 
+@pytest.mark.runs_long(11)
 @pytest.mark.parametrize(
     ("signum", "after_lines"),
     [(signal.SIGINT, 1), (signal.SIGINT, 300), (signal.SIGINT, 1500), (signal.SIGTERM, 40), (signal.SIGTERM, 900)],
@@ -89,6 +90,7 @@ def test_a_signal_stops_a_year_read_with_whole_lines_and_a_consistent_state_that
         assert set(union[stream]) == set(truth[stream]), f"{stream}: the stopped and the resumed sync miss rows"
 
 
+@pytest.mark.runs_long(6)
 def test_a_closed_stdout_stops_the_read_at_once_and_quietly(installed_cli: Cli, tmp_path: Path) -> None:
     cli = installed_cli  # a closed pipe needs a process of its own
     with Emulator(Account(), Faults(latency_seconds=0.03)) as api:
@@ -226,6 +228,7 @@ def test_a_catalog_stream_the_connector_does_not_have_is_an_error_naming_the_str
     assert "session_time, agent_workload, agent_quality, report_columns" in message
 
 
+@pytest.mark.runs_long(13)
 def test_a_signal_while_a_slow_reader_lets_the_pipe_fill_still_leaves_whole_lines(installed_cli: Cli) -> None:
     """Hourly buckets at 16 requests at once make more output than a slow reader takes, so the
     connector's writes block on a full pipe when the signal arrives."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Hashable
+from typing import Any
 
 import jsonschema
 import pytest
@@ -19,6 +21,36 @@ def _discover(cli: Cli, config: dict) -> dict:
     return catalog["catalog"]
 
 
+# The keywords of a schema under which a record's validity depends only on its keys and on
+# the JSON type of each value (Draft7Validator checks no `format` unless given a checker).
+TYPE_ONLY_KEYWORDS = frozenset(
+    {"$schema", "type", "properties", "additionalProperties", "items", "title", "description", "format", "airbyte_type"}
+)
+
+
+def _type_only(schema: Any) -> bool:
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict) or not set(schema) <= TYPE_ONLY_KEYWORDS:
+        return False
+    nested = [*schema.get("properties", {}).values()]
+    for keyword in ("additionalProperties", "items"):
+        if keyword in schema:
+            nested.append(schema[keyword])
+    return all(_type_only(s) for s in nested)
+
+
+def _json_shape(value: Any) -> Hashable:
+    """What a type-only schema can tell apart: keys, JSON types, integral or not."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _json_shape(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("array", *(_json_shape(item) for item in value))
+    if isinstance(value, float):
+        return ("float", value.is_integer())
+    return type(value).__name__
+
+
 def assert_records_equal_ground_truth(result, truth: dict, schemas: dict) -> int:
     compared = 0
     for stream in STREAMS:
@@ -28,10 +60,17 @@ def assert_records_equal_ground_truth(result, truth: dict, schemas: dict) -> int
         assert not duplicates, f"{stream}: duplicate primary keys {duplicates[:3]}"
         assert_the_apis_keys(stream, keys, truth[stream])
         validator = jsonschema.Draft7Validator(schemas[stream])
+        # Under a type-only schema, records of one shape are all valid or all not: each shape
+        # is validated once (thousands of records share a few shapes).
+        valid_shapes: set[Hashable] | None = set() if _type_only(schemas[stream]) else None
         for record in records:
             assert_is_the_apis_row(stream, record, truth[stream][primary_key(stream, record)])
-            errors = [e.message for e in validator.iter_errors(record)]
-            assert not errors, f"{stream}: record does not match the discovered schema: {errors[:3]}"
+            shape = _json_shape(record) if valid_shapes is not None else None
+            if valid_shapes is None or shape not in valid_shapes:
+                errors = [e.message for e in validator.iter_errors(record)]
+                assert not errors, f"{stream}: record does not match the discovered schema: {errors[:3]}"
+                if valid_shapes is not None:
+                    valid_shapes.add(shape)
             compared += 1
     return compared
 
@@ -93,6 +132,7 @@ def test_discover_adds_the_accounts_columns_with_their_labels(cli: Cli, emulator
     }
 
 
+@pytest.mark.runs_long(6)
 @pytest.mark.parametrize("dimension", ["half_hour", "hour", "day", "month", "year"])
 def test_a_full_read_returns_exactly_the_apis_rows(cli: Cli, emulator: Emulator, dimension: str) -> None:
     config = emulator_config(emulator, dimension=dimension, start_date="2024-04-10", end_date="2024-07-31")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import collections
 import datetime as dt
 
+import pytest
+
 from moor7_emulator import FAULT_KINDS, Account, Emulator, Faults, ground_truth
 
 from .conftest import Cli, committed_catalog, configured_catalog, emulator_config
@@ -15,6 +17,7 @@ from .test_end_to_end import assert_records_equal_ground_truth
 SOAK_START, SOAK_END = "2024-01-01", "2024-06-30"  # 182 days
 
 
+@pytest.mark.runs_long(11)
 def test_a_six_month_read_through_ten_percent_mixed_faults_returns_exactly_the_apis_rows(cli: Cli) -> None:
     faults = Faults(rate=0.10, kinds=FAULT_KINDS, seed=2024, retry_after_seconds=1)
     with Emulator(Account(), faults) as api:

@@ -69,6 +69,7 @@ def _last_states(messages: list[dict[str, Any]], previous: dict[str, Any]) -> di
     return states
 
 
+@pytest.mark.runs_long(15)
 @pytest.mark.parametrize("seed", [11, 29, 47])
 def test_a_read_killed_at_random_points_resumes_from_its_last_state_and_loses_nothing(
     installed_cli: Cli, cli: Cli, seed: int

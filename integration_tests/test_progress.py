@@ -22,6 +22,7 @@ def last_estimates(result: CliResult) -> dict[str, int]:
     return {m["trace"]["estimate"]["name"]: m["trace"]["estimate"]["row_estimate"] for m in estimates}
 
 
+@pytest.mark.runs_long(8)
 @pytest.mark.parametrize(
     ("start", "end", "dimension", "latency"),
     [("2024-01-01", "2024-01-31", "hour", 0.0), ("2023-01-01", "2023-12-31", "day", 0.08)],

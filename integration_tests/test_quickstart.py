@@ -49,6 +49,7 @@ def rows_per_stream(db: Path) -> dict:
         return {stream: con.sql(f"select count(*) from moor7.{stream}").fetchone()[0] for stream in STREAMS}
 
 
+@pytest.mark.runs_long(45)
 def test_a_config_after_the_demo_loads_its_full_range_into_its_own_database(tmp_path: Path) -> None:
     quickstart(tmp_path)
     (demo_name,) = db_names(tmp_path)
@@ -77,6 +78,7 @@ def test_a_config_after_the_demo_loads_its_full_range_into_its_own_database(tmp_
     assert rows_per_stream(demo_db) == demo_rows, "the demo's database is untouched"
 
 
+@pytest.mark.runs_long(11)
 @pytest.mark.parametrize("case", ["wrong secret", "closed port"])
 def test_the_quick_start_with_a_bad_config_says_why_in_one_line_without_a_traceback(tmp_path: Path, case: str) -> None:
     with Emulator(Account(), Faults()) as api:

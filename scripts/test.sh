@@ -25,5 +25,6 @@ fi
 
 .venv/bin/python scripts/generate_schemas.py --check
 # Three workers on two cores: the few tests that wait in real time (network timeouts, a
-# subprocess starting) leave a core idle that a third worker uses.
-exec .venv/bin/python -m pytest -n 3 "$@"
+# subprocess starting) leave a core idle that a third worker uses. Tests go to the workers
+# one at a time, in the order conftest.py sets (the long ones first), so the run ends evenly.
+exec .venv/bin/python -m pytest -n 3 --maxschedchunk 1 "$@"
