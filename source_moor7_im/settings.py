@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .buckets import ONE_SECOND, bucket_start, next_bucket_start
 from .messages import ConfigError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
@@ -100,12 +101,10 @@ class SyncSettings:
 
         # Without an end date, later incremental syncs go on past today: a year ahead is
         # checked. A month or year report reads its first and last buckets whole (windows.py).
-        first, last = start_date, end_date or today + dt.timedelta(days=366)
-        if dimension in ("month", "year"):
-            first = first.replace(day=1, month=1 if dimension == "year" else first.month)
-            if end_date is not None:
-                next_month = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-                last = next_month - dt.timedelta(days=1) if dimension == "month" else last.replace(month=12, day=31)
+        first = bucket_start(dt.datetime.combine(start_date, dt.time()), dimension).date()
+        last = today + dt.timedelta(days=366)
+        if end_date is not None:
+            last = (next_bucket_start(dt.datetime.combine(end_date, dt.time(23, 59)), dimension) - ONE_SECOND).date()
         _require_one_utc_offset(timezone, first, last)
 
         return cls(

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.types import Config
 
+from .buckets import bucket_start
 from .messages import LOGGER, ConfigError
-from .windows import CURSOR_FIELD, CURSOR_FORMAT, bucket_start, parse_cursor
+from .windows import CURSOR_FIELD, CURSOR_FORMAT, parse_cursor
 
 ACCEPTED_FORMS = (
     "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without "

@@ -22,9 +22,9 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
     ConfigTransformation,
 )
 
+from .buckets import FIXED_BUCKETS, ONE_SECOND, bucket_start, next_bucket_start
 from .settings import SyncSettings, account_today, manifest, with_defaults
 
-ONE_SECOND = dt.timedelta(seconds=1)
 # The cursor's field and format, as the manifest's cursor keeps them in the state.
 CURSOR_FIELD: str = manifest()["definitions"]["cursor_base"]["cursor_field"]
 CURSOR_FORMAT: str = manifest()["definitions"]["cursor_base"]["datetime_format"]
@@ -39,42 +39,13 @@ def parse_cursor(text: str) -> dt.datetime:
 SYNC_WINDOWS_KEY = "_sync_windows"
 
 
-# The buckets of a fixed length; a month or year bucket follows the calendar.
-_FIXED_BUCKETS = {"half_hour": dt.timedelta(minutes=30), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
-# What a bucket's start resets, by dimension (seconds always).
-_BUCKET_FLOOR: Mapping[str, Mapping[str, Any]] = {
-    "half_hour": {},
-    "hour": {"minute": 0},
-    "day": {"minute": 0, "hour": 0},
-    "month": {"minute": 0, "hour": 0, "day": 1},
-    "year": {"minute": 0, "hour": 0, "day": 1, "month": 1},
-}
-
-
-def bucket_start(moment: dt.datetime, dimension: str) -> dt.datetime:
-    """The start of the report bucket that contains `moment` (naive, account-local)."""
-    if dimension not in _BUCKET_FLOOR:
-        raise ValueError(f"unknown dimension {dimension!r}")
-    start = moment.replace(second=0, microsecond=0, **_BUCKET_FLOOR[dimension])
-    return start.replace(minute=start.minute // 30 * 30) if dimension == "half_hour" else start
-
-
-def next_bucket_start(moment: dt.datetime, dimension: str) -> dt.datetime:
-    """The start of the bucket after the one that contains `moment`."""
-    start = bucket_start(moment, dimension)
-    if dimension in _FIXED_BUCKETS:
-        return start + _FIXED_BUCKETS[dimension]
-    month = start.year * 12 + start.month - 1 + (12 if dimension == "year" else 1)
-    return start.replace(year=month // 12, month=month % 12 + 1)
-
-
 def buckets_in(start: str, end: str, dimension: str) -> int:
     """How many `dimension` buckets start in the window [start, end] (cursor-format bounds),
     counted in account-local wall-clock time, where the buckets are."""
     first = bucket_start(parse_cursor(start).replace(tzinfo=None), dimension)
     last = parse_cursor(end).replace(tzinfo=None)
-    if dimension in _FIXED_BUCKETS:
-        return (last - first) // _FIXED_BUCKETS[dimension] + 1
+    if dimension in FIXED_BUCKETS:
+        return (last - first) // FIXED_BUCKETS[dimension] + 1
     count, moment = 0, first
     while moment <= last:
         count, moment = count + 1, next_bucket_start(moment, dimension)

@@ -10,7 +10,8 @@ from freezegun import freeze_time
 
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_moor7_im.windows import bucket_start, lookback_duration, next_bucket_start
+from source_moor7_im.buckets import bucket_start, next_bucket_start
+from source_moor7_im.windows import lookback_duration
 
 from .builders import ConfigBuilder
 from .windows_helper import fmt, requested_windows
