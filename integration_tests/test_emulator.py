@@ -130,6 +130,10 @@ def test_the_servers_clock_offset_shows_in_date_and_in_what_it_accepts() -> None
         ("html_504", 504, lambda r: "<html>" in r.text),
         ("truncate", 200, lambda r: r.text.startswith('{"success": true') and not r.text.endswith("}")),
         ("not_json", 200, lambda r: r.text == "service busy, please retry"),
+        ("bad_request", 400, lambda r: r.json() == {"success": False, "code": "400", "message": "参数错误"}),
+        ("success_503", 503, lambda r: r.json()["success"] is True and r.json()["data"]["list"] == []),
+        ("success_404", 404, lambda r: r.json()["success"] is True and r.json()["data"]["list"] == []),
+        ("null_row", 200, lambda r: r.json()["data"]["list"][-1] is None and len(r.json()["data"]["list"]) == 7),
     ],
 )
 def test_each_fault_answers_as_it_says(fault: str, status: int, check) -> None:
@@ -139,6 +143,41 @@ def test_each_fault_answers_as_it_says(fault: str, status: int, check) -> None:
         assert check(response)
         assert api.log[-1].outcome == fault
         assert post(api, nonce="333333").status_code == 200, "a scripted fault applies once"
+
+
+def test_a_stray_row_is_labelled_outside_the_window_it_answers() -> None:
+    with Emulator(faults=Faults(script=["stray_row"])) as api:
+        rows = post(api, {"createTime": DAY, "dimension": "day"}, path="/openapi/im-report/session/time").json()["data"]["list"]
+    assert [row["time"] for row in rows] == ["2024-08-05", "2099-12-31"]
+
+
+def test_the_envelope_can_spell_code_as_a_number_and_success_as_text() -> None:
+    with Emulator(faults=Faults(code_type="int", success_as_text=True, credential_message="认证失败")) as api:
+        good = post(api).json()
+        bad = post(api, secret="wrong-secret", nonce="222222").json()
+    assert (good["success"], good["code"]) == ("true", 200)
+    assert bad == {"success": "false", "code": 401, "message": "认证失败"}
+
+
+def test_numbers_can_come_as_strings_and_a_column_as_text() -> None:
+    with Emulator(faults=Faults(numbers_as_strings=True, text_in_column=("replyCount", "-"))) as api:
+        (row, *_) = post(api).json()["data"]["list"]
+    assert row["initCount"].isdigit()
+    assert row["replyCount"] == "-"
+    assert isinstance(row["everyTimeLength"], dict), "nested objects stay as they are"
+
+
+def test_a_redirect_sends_every_request_elsewhere_with_no_report() -> None:
+    with Emulator(faults=Faults(redirect_to="http://127.0.0.1:9", redirect_status=302)) as api:
+        response = requests.post(api.url + PATH, data=b"{}", allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.1:9" + PATH
+    assert api.log[-1].outcome == "redirect"
+
+
+def test_a_retry_after_can_be_any_text() -> None:
+    with Emulator(faults=Faults(script=["http_429"], retry_after_text="nan")) as api:
+        assert post(api).headers["Retry-After"] == "nan"
 
 
 def test_a_dropped_connection_gets_no_answer() -> None:

@@ -60,8 +60,25 @@ MALFORMED_SUCCESSES = {
     "success_list_null": {"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": None}},
     "success_no_header": {"success": True, "code": "200", "message": "requestSuccess", "data": {"list": []}},
 }
-SCRIPT_ONLY_FAULTS = ("replay", "trickle", "cut_body", *MALFORMED_SUCCESSES)
-FAULT_STATUS = {"replay": 401, "http_429": 429, "http_500": 500, "html_502": 502, "html_503": 503, "html_504": 504, "drop": 0}
+# Replies that differ from the vendor's page in small, plausible ways (scripted only): a success
+# envelope carried by an HTTP error status (503, 404); a session report holding one more row,
+# labelled far outside the window asked for; a report whose list holds a null; a 400 whose
+# message names no setting.
+REPORT_FAULTS = ("success_503", "success_404", "stray_row", "null_row")
+STRAY_LABEL = "2099-12-31"
+SCRIPT_ONLY_FAULTS = ("replay", "trickle", "cut_body", "bad_request", *MALFORMED_SUCCESSES, *REPORT_FAULTS)
+FAULT_STATUS = {
+    "replay": 401,
+    "http_429": 429,
+    "http_500": 500,
+    "html_502": 502,
+    "html_503": 503,
+    "html_504": 504,
+    "drop": 0,
+    "bad_request": 400,
+    "success_503": 503,
+    "success_404": 404,
+}
 
 
 @dataclass
@@ -108,6 +125,22 @@ class Faults:
     # server that says too much.
     message_padding: int = 0
     padded_field: str = "message"
+    # How the envelope spells its values: code "200" as the page shows it, or the number 200
+    # ("int"); success as true or as the text "true".
+    code_type: str = "string"
+    success_as_text: bool = False
+    # The message of every credential rejection (401) instead of the server's own words: one
+    # that names neither the signature nor the app key.
+    credential_message: str | None = None
+    # Every request answered with `redirect_status` and a Location on this URL (plus the path).
+    redirect_to: str | None = None
+    redirect_status: int = 307
+    # Numbers in report rows sent as JSON strings ("34"); and (column, text): that column of
+    # every report row sent as this text (a placeholder such as "-").
+    numbers_as_strings: bool = False
+    text_in_column: tuple[str, str] | None = None
+    # A 429's Retry-After as this text instead of a number of seconds.
+    retry_after_text: str | None = None
 
 
 class Emulator:
@@ -207,6 +240,15 @@ class Emulator:
             rows = model.quality_rows(account, start, end, body.get("agentList"))
         return {"header": header, "list": rows}
 
+    def retyped(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A report row as `numbers_as_strings` and `text_in_column` have the server spell it."""
+        faults = self.faults
+        if faults.numbers_as_strings:
+            row = {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in row.items()}
+        if faults.text_in_column and faults.text_in_column[0] in row:
+            row = {**row, faults.text_in_column[0]: faults.text_in_column[1]}
+        return row
+
 
 def sign(secret_key: str, app_key: str, timestamp: str, nonce: str) -> str:
     digest = hmac.new(secret_key.encode(), f"{app_key}{timestamp}{nonce}".encode(), hashlib.sha256).digest()
@@ -279,6 +321,11 @@ def _handler_for(emulator: Emulator) -> type:
             emulator._record(entry)
             if emulator.faults.latency_seconds:
                 time.sleep(emulator.faults.latency_seconds)
+            if emulator.faults.redirect_to:
+                entry.outcome, entry.status = "redirect", emulator.faults.redirect_status
+                location = emulator.faults.redirect_to.rstrip("/") + self.path
+                self._send_bytes(emulator.faults.redirect_status, b"", "text/plain", {"Location": location})
+                return
             try:
                 body = self._authenticate_and_parse(headers, raw, stream, entry)
                 start, end = parse_create_time(body)
@@ -288,6 +335,17 @@ def _handler_for(emulator: Emulator) -> type:
                 if stream in emulator.faults.forbidden_streams:
                     raise Rejection(403, "403", emulator.faults.forbidden_message, "forbidden")
                 fault = "http_500" if (stream, entry.window[0]) in emulator.faults.broken_windows else emulator._next_fault()
+                if fault in REPORT_FAULTS:
+                    entry.outcome, entry.status = fault, FAULT_STATUS.get(fault, 200)
+                    data = emulator.report(stream, start, end, body)  # type: ignore[arg-type]
+                    if fault.startswith("success_"):
+                        data = {"header": data["header"], "list": []}
+                    elif fault == "stray_row" and stream == "session_time":
+                        data["list"].append({**data["list"][-1], "time": STRAY_LABEL})
+                    elif fault == "null_row":
+                        data["list"].append(None)
+                    self._send_json(entry.status, {"success": True, "code": "200", "message": "requestSuccess", "data": data})
+                    return
                 if fault:
                     status = FAULT_STATUS.get(fault, 200)
                     if fault == "http_500" and emulator.faults.error_style == "envelope":
@@ -296,6 +354,7 @@ def _handler_for(emulator: Emulator) -> type:
                     self._inject(fault)
                     return
                 data = emulator.report(stream, start, end, body)  # type: ignore[arg-type]
+                data["list"] = [emulator.retyped(row) for row in data["list"]]
                 envelope = {
                     "success": True,
                     "code": "200",
@@ -309,7 +368,10 @@ def _handler_for(emulator: Emulator) -> type:
             except Rejection as rejection:
                 entry.outcome = rejection.reason
                 entry.status = 200 if emulator.faults.error_style == "envelope" else rejection.status
-                self._send_json(entry.status, {"success": False, "code": rejection.code, "message": rejection.message})
+                message = rejection.message
+                if rejection.code == "401" and rejection.reason != "replay" and emulator.faults.credential_message:
+                    message = emulator.faults.credential_message
+                self._send_json(entry.status, {"success": False, "code": rejection.code, "message": message})
 
         def _authenticate_and_parse(
             self, headers: dict[str, str], raw: bytes, stream: str | None, entry: LoggedRequest
@@ -346,6 +408,7 @@ def _handler_for(emulator: Emulator) -> type:
             if fault == "http_429":
                 wait = emulator.faults.retry_after_seconds
                 retry_after = formatdate(emulator.now() + wait, usegmt=True) if emulator.faults.retry_after_as_date else str(wait)
+                retry_after = emulator.faults.retry_after_text or retry_after
                 self._send_json(
                     429,
                     {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"},
@@ -372,6 +435,9 @@ def _handler_for(emulator: Emulator) -> type:
                     {"success": False, "code": "401", "message": "duplicate m7-nonce: replayed request"},
                 )
                 return 401
+            if fault == "bad_request":
+                self._send_json(200 if envelope_style else 400, {"success": False, "code": "400", "message": "参数错误"})
+                return 400
             if fault == "envelope_rate_limit":
                 self._send_json(200, {"success": False, "code": "429", "message": "请求过于频繁 (too many requests)"})
                 return 200
@@ -428,6 +494,10 @@ def _handler_for(emulator: Emulator) -> type:
             if payload.get("success") is False and emulator.faults.message_padding:
                 field_name = emulator.faults.padded_field
                 payload = {**payload, field_name: str(payload[field_name]) + "服" * emulator.faults.message_padding}
+            if emulator.faults.code_type == "int" and str(payload.get("code", "")).isdigit():
+                payload = {**payload, "code": int(payload["code"])}
+            if emulator.faults.success_as_text and isinstance(payload.get("success"), bool):
+                payload = {**payload, "success": str(payload["success"]).lower()}
             self._send_bytes(
                 status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=UTF-8", extra_headers
             )
