@@ -67,22 +67,52 @@ def test_a_lookback_window_that_fails_holds_the_state_there_and_the_next_healthy
 
 
 @pytest.mark.parametrize(
-    "shape", ["success_no_data", "success_data_null", "success_list_object", "success_list_null", "success_no_header"]
+    "shape", ["success_no_data", "success_data_null", "success_list_object", "success_list_null", "null_row"]
 )
-def test_a_success_without_a_report_is_retried_then_fails_the_window_with_the_state_before_it(cli: Cli, shape: str) -> None:
+def test_the_same_success_without_a_report_twice_fails_the_window_at_once_with_the_state_before_it(cli: Cli, shape: str) -> None:
+    """At the default settings (a first wait of 5 s, on the virtual clock): the second attempt
+    comes back the same, so the window fails there instead of spending its 2-minute budget."""
     with Emulator(Account(), Faults(script=[shape] * 3)) as api:
-        config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-01", max_retries=2)
+        config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-01")
+        del config["retry_backoff_seconds"]
+        started = time.monotonic()
         result = cli.run("read", config, one_stream_catalog("agent_workload"))
+        wall = time.monotonic() - started
         outcomes = [r.outcome for r in api.log]
     final = result.errors()[-1]["message"]
-    print(f"\n{shape}: exit {result.exit_code}, {len(outcomes)} requests; {final[:300]}")
+    print(f"\n{shape}: exit {result.exit_code}, {len(outcomes)} requests, wall {wall:.1f} s; {final[:300]}")
     assert result.exit_code != 0
     assert not result.records()
-    assert outcomes == [shape] * 3, "the first try and 2 retries, each answered without a report"
+    assert outcomes == [shape] * 2, "the first try, and one retry that came back the same"
+    assert wall < 30
     assert "7moor answered success without a report" in final
-    assert "never read as an empty report" in final
+    assert "never read as data" in final
+    assert "came back the same" in final
     assert "[stream agent_workload, createTime 2024-03-01 00:00:00 to 2024-03-01 23:59:59]" in final
     assert final_cursor(result, "agent_workload") == "2024-03-01T00:00:00+0800", "the state stays before the window"
+
+
+@pytest.mark.parametrize("shape", ["success_data_null", "null_row"])
+def test_a_success_without_a_report_once_is_retried_and_the_retry_reads_the_day_exactly(cli: Cli, shape: str) -> None:
+    with Emulator(Account(), Faults(script=[shape])) as api:
+        config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-01")
+        result = cli.run("read", config, one_stream_catalog("agent_workload"))
+        outcomes = [r.outcome for r in api.log]
+    assert result.exit_code == 0, result.errors()
+    assert outcomes == [shape, "ok"]
+    truth = ground_truth(Account(), "2024-03-01", "2024-03-01")
+    assert_union_is_the_ground_truth([result], {**truth, "session_time": {}, "agent_quality": {}})
+
+
+def test_a_report_without_a_header_is_read_for_its_rows(cli: Cli) -> None:
+    """`header` is what discover and report_columns read; a read of rows needs only `list`."""
+    with Emulator(Account(), Faults(script=["success_no_header"])) as api:
+        config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-01", agent_ids=["no-such-agent"])
+        result = cli.run("read", config, one_stream_catalog("agent_workload"))
+        outcomes = [r.outcome for r in api.log]
+    assert result.exit_code == 0, result.errors()
+    assert outcomes == ["success_no_header"]
+    assert not result.records()
 
 
 def test_an_empty_report_is_a_real_empty_report(cli: Cli) -> None:
@@ -237,7 +267,7 @@ def test_with_one_request_at_a_time_a_broken_window_stops_its_stream_only_not_th
     ("forbidden", "message", "words"),
     [
         (["agent_quality"], "该账号未开通此报表", "refused the agent_quality report"),
-        (["session_time", "agent_workload", "agent_quality"], "Forbidden", "refused every report this sync asked for"),
+        (["session_time", "agent_workload", "agent_quality"], "Forbidden", "refused every report it was asked for"),
     ],
     ids=["one report, its own words", "every report, a gateway's 403"],
 )

@@ -180,7 +180,7 @@ def test_each_retry_is_logged_at_warn_with_its_real_reason_stream_and_window(cli
         "rejected the request timestamp",  # corrected from Date, then retried
         "HTTP 429: 7moor rate limit",
         "HTTP 200: 7moor rate limit",
-        "HTTP 500: 7moor did not answer with a successful report (code 500",
+        "HTTP 500: 7moor did not answer with a report (code 500",
         "HTTP 502: 7moor's gateway answered with an HTML error page",
         "HTTP 200: 7moor's answer is not a complete JSON report",
         "HTTP 200: 7moor's answer is not a complete JSON report",

@@ -25,6 +25,7 @@ from airbyte_cdk.sources.declarative.interpolation.interpolated_string import In
 from airbyte_cdk.sources.types import Config
 
 from .deadline import AttemptDeadline
+from .errors import refuse_redirects
 from .messages import LOGGER, ReadStopped
 from .stop_rules import READ_STOP
 
@@ -126,6 +127,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
+        if refuse_redirects not in request.hooks["response"]:
+            request.register_hook("response", refuse_redirects)  # first: a redirect's body is not read
         if self._deadline is not None:
             self._deadline.begin(request.headers["m7-nonce"])
             if self._deadline not in request.hooks["response"]:

@@ -1,20 +1,23 @@
-"""The manifest's error handler, with what its filters cannot say about 7moor replies.
+"""The manifest's error handler, around what its filters cannot say.
 
+- Each reply is read once (replies.py, by orjson: each `HttpResponseFilter` would call
+  `response.json()` again, a tenth of the CPU on a large report), and the filters act on
+  that reading; the parse is kept for the record extractor, so a body is decoded once.
 - A failure names its stream and `createTime` window: the filters' templates see the
-  response, not the request. A network error names the host and what went wrong.
-- A reply counts as a report only in its documented shape; any other "success" is retried.
+  response, not the request. A network error names the host and what went wrong; a host
+  that does not resolve and a redirect are config errors, never retried.
 - A refusal of one report (no permission) stops that report's stream only.
+- The same malformed success twice in a window is not transient: the window fails.
 - Retries are bounded by time and logged with their real reason. Ours because the CDK's
   `max_time` bounds no rate-limited retry (its rate-limit handler takes only a count) and
   lets a hung host's last attempt start at the budget's end, and `WaitTimeFromHeader`, whose
   cap would stop the window too, reads no HTTP date.
-- The body is parsed once, by orjson: each `HttpResponseFilter` calls `response.json()`
-  again, a tenth of the connector's CPU on a large report (py-spy, scripts/bench.py).
 """
 
 from __future__ import annotations
 
-import json
+import math
+import socket
 import threading
 import time
 import weakref
@@ -25,7 +28,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 
 from airbyte_cdk.models import FailureType
@@ -35,38 +37,10 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 
 from .deadline import AttemptDeadlineExceeded, expired_in_this_thread
 from .messages import LOGGER, ReadStopped, ReportRefused, RetriesSpent, bounded_text, location
+from .records import BUCKET_LABEL
+from .replies import MALFORMED, REFUSED, REPORT, Reply, Window, read_reply
+from .settings import DEFAULT_BASE_URL, report_table
 from .stop_rules import READ_STOP, StopSignal
-
-
-def report_shape_problem(body: Any) -> str | None:
-    """What keeps a successful envelope from being a report; None for a report (an empty
-    `data.list` is a real empty report)."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        return "it has no data object" if data is None else f"its data is a {type(data).__name__}, not an object"
-    for key in ("header", "list"):
-        found = data.get(key)
-        if not isinstance(found, list):
-            return f"data.{key} is missing" if found is None else f"data.{key} is a {type(found).__name__}, not a list"
-    return None
-
-
-# The words of a refusal that concerns the request's signature or credentials, whatever its status.
-_CREDENTIAL_WORDS = ("sign", "签名", "appkey", "鉴权", "timestamp", "时间戳", "nonce")
-_PERMISSION_WORDS = ("权限", "无权", "未开通", "permission", "forbidden", "not authorized", "access denied")
-
-
-def is_report_refusal(status: int, body: Any) -> bool:
-    """7moor refusing one report to the account rather than rejecting its credentials (the
-    error envelope is undocumented; README, "A refused report or refused credentials")."""
-    envelope = body if isinstance(body, dict) else {}
-    message = str(envelope.get("message") or "").lower()
-    code = str(envelope.get("code") or "")
-    if envelope.get("success") is True or status == 401 or code == "401":
-        return False
-    if any(word in message for word in _CREDENTIAL_WORDS):
-        return False
-    return status == 403 or code == "403" or any(word in message for word in _PERMISSION_WORDS)
 
 
 @dataclass
@@ -86,44 +60,67 @@ class RetryAfterHeader(BackoffStrategy):
         if not value:
             return None
         try:
-            return max(float(value), 0.0)
+            seconds = float(value)
         except ValueError:
-            pass
-        try:
-            return max(parsedate_to_datetime(value).timestamp() - self.clock(), 0.0)
-        except (TypeError, ValueError, IndexError):
-            return None
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - self.clock()
+            except (TypeError, ValueError, IndexError):
+                return None
+        # "nan" and "inf" parse as floats: a wait that is no number of seconds is no wait asked for
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def create_time(request: requests.PreparedRequest | None) -> list[str] | None:
     """A report request's createTime window, from its body."""
-    try:
-        window = json.loads(getattr(request, "body", None) or "")["createTime"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return window if isinstance(window, list) and len(window) == 2 else None
+    window = Window.of(request)
+    return window.create_time if window else None
+
+
+def report_of(response: requests.Response) -> str | None:
+    """The report a request asked for, by its path (the stream table's `path`)."""
+    path = urlsplit(getattr(response.request, "url", None) or "").path
+    return next((name for name, report in report_table().items() if path.endswith(report["path"])), None)
 
 
 @contextmanager
-def parse_body_once(response: requests.Response) -> Iterator[None]:
-    """Inside the block, `response.json()` returns one orjson parse of the body, with the
-    `message` and `code` the filters quote cut to `MAX_QUOTE_BYTES`. A body that is not JSON
-    is left alone (the filters see `{}`); after the block the parse is dropped, so a large
-    report is not held twice while its records are read."""
-    try:
-        parsed = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        yield
-        return
-    if isinstance(parsed, dict):
-        for key in ("message", "code"):
-            if parsed.get(key) is not None and not isinstance(parsed[key], (int, float, bool)):
-                parsed[key] = bounded_text(parsed[key])
-    response.json = lambda **_: parsed  # type: ignore[method-assign]
+def filters_see(response: requests.Response, reply: Reply) -> Iterator[None]:
+    """Inside the block, `response.json()` is the reply as read (`Reply.template`, with the
+    report it asked for and a bounded quote of the body), which the manifest's filters
+    evaluate; after it, the body's one parse, which the record extractor reads."""
+    view = {**reply.template(), "report": report_of(response), "quote": quote_of(response)}
+    response.json = lambda **_: view  # type: ignore[method-assign]
     try:
         yield
     finally:
+        keep_parse(response, reply)
+
+
+def keep_parse(response: requests.Response, reply: Reply) -> None:
+    """`response.json()` returns the reply's parse from now on (a body that is not JSON keeps
+    requests' own method, which raises)."""
+    if reply.body is not None:
+        response.json = lambda **_: reply.body  # type: ignore[method-assign]
+    else:
         del response.json  # the class's method again
+
+
+def quote_of(response: requests.Response) -> str:
+    """The start of the body as text, bounded: decoded as UTF-8, never by charset detection."""
+    return bounded_text(response.content[:4096].decode("utf-8", errors="replace"))
+
+
+class RedirectRefused(requests.exceptions.TooManyRedirects):
+    """A signed request was answered with a redirect, which is never followed: the signed
+    headers and the body go to `base_url`'s host only."""
+
+
+def refuse_redirects(response: requests.Response, **_: Any) -> requests.Response:
+    """A response hook, run before requests would follow a redirect."""
+    if response.is_redirect:
+        location = response.headers.get("Location") or ""
+        response.close()
+        raise RedirectRefused(f"redirect to {location}", response=response, request=response.request)
+    return response
 
 
 @dataclass
@@ -154,6 +151,11 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
     _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
+    # Per attempt (its response or exception), its resolution; per request, the last malformed reply's problem.
+    _resolved: weakref.WeakKeyDictionary[Any, ErrorResolution] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+    _malformed: weakref.WeakKeyDictionary[Any, str] = field(default_factory=weakref.WeakKeyDictionary, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -161,6 +163,10 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
         for name in ("max_wait_seconds", "retry_budget_seconds", "connect_timeout_seconds", "read_timeout_seconds"):
             setattr(self, name, float(getattr(self, name)))
         self.strategies: list[BackoffStrategy] = list(self.error_handler.backoff_strategies or [])
+        # What the caller reads of a report (`reads`: its rows, or its header), and the row
+        # field that names a row's bucket, checked against the window asked for.
+        self.reads: tuple[str, ...] = tuple(parameters.get("reads") or ("list",))
+        self.label_field = BUCKET_LABEL if parameters.get("bucket") == "dimension" and "list" in self.reads else None
 
     # The HttpClient reads the retry count, time and backoff from the handler it is given.
     @property
@@ -216,15 +222,16 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
             LOGGER.warning("%s Attempt %d of %d failed; no retry left.", reason, attempt_count, max_attempts)
             return wait
         # The CDK sleeps one second more than the strategy's answer. The budget, not the count,
-        # usually ends a window's retries first, so the line says what is left of it.
+        # usually ends a window's retries first, so the line says what is left of it, or that
+        # the retry it announces is the last one the budget sends.
+        left_after = left - wait - 1
+        budget = (
+            f"{left_after:.0f} s of the window's {self.retry_budget_seconds:.0f} s retry budget left"
+            if left_after >= 1
+            else f"the last attempt within the window's {self.retry_budget_seconds:.0f} s retry budget"
+        )
         LOGGER.warning(
-            "%s Attempt %d of %d failed; retrying in %.1f s (%.0f s of the window's %.0f s retry budget left).",
-            reason,
-            attempt_count,
-            max_attempts,
-            wait + 1,
-            max(left - wait - 1, 0),
-            self.retry_budget_seconds,
+            "%s Attempt %d of %d failed; retrying in %.1f s (%s).", reason, attempt_count, max_attempts, wait + 1, budget
         )
         return wait
 
@@ -243,22 +250,28 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
         return self.interpret_response(response_or_exception).error_message or "The request failed."
 
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        """Each attempt's outcome, interpreted once: the HttpClient asks first, the backoff
+        strategy (this handler) asks again for the retry line."""
+        if response_or_exception is None:
+            return self.error_handler.interpret_response(response_or_exception)
+        with self._lock:
+            known = self._resolved.get(response_or_exception)
+        if known is not None:
+            return known
+        resolution = self._interpret(response_or_exception)
+        with self._lock:
+            self._resolved[response_or_exception] = resolution
+        return resolution
+
+    def _interpret(self, response_or_exception: requests.Response | Exception) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
-            with parse_body_once(response_or_exception):
-                resolution = self._interpret_reply(response_or_exception)
+            resolution = self._interpret_reply(response_or_exception)
         else:
-            resolution = self.error_handler.interpret_response(response_or_exception)
+            resolution = self._interpret_failure(response_or_exception)
         if resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
             return resolution
         request = getattr(response_or_exception, "request", None)
         message = resolution.error_message or ""
-        if isinstance(response_or_exception, _TRANSPORT_FAILURES):
-            host = urlsplit(getattr(request, "url", None) or "").netloc or "the 7moor API"
-            message = (
-                f"{host} {what_went_wrong(response_or_exception)} ({type(response_or_exception).__name__}). If this "
-                f"persists, check 'base_url' and this machine's network and proxy settings."
-            )
-            resolution = replace(resolution, failure_type=resolution.failure_type or FailureType.transient_error)
         retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
         if retried and isinstance(response_or_exception, requests.Response) and message:
             message = f"HTTP {response_or_exception.status_code}: {message}"
@@ -266,35 +279,92 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
         return replace(resolution, error_message=f"{message} {where}" if message else where)
 
     def _interpret_reply(self, response: requests.Response) -> ErrorResolution:
-        """The manifest's resolution, after the two rules it cannot state: the documented
-        shape of a success, and a refusal of this report alone."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if is_report_refusal(response.status_code, body):
-            message = body.get("message") if isinstance(body, dict) else None
-            raise ReportRefused(
-                f"7moor refused the {self.stream_name} report to this account (HTTP {response.status_code}: "
-                f"{bounded_text(message or 'no message')}): the app key lacks the permission for this report. Grant it "
-                f"in the 7moor console, or deselect {self.stream_name} in the connection; the other streams are read "
-                f"as usual. {location(self.stream_name, create_time(response.request))}"
+        """The manifest's resolution of the reply as read, and the rules it cannot state: a
+        refusal stops this report alone, and the same malformed success twice is not transient."""
+        reply = read_reply(response, self.reads, self.label_field)
+        with filters_see(response, reply):
+            resolution = self.error_handler.interpret_response(response)
+        if reply.verdict == REPORT and resolution.response_action == ResponseAction.SUCCESS:
+            self.stop.answered()
+        elif reply.verdict == REFUSED and resolution.response_action == ResponseAction.FAIL:
+            report = report_of(response) or self.stream_name
+            where = location(self.stream_name, create_time(response.request))
+            raise ReportRefused(f"{resolution.error_message} {where}", report=report)
+        elif reply.verdict == MALFORMED and response.request is not None:
+            with self._lock:
+                before = self._malformed.get(response.request)
+                self._malformed[response.request] = reply.problem or ""
+            if before == reply.problem:
+                return replace(
+                    resolution,
+                    response_action=ResponseAction.FAIL,
+                    failure_type=FailureType.system_error,
+                    error_message=(
+                        f"{resolution.error_message} It came back the same on the attempt before, so it is not "
+                        "transient and is not retried again: report it to 7moor support with the window below."
+                    ),
+                )
+        return resolution
+
+    def _interpret_failure(self, exception: Exception) -> ErrorResolution:
+        """No answer at all: a redirect refused, a host that does not resolve (both config
+        errors, never retried), or a failure of the connection or the body (retried)."""
+        request = getattr(exception, "request", None)
+        host = urlsplit(getattr(request, "url", None) or "").netloc or "the 7moor API"
+        if isinstance(exception, RedirectRefused):
+            response = exception.response
+            target = urlsplit((response.headers.get("Location") if response is not None else None) or "")
+            return ErrorResolution(
+                response_action=ResponseAction.FAIL,
+                failure_type=FailureType.config_error,
+                error_message=(
+                    f"{host} answered with a redirect (HTTP {getattr(response, 'status_code', '?')}) to "
+                    f"{target.netloc or 'another address'}, which the connector never follows: signed requests go to "
+                    f"'base_url''s host only. Check 'base_url' (the default is {DEFAULT_BASE_URL}); if 7moor moved its "
+                    "API, set 'base_url' to the new address."
+                ),
             )
-        resolution = self.error_handler.interpret_response(response)
-        if resolution.response_action != ResponseAction.SUCCESS:
-            return resolution
-        problem = report_shape_problem(body)
-        if problem is None:
-            READ_STOP.answered()
-            return resolution
-        return ErrorResolution(
-            response_action=ResponseAction.RETRY,
-            failure_type=FailureType.transient_error,
-            error_message=(
-                f"7moor answered success without a report ({problem}), which is never read as an empty report; "
-                f"it sent {bounded_text(response.text)}"
-            ),
-        )
+        if does_not_resolve(exception):
+            return ErrorResolution(
+                response_action=ResponseAction.FAIL,
+                failure_type=FailureType.config_error,
+                error_message=(
+                    f"{urlsplit(getattr(request, 'url', None) or '').hostname or host} could not be found: the host name "
+                    f"does not resolve (DNS). Check 'base_url' for a typo (the default is {DEFAULT_BASE_URL})."
+                ),
+            )
+        resolution = self.error_handler.interpret_response(exception)
+        if isinstance(exception, _TRANSPORT_FAILURES):
+            message = (
+                f"{host} {what_went_wrong(exception)} ({type(exception).__name__}). If this persists, check "
+                "'base_url' and this machine's network and proxy settings."
+            )
+            resolution = replace(resolution, error_message=message, failure_type=FailureType.transient_error)
+        return resolution
+
+
+def _causes(exception: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps: its cause or context, and what requests and urllib3
+    keep as the first argument or the `reason` of a connection failure."""
+    seen: set[int] = set()
+    pending: list[Any] = [exception]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args[:1]]
+
+
+# The resolver's answers that mean the name does not exist; a temporary failure stays transient.
+_UNKNOWN_NAME_ERRORS = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def does_not_resolve(exception: BaseException) -> bool:
+    """The host name has no address (a typo in `base_url`), as opposed to a resolver that
+    failed for now."""
+    return any(isinstance(cause, socket.gaierror) and cause.errno in _UNKNOWN_NAME_ERRORS for cause in _causes(exception))
 
 
 # Failures of the connection or of the answer's body, named by `what_went_wrong`; all retried.
@@ -315,6 +385,7 @@ _FAILURES_BY_TYPE: tuple[tuple[type[Exception], str], ...] = (
     (requests.Timeout, "accepted the connection but sent no answer in time (read timeout)"),
 )
 _FAILURES_BY_WORDS = (
+    (("temporary failure in name resolution",), "could not be resolved for now (a temporary DNS failure)"),
     (
         ("name or service not known", "nodename nor servname", "failed to resolve", "name resolution", "no address associated"),
         "could not be found: the host name does not resolve (DNS)",

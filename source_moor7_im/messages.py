@@ -41,7 +41,12 @@ class ConfigError(ConnectorError):
 
 class ReportRefused(ConfigError):
     """7moor refused one report to the account (no permission for it): a config error of
-    that stream alone, since the same credentials may read the other reports."""
+    that report alone, since the same credentials may read the other reports. `report`
+    names it: a stream that reads several reports (report_columns) goes on with the others."""
+
+    def __init__(self, message: str, internal_message: str | None = None, report: str = "") -> None:
+        super().__init__(message, internal_message)
+        self.report = report
 
 
 class RetriesSpent(ConnectorError):
@@ -54,6 +59,15 @@ class RetriesSpent(ConnectorError):
 class UnkeyableRowError(ConnectorError):
     """A row that cannot get a true primary key: the stream stops rather than emit it under
     a made-up or null key, which a destination would silently merge or reject."""
+
+
+def every_report_refused(first: BaseException) -> str:
+    """What to say when 7moor refused every report it was asked for and answered none."""
+    return (
+        "7moor refused every report it was asked for, and answered none: the cause is the account, not one report. "
+        "Check 'app_key' and 'secret_key', and that 7moor accepts requests from this machine's IP address. "
+        f"The first refusal: {user_message(first)}"
+    )
 
 
 class ReadStopped(Exception):

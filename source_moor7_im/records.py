@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
 
-from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.extractors.type_transformer import TypeTransformer
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from .messages import UnkeyableRowError, location
+from .messages import LOGGER, UnkeyableRowError, bounded_text, location
 from .windows import parse_cursor
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
@@ -33,25 +34,28 @@ _TIME_LABEL = re.compile(
     r"(?:[ T](?P<hour>\d{2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?)?"
     r")?)?$"
 )
+# The row field that names a bucket in a report of the session dimension.
+BUCKET_LABEL = "time"
 _AGENT_LABEL = re.compile(r"^(?P<name>.*)\[(?P<number>[^\[\]]*)\]$", re.DOTALL)
 
 
 @dataclass
 class ReportRowsExtractor(RecordExtractor):
-    """The rows of a report, `data.list`, one record each. Not the CDK's `DpathExtractor`: for a
-    path without wildcards it walks every node of the body, a quarter of the CPU of a year of
-    half-hour buckets (py-spy, scripts/bench.py); indexing two keys costs nothing per row.
-    """
+    """The rows of a report, `data.list`, one record each, from the parse the error handler
+    kept (errors.py): the body is decoded once. Not the CDK's `DpathExtractor`: its decoder
+    parses the body again, and for a path without wildcards it walks every node of it, a
+    quarter of the CPU of a year of half-hour buckets (py-spy, scripts/bench.py); indexing
+    two keys costs nothing per row. The rows are objects: the handler read the reply as a
+    report only then."""
 
     parameters: InitVar[Mapping[str, Any]]
-    decoder: Decoder = field(default_factory=lambda: JsonDecoder(parameters={}))
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for body in self.decoder.decode(response):
-            data = body.get("data") if isinstance(body, dict) else None
-            rows = data.get("list") if isinstance(data, dict) else None
-            if isinstance(rows, list):
-                yield from rows
+        body = response.json()
+        data = body.get("data") if isinstance(body, dict) else None
+        rows = data.get("list") if isinstance(data, dict) else None
+        if isinstance(rows, list):
+            yield from rows
 
 
 def parse_time_label(label: Any) -> dt.datetime | None:
@@ -130,11 +134,11 @@ class ReportRowFields(RecordTransformation):
                     record.setdefault(key, value)
 
     def _bucket_fields(self, record: dict[str, Any], stream_slice: StreamSlice | None) -> None:
-        label = record.get("time")
+        label = record.get(BUCKET_LABEL)
         parsed = parse_time_label(label)
         if parsed is None:
             raise UnkeyableRowError(
-                f"{self._stream}: 7moor returned a bucket label time={label!r} that the connector cannot read "
+                f"{self._stream}: 7moor returned a bucket label {BUCKET_LABEL}={label!r} that the connector cannot read "
                 f"{_where(self._stream, stream_slice)}. Labels are read as 2024, 2024-08, 2024-08-05, "
                 "2024-08-05 13 or 2024-08-05 13:30; the stream stops instead of guessing the bucket, because rows "
                 "with a guessed period_start would share one primary key. Report the label to the connector's maintainers."
@@ -171,3 +175,83 @@ class NumberedDpathExtractor(DpathExtractor):
             if isinstance(record, dict):
                 record[self.position_field] = position
             yield record
+
+
+def _numeric_type(prop: Mapping[str, Any]) -> str | None:
+    """ "integer" or "number" when a column's schema types it as one of them (and null), else None."""
+    kinds = prop.get("type")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    kinds.discard("null")
+    return kinds.pop() if kinds in ({"integer"}, {"number"}) else None
+
+
+def as_number(text: str, integer: bool) -> int | float | None:
+    """`text` as the number it spells ("34", "33.33", " 7 "), None if it spells none; an
+    integer column takes only whole numbers ("34.0" is 34)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number):  # "nan" and "inf" parse, but are no JSON number
+        return None
+    if integer:
+        return int(number) if number.is_integer() else None
+    return number
+
+
+@dataclass
+class NumbersAsTheSchemaTypesThem(TypeTransformer):
+    """Numeric text in a column the schema types integer or number becomes that number: the
+    page shows numbers, but the same service mixes "200" and 120 in one header, and a typed
+    destination would null or reject "34". Columns the documented schema does not list are
+    the account's own, which discover types as numbers (schema.py). Text that spells no
+    number is kept as it came, and named in one WARN per column per sync.
+
+    Not the CDK's DefaultSchemaNormalization: it walks every record with a jsonschema
+    validator (per value, on the rows' path), turns every integer of a number column into a
+    float, and logs a warning per value that does not convert."""
+
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream = parameters.get("name", "")
+        self._warned: set[str] = set()
+        self._typed: tuple[int, Mapping[str, str | None]] = (0, {})
+
+    def transform(self, record: dict[str, Any], schema: Mapping[str, Any]) -> None:
+        typed = self._columns(schema)
+        for key, value in record.items():
+            if type(value) is not str:
+                continue
+            kind = typed.get(key, _ACCOUNT_COLUMN)
+            if kind is None:
+                continue
+            number = as_number(value.strip(), integer=kind == "integer")
+            if number is not None:
+                record[key] = number
+            elif key not in self._warned:
+                self._warned.add(key)
+                LOGGER.warning(
+                    "%s: column %s holds %s, which is no number, though the schema types the column as %s; it is kept as "
+                    "text, and a typed destination may null or reject it (said once per column per sync).",
+                    self._stream,
+                    key,
+                    bounded_text(value, 100),
+                    kind,
+                )
+
+    def _columns(self, schema: Mapping[str, Any]) -> Mapping[str, str | None]:
+        """Each column's numeric type (None: not numeric), worked out once per schema object
+        (the CDK hands the same schema to every record of a window)."""
+        if self._typed[0] != id(schema):
+            properties = schema.get("properties") or {}
+            self._typed = (id(schema), {name: _numeric_type(prop) for name, prop in properties.items()})
+        return self._typed[1]
+
+
+# How discover types an account's own column (schema.custom_column_schema): a number.
+_ACCOUNT_COLUMN = "number"

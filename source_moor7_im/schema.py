@@ -21,17 +21,23 @@ from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonF
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.types import Config, StreamSlice
 
-from .messages import LOGGER
+from .messages import LOGGER, ReportRefused
 from .windows import SYNC_WINDOWS_KEY
 
-_LIVE_HEADER = contextvars.ContextVar("moor7_live_header_discovery", default=False)
+# Inside `live_header_discovery`: the refusals met so far (a list), else None.
+_LIVE_HEADER: contextvars.ContextVar[list[ReportRefused] | None] = contextvars.ContextVar(
+    "moor7_live_header_discovery", default=None
+)
 
 
 @contextlib.contextmanager
-def live_header_discovery() -> Iterator[None]:
-    token = _LIVE_HEADER.set(True)
+def live_header_discovery() -> Iterator[list[ReportRefused]]:
+    """Schemas read inside the block add the live header's columns; a report the account may
+    not read keeps its documented schema, with a WARN, and its refusal joins the list given."""
+    refusals: list[ReportRefused] = []
+    token = _LIVE_HEADER.set(refusals)
     try:
-        yield
+        yield refusals
     finally:
         _LIVE_HEADER.reset(token)
 
@@ -66,11 +72,23 @@ class ReportHeaderSchemaLoader(SchemaLoader):
 
     def get_json_schema(self) -> Mapping[str, Any]:
         schema = copy.deepcopy(dict(self.static_schema.get_json_schema()))
-        if not _LIVE_HEADER.get():
+        refusals = _LIVE_HEADER.get()
+        if refusals is None:
+            return schema
+        try:
+            header = self._fetch_live_header()
+        except ReportRefused as refusal:
+            refusals.append(refusal)
+            LOGGER.warning(
+                "%s: the live report header could not be read, so the stream keeps its documented columns (the "
+                "account's own columns are missing). %s",
+                self._stream_name,
+                refusal.message,
+            )
             return schema
         properties = schema.setdefault("properties", {})
         added = []
-        for column in header_columns(self._fetch_live_header()):
+        for column in header_columns(header):
             prop = column["prop"]
             if prop not in properties:
                 properties[prop] = custom_column_schema(prop, column.get("label"))

@@ -27,7 +27,15 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import MAX_MESSAGE_BYTES, ConfigError, bounded_text, bounded_trace, plain_cause
+from .messages import (
+    MAX_MESSAGE_BYTES,
+    ConfigError,
+    ReportRefused,
+    bounded_text,
+    bounded_trace,
+    every_report_refused,
+    plain_cause,
+)
 from .progress import ReadProgress
 from .schema import live_header_discovery
 from .settings import MANIFEST_PATH, report_table
@@ -130,16 +138,56 @@ class SourceMoor7Im(YamlDeclarativeSource):
         if source is not self:
             return source.check(logger, config)
         self._warn_unknown_settings(logger, config)
-        return plain_status(super().check(logger, config))
+        return plain_status(self._check_reports(logger))
+
+    def _check_reports(self, logger: logging.Logger) -> AirbyteConnectionStatus:
+        """Reads every window of the streams the manifest's `check` names (report_columns:
+        one header day of each report). The CDK's CheckStream reads one record of each and
+        fails at the first refusal; an account may read some reports and not others, so the
+        check passes when the credentials work and at least one report answers, and names
+        the reports the account may not read."""
+        names = self.resolved_manifest["check"]["stream_names"]
+        refusals: list[ReportRefused] = []
+        answered = 0
+        for stream in self.streams(self._config):
+            if stream.name not in names:
+                continue
+            for partition in stream.generate_partitions():  # type: ignore[union-attr]
+                try:
+                    for _ in partition.read():
+                        pass
+                except ReportRefused as refusal:
+                    refusals.append(refusal)
+                    continue
+                except AirbyteTracedException as error:
+                    return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
+                answered += 1
+        if refusals and not answered:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=every_report_refused(refusals[0]))
+        if not refusals:
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+        reports = ", ".join(refusal.report for refusal in refusals)
+        message = (
+            f"The credentials work, but 7moor refused {len(refusals)} of {len(refusals) + answered} reports to this "
+            f"account: {reports}. Their streams will fail until the permission is granted in the 7moor console; "
+            f"deselect them in the connection to sync the others. {refusals[0].message}"
+        )
+        logger.warning(message)
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         READ_STOP.reset()
         source = self._configured(config, interactive=True)
         if source is not self:
             return source.discover(logger, config)
-        # Only discover reads the live header: it adds the account's own columns.
-        with live_header_discovery():
-            return super().discover(logger, config)
+        # Only discover reads the live header: it adds the account's own columns. A report the
+        # account may not read keeps its documented schema (schema.py); when every report with
+        # a live header refuses, the credentials or the machine are what 7moor refuses.
+        with live_header_discovery() as refusals:
+            catalog = super().discover(logger, config)
+        if refusals and len(refusals) >= len(report_table()):
+            raise ConfigError(every_report_refused(refusals[0]))
+        return catalog
 
     def read(
         self,

@@ -34,7 +34,15 @@ from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCom
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import MAX_MESSAGE_BYTES, ReadStopped, ReportRefused, RetriesSpent, bounded_text, user_message
+from .messages import (
+    MAX_MESSAGE_BYTES,
+    ReadStopped,
+    ReportRefused,
+    RetriesSpent,
+    bounded_text,
+    every_report_refused,
+    user_message,
+)
 from .progress import ReadProgress
 from .windows import CURSOR_FIELD, CURSOR_FORMAT, parse_cursor
 
@@ -50,6 +58,12 @@ def is_expected_failure(error: BaseException | None) -> bool:
     """A failure the connector explains in its own words (a refused or failed request, a
     stopped read, a config error); anything else is a bug, whose traceback Airbyte needs."""
     return isinstance(error, (AirbyteTracedException, requests.RequestException, ReadStopped))
+
+
+def concerns_one_window(stream: str, exception: BaseException) -> bool:
+    """A refusal of a report other than the stream's own: the stream reads several reports
+    (report_columns, a window each), and only that window is lost."""
+    return isinstance(exception, ReportRefused) and bool(exception.report) and exception.report != stream
 
 
 def stops_the_read(exception: BaseException) -> bool:
@@ -156,6 +170,15 @@ class WindowNotRead(PartitionCompleteSentinel):
         self.requested = requested
 
 
+class WindowSkipped(PartitionCompleteSentinel):
+    """A window that failed in a way that concerns it alone (`concerns_one_window`): its stream
+    goes on; not successful, so no state passes it."""
+
+    def __init__(self, partition: Partition, error: Exception):
+        super().__init__(partition, is_successful=False)
+        self.error = error
+
+
 class GuardedPartitionReader(PartitionReader):
     """The CDK's `PartitionReader`, which first asks `READ_STOP` whether the window may
     start, and tells it at once when a window fails."""
@@ -183,14 +206,21 @@ class GuardedPartitionReader(PartitionReader):
         except ReadStopped:
             self._queue.put(WindowNotRead(partition, requested=True))
         except Exception as error:
+            if concerns_one_window(stream, error):
+                self._queue.put(WindowSkipped(partition, error))
+                return
             self._stop.window_failed(stream, error, started_at)
             self._queue.put(StreamThreadException(error, stream))
             self._queue.put(PartitionCompleteSentinel(partition, not self._IS_SUCCESSFUL))
 
 
+def _window_bound(partition: Partition, bound: str) -> dt.datetime | None:
+    value = (partition.to_slice() or {}).get(bound)
+    return parse_cursor(value) if isinstance(value, str) else None
+
+
 def _window_start(partition: Partition) -> dt.datetime | None:
-    start = (partition.to_slice() or {}).get("start_time")
-    return parse_cursor(start) if isinstance(start, str) else None
+    return _window_bound(partition, "start_time")
 
 
 class ContainedReadProcessor(ConcurrentReadProcessor):
@@ -204,9 +234,18 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         self._windows_not_read: dict[str, int] = {}
         # Per stream, the start of each window generated and not (yet) read successfully.
         self._unread: dict[str, dict[Partition, dt.datetime]] = {}
+        # Per stream, the end of the latest window planned: no state passes it.
+        self._planned_up_to: dict[str, dt.datetime] = {}
         self._saved_cursor: dict[str, str] = {}
+        self._planned: dict[str, int] = {}
+        self._skipped: dict[str, list[Exception]] = {}
 
     def on_partition(self, partition: Partition) -> None:
+        stream = partition.stream_name()
+        self._planned[stream] = self._planned.get(stream, 0) + 1
+        end = _window_bound(partition, "end_time")
+        if end is not None and (stream not in self._planned_up_to or end > self._planned_up_to[stream]):
+            self._planned_up_to[stream] = end
         start = _window_start(partition)
         if start is not None:
             self._unread.setdefault(partition.stream_name(), {})[partition] = start
@@ -224,6 +263,8 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             self._progress.window_read(stream, sentinel.rows)
         if sentinel.is_successful:
             self._unread.get(stream, {}).pop(sentinel.partition, None)
+        if isinstance(sentinel, WindowSkipped):
+            yield from self._window_skipped(sentinel)
         if isinstance(sentinel, WindowNotRead):
             if not sentinel.requested:
                 self._windows_not_read[stream] = self._windows_not_read.get(stream, 0) + 1
@@ -232,6 +273,19 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 self._flag_exception(stream, ReadStopped(self._stop.reason_to_stop(stream) or "stopped"))
         yield from super().on_partition_complete_sentinel(sentinel)
         yield from self._progress.messages()
+
+    def _window_skipped(self, sentinel: WindowSkipped) -> Iterable[AirbyteMessage]:
+        """A WARN for the window; when it was the stream's last and every window was skipped,
+        the stream fails with the first cause (nothing of it could be read)."""
+        stream = sentinel.partition.stream_name()
+        skipped = self._skipped.setdefault(stream, [])
+        skipped.append(sentinel.error)
+        self._logger.warning(f"{stream}: a window was left out, the others are read: {user_message(sentinel.error)}")
+        last = stream not in self._streams_currently_generating_partitions and self._streams_to_running_partitions.get(
+            stream
+        ) == {sentinel.partition}
+        if last and len(skipped) == self._planned.get(stream) and stream not in self._exceptions_per_stream_name:
+            yield from self.on_exception(StreamThreadException(skipped[0], stream))
 
     def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
         """`messages`, with each stream STATE held at the start of the stream's earliest window
@@ -248,10 +302,15 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         name = stream_state.stream_descriptor.name
         cursor = getattr(stream_state.stream_state, CURSOR_FIELD, None)
         unread = self._unread.get(name)
-        if isinstance(cursor, str) and unread:
-            floor = min(unread.values())
-            if parse_cursor(cursor) > floor:
-                cursor = floor.strftime(CURSOR_FORMAT)
+        # The earliest window not read successfully, and the end of the windows planned: the
+        # cursor never passes either (a row dated past its window must not move it there).
+        ceilings = [min(unread.values())] if unread else []
+        if name in self._planned_up_to:
+            ceilings.append(self._planned_up_to[name])
+        if isinstance(cursor, str) and ceilings:
+            ceiling = min(ceilings)
+            if parse_cursor(cursor) > ceiling:
+                cursor = ceiling.strftime(CURSOR_FORMAT)
                 message = copy.deepcopy(message)
                 blob = message.state.stream.stream_state  # type: ignore[union-attr]
                 message.state.stream.stream_state = AirbyteStateBlob({**vars(blob), CURSOR_FIELD: cursor})  # type: ignore[union-attr]
@@ -314,13 +373,9 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         }
         finished = [name for name in self._stream_name_to_instance if name not in failed]
         if not finished and self._stop.last_answer is None and all(isinstance(e, ReportRefused) for e in failed.values()):
-            cause = user_message(next(iter(failed.values())))
-            message = (
-                f"7moor refused every report this sync asked for, and answered none: the cause is the account, not "
-                f"one report. Check 'app_key' and 'secret_key', and that 7moor accepts requests from this machine's IP "
-                f"address. The first refusal: {cause}"
+            return _read_error(
+                every_report_refused(next(iter(failed.values()))), "every report refused", FailureType.config_error
             )
-            return _read_error(message, "every report refused", FailureType.config_error)
         causes = " ".join(
             f"({index}) {stream}: {user_message(error)}"
             + (

@@ -1,4 +1,5 @@
-"""check: one cheap signed request; rejected credentials say so without the secret."""
+"""check: one cheap signed request per report; rejected credentials say so without the secret;
+an account that may read some reports passes and is told which it may not."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import requests
 import requests_mock
 from freezegun import freeze_time
 
-from .builders import PATHS, SECRET_KEY, ConfigBuilder
+from .builders import BASE_URL, PATHS, SECRET_KEY, ConfigBuilder
 from .conftest import run_cli
 
 OK = '{"success": true, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": []}}'
@@ -21,15 +22,45 @@ def _status(messages: list) -> dict:
 
 
 @freeze_time("2024-09-10 12:00:00", tick=True)
-def test_check_succeeds_with_one_request_for_one_day(tmp_path, capsys) -> None:
+def test_check_succeeds_with_one_request_for_one_day_of_each_report(tmp_path, capsys) -> None:
     config = ConfigBuilder().with_start_date("2020-01-01").with_end_date(None).build()
     with requests_mock.Mocker() as mocker:
         mocker.post(requests_mock.ANY, text=OK)
         status = _status(run_cli(["check"], config, tmp_path, capsys))
         bodies = [json.loads(r.body) for r in mocker.request_history]
     assert status == {"status": "SUCCEEDED"}
-    assert [r.path for r in mocker.request_history] == [PATHS["agent_workload"]]
-    assert bodies == [{"createTime": ["2020-01-01 00:00:00", "2020-01-01 23:59:59"]}]
+    assert sorted(r.path for r in mocker.request_history) == sorted(PATHS.values())
+    # the last day of the range, up to now (20:00 in Shanghai), whatever the start date
+    assert bodies == [{"createTime": ["2024-09-10 00:00:00", "2024-09-10 20:00:00"]}] * 3
+
+
+REFUSED = '{"success": false, "code": "403", "message": "无权限访问该接口"}'
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+def test_check_passes_when_the_credentials_work_and_names_the_reports_the_account_may_not_read(tmp_path, capsys) -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.post(requests_mock.ANY, text=OK)
+        mocker.post(f"{BASE_URL}{PATHS['agent_quality']}", status_code=403, text=REFUSED)
+        messages = run_cli(["check"], ConfigBuilder().build(), tmp_path, capsys)
+        attempts = len(mocker.request_history)
+    status = _status(messages)
+    assert status["status"] == "SUCCEEDED"
+    assert "7moor refused 1 of 3 reports to this account: agent_quality" in status["message"]
+    assert "无权限访问该接口" in status["message"]
+    assert attempts == 3, "a refusal is not retried"
+
+
+@freeze_time("2024-09-10 12:00:00", tick=True)
+def test_check_fails_when_every_report_is_refused(tmp_path, capsys) -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.post(requests_mock.ANY, status_code=403, text=REFUSED)
+        status = _status(run_cli(["check"], ConfigBuilder().build(), tmp_path, capsys))
+        attempts = len(mocker.request_history)
+    assert status["status"] == "FAILED"
+    assert "7moor refused every report it was asked for" in status["message"]
+    assert "IP address" in status["message"]
+    assert attempts == 3
 
 
 @freeze_time("2024-09-10 12:00:00", tick=True)

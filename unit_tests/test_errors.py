@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
@@ -67,7 +68,7 @@ def test_a_failed_answer_is_retried_and_the_retry_delivers_the_rows(status: int,
     ("status", "body", "words"),
     [
         (401, '{"success": false, "code": "401", "message": "invalid m7-appkey"}', "invalid m7-appkey"),
-        (401, "", "HTTP status without a message"),
+        (401, "", "HTTP 401 without a message"),
         (200, '{"success": false, "code": "401", "message": "m7-sign verification failed"}', "m7-sign verification failed"),
     ],
 )
@@ -184,19 +185,33 @@ def test_when_retries_run_out_the_error_names_the_stream_and_the_window(failure:
     assert state.startswith("2024-08-01T00:00:00")
 
 
-def test_a_body_is_parsed_once_for_all_filters_and_the_parse_is_not_kept() -> None:
-    from source_moor7_im.errors import parse_body_once
-
+def _response(status: int, body: str | bytes, url: str = URL, request_body: dict | None = None) -> requests.Response:
     response = requests.Response()
-    response._content = ROW.encode()
-    with parse_body_once(response):
-        first, second = response.json(), response.json()
-        assert first is second
-        assert first["data"]["list"] == [{"agentId": "a[1]", "initCount": 1}]
-    assert response.json() is not first, "after the filters, the cached parse is dropped"
-    not_json = requests.Response()
-    not_json._content = b"service busy"
-    with parse_body_once(not_json), pytest.raises(requests.exceptions.JSONDecodeError):
+    response.status_code = status
+    response._content = body.encode() if isinstance(body, str) else body
+    response.request = requests.Request("POST", url, json=request_body or {"createTime": DAY}).prepare()
+    return response
+
+
+DAY = ["2024-08-01 00:00:00", "2024-08-01 23:59:59"]
+
+
+def test_a_body_is_parsed_once_and_the_extractor_reads_that_parse() -> None:
+    from source_moor7_im.errors import filters_see
+    from source_moor7_im.replies import read_reply
+
+    response = _response(200, ROW)
+    reply = read_reply(response)
+    with filters_see(response, reply):
+        view = response.json()
+        assert view["reply"] == "report"
+        assert view["report"] == "agent_quality"
+        assert "data" not in view, "the filters see the reply as read, not the body"
+    assert response.json() is reply.body, "after the filters, the one parse is what the extractor reads"
+    not_json = _response(200, "service busy")
+    with filters_see(not_json, read_reply(not_json)):
+        assert not_json.json()["form"] == "other"
+    with pytest.raises(requests.exceptions.JSONDecodeError):
         not_json.json()
 
 
@@ -208,10 +223,11 @@ def test_a_body_is_parsed_once_for_all_filters_and_the_parse_is_not_kept() -> No
         '{"success": true, "code": "200", "data": null}',
         '{"success": true, "code": "200", "data": {"header": [], "list": {}}}',
         '{"success": true, "code": "200", "data": {"header": [], "list": null}}',
-        '{"success": true, "code": "200", "data": {"list": []}}',
         '{"success": true, "code": "200", "data": []}',
+        '{"success": true, "code": "200", "data": {"header": [], "list": [null]}}',
+        '{"success": true, "code": "200", "data": {"header": [], "list": [{"agentId": "a[1]"}, "x"]}}',
     ],
-    ids=["no-data", "data-null", "list-object", "list-null", "no-header", "data-list"],
+    ids=["no-data", "data-null", "list-object", "list-null", "data-list", "null-row", "text-row"],
 )
 def test_a_success_without_a_report_is_retried_and_never_read_as_an_empty_report(body: str) -> None:
     output, attempts = _read_one_day({"status_code": 200, "text": body}, {"status_code": 200, "text": ROW})
@@ -235,25 +251,81 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "refusal"),
+    ("status", "body", "verdict"),
     [
-        (403, {"success": False, "code": "403", "message": "无权限访问该接口"}, True),
-        (200, {"success": False, "code": "500", "message": "该账号未开通此报表"}, True),
-        (200, {"success": False, "code": "500", "message": "permission denied for this report"}, True),
-        (403, {}, True),  # a bare 403: this report (a refusal of every report is the account's)
-        (403, {"success": False, "code": "403", "message": "Forbidden"}, True),
-        (200, {"success": False, "code": "403", "message": ""}, True),
-        (401, {"success": False, "code": "401", "message": "无权限"}, False),  # 401 is always the credentials
-        (403, {"success": False, "code": "403", "message": "m7-sign verification failed"}, False),
-        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, False),
-        (200, {"success": True, "code": "200", "data": {"header": [], "list": []}}, False),
-        (500, {"success": False, "code": "500", "message": "服务器内部错误"}, False),
+        (403, {"success": False, "code": "403", "message": "无权限访问该接口"}, "refused"),
+        (200, {"success": False, "code": "500", "message": "该账号未开通此报表"}, "refused"),
+        (200, {"success": False, "code": "500", "message": "permission denied for this report"}, "refused"),
+        (403, {}, "refused"),  # a bare 403: this report (a refusal of every report is the account's)
+        (403, {"success": False, "code": "403", "message": "Forbidden"}, "refused"),
+        (200, {"success": False, "code": "403", "message": ""}, "refused"),
+        (200, {"success": False, "code": 403, "message": ""}, "refused"),
+        (401, {"success": False, "code": "401", "message": "无权限"}, "credentials"),  # 401 is always the credentials
+        (200, {"success": False, "code": 401, "message": "认证失败"}, "credentials"),
+        (200, {"success": "false", "code": 401.0, "message": "认证失败"}, "credentials"),
+        (403, {"success": False, "code": "403", "message": "m7-sign verification failed"}, "credentials"),
+        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, "credentials"),
+        (401, {"success": False, "code": "401", "message": "m7-timestamp expired"}, "timestamp"),
+        (401, {"success": False, "code": "401", "message": "duplicate m7-nonce: replayed request"}, "replay"),
+        (200, {"success": False, "code": 429, "message": ""}, "rate_limited"),
+        (200, {"success": False, "code": 400, "message": "参数错误"}, "bad_request"),
+        (400, {"success": False, "code": "400", "message": "createTime format error"}, "bad_request"),
+        (200, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "report"),
+        (200, {"success": True, "code": 200, "data": {"header": [], "list": []}}, "report"),
+        (200, {"success": "true", "code": "200", "data": {"header": [], "list": []}}, "report"),
+        (200, {"success": True, "data": {"list": []}}, "report"),  # no code, no header: the rows are all a read needs
+        (503, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "failed"),
+        (404, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "not_found"),
+        (200, {"success": True, "code": "200", "data": None}, "malformed"),
+        (500, {"success": False, "code": "500", "message": "服务器内部错误"}, "failed"),
+        (200, ["not", "an", "envelope"], "failed"),
     ],
 )
-def test_a_refusal_of_one_report_is_told_from_rejected_credentials(status: int, body: dict, refusal: bool) -> None:
-    from source_moor7_im.errors import is_report_refusal
+def test_a_reply_is_read_into_one_verdict_whatever_the_json_types(status: int, body: Any, verdict: str) -> None:
+    from source_moor7_im.replies import read_reply
 
-    assert is_report_refusal(status, body) is refusal
+    assert read_reply(_response(status, json.dumps(body))).verdict == verdict
+
+
+def test_header_is_required_only_where_the_header_is_read() -> None:
+    from source_moor7_im.replies import read_reply
+
+    rows_only = _response(200, '{"success": true, "code": "200", "data": {"list": []}}')
+    assert read_reply(rows_only, needs=("list",)).verdict == "report"
+    assert read_reply(rows_only, needs=("header",)).problem == "data.header is missing"
+
+
+@pytest.mark.parametrize(
+    ("labels", "outside"),
+    [
+        (["2024-08-01"], None),
+        (["2024-08-01", "2099-12-31"], "time=2099-12-31"),
+        (["2024-07-31"], "time=2024-07-31"),
+        (["2024-08-02"], "time=2024-08-02"),
+        (["not a label"], None),  # the record transformation names a label it cannot read
+    ],
+)
+def test_a_bucket_row_outside_the_window_asked_for_makes_the_reply_malformed(labels: list[str], outside: str | None) -> None:
+    from source_moor7_im.replies import read_reply
+
+    body = {"success": True, "code": "200", "data": {"header": [], "list": [{"time": label} for label in labels]}}
+    response = _response(200, json.dumps(body), request_body={"createTime": DAY, "dimension": "day"})
+    reply = read_reply(response, label_field="time")
+    if outside is None:
+        assert (reply.verdict, reply.problem) == ("report", None)
+    else:
+        assert reply.verdict == "malformed"
+        assert outside in (reply.problem or "")
+        assert "2024-08-01 00:00:00 to 2024-08-01 23:59:59" in (reply.problem or "")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "soon"])
+def test_a_retry_after_that_is_no_number_of_seconds_asks_for_no_wait(value: str) -> None:
+    from source_moor7_im.errors import RetryAfterHeader
+
+    response = _response(429, "")
+    response.headers["Retry-After"] = value
+    assert RetryAfterHeader().backoff_time(response, 1) is None
 
 
 def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boundary() -> None:

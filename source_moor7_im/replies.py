@@ -1,0 +1,188 @@
+"""7moor's replies, read once: what a reply is (its verdict), in one home.
+
+7moor's error envelope is undocumented and the same service spells values two ways
+(`"code": "200"` and `200`), so every reply is read here, once per attempt, into a `Reply`:
+HTTP status, `success` and `code` compared as values whatever their JSON type, the message,
+and a verdict. The manifest's error filters act on the verdict (`response.reply` in their
+templates), so each verdict's action, failure type and message live there, and the words
+that tell 7moor's refusals apart live here. A reply counts as a report only from a 2xx, in
+the documented shape, with every row inside the window asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import requests
+
+from .buckets import bucket_start
+from .messages import bounded_text
+from .records import parse_time_label
+
+# The verdicts, in the order they are decided; the manifest's filters name them.
+REPORT = "report"  # a 2xx success in the documented shape: data
+MALFORMED = "malformed"  # a 2xx success that is not a report (shape, or a row outside its window)
+TIMESTAMP = "timestamp"  # the request timestamp was refused
+REPLAY = "replay"  # the sign + nonce was refused as seen before
+CREDENTIALS = "credentials"  # the app key or signature was refused
+REFUSED = "refused"  # the account may not read this report
+RATE_LIMITED = "rate_limited"
+BAD_REQUEST = "bad_request"  # the request body was refused
+NOT_FOUND = "not_found"  # no such API under base_url
+FAILED = "failed"  # anything else: 5xx, a gateway page, a truncated or non-JSON body, an unknown code
+
+# What a refusal is about, by the words of its message (lower-cased; Chinese as 7moor writes it).
+TIMESTAMP_WORDS = ("timestamp", "时间戳")
+REPLAY_WORDS = ("nonce", "replay", "重复")
+CREDENTIAL_WORDS = ("sign", "签名", "appkey", "鉴权")
+PERMISSION_WORDS = ("权限", "无权", "未开通", "permission", "forbidden", "not authorized", "access denied")
+RATE_WORDS = ("频繁", "too many", "rate limit")
+# A 4xx status or envelope code of the same meaning (the page shows codes as strings).
+_BY_STATUS = {
+    401: CREDENTIALS,
+    403: REFUSED,
+    429: RATE_LIMITED,
+    400: BAD_REQUEST,
+    405: BAD_REQUEST,
+    413: BAD_REQUEST,
+    422: BAD_REQUEST,
+    404: NOT_FOUND,
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The window a request asked for: its createTime bounds (account-local) and dimension."""
+
+    start: dt.datetime
+    end: dt.datetime
+    dimension: str | None
+
+    @classmethod
+    def of(cls, request: requests.PreparedRequest | None) -> Window | None:
+        try:
+            body = json.loads(getattr(request, "body", None) or "")
+            start, end = (dt.datetime.fromisoformat(bound) for bound in body["createTime"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return cls(start, end, body.get("dimension"))
+
+    @property
+    def create_time(self) -> list[str]:
+        return [bound.strftime("%Y-%m-%d %H:%M:%S") for bound in (self.start, self.end)]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any  # the parsed JSON; None when the body is not JSON
+    success: bool | None  # `success` as a value: true or "true"
+    code: str | None  # `code` as text: 200 and "200" are both "200"
+    message: str | None  # `message`, bounded
+    verdict: str
+    problem: str | None = None  # for MALFORMED: what keeps it from being a report
+    content_type: str = ""
+
+    def template(self) -> dict[str, Any]:
+        """What the manifest's filters see as `response`: the reply as read, not the raw body."""
+        form = "html" if "html" in self.content_type.lower() else "json" if self.body is not None else "other"
+        return {
+            "reply": self.verdict,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "problem": self.problem,
+            "form": form,
+        }
+
+
+def as_flag(value: Any) -> bool | None:
+    """`success` as a value: true and "true" are true, false and "false" false; else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def as_code(value: Any) -> str | None:
+    """`code` as text: 200, 200.0 and "200" are all "200"."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return bounded_text(str(value).strip()) or None
+
+
+def read_reply(response: requests.Response, needs: Sequence[str] = ("list",), label_field: str | None = None) -> Reply:
+    """The reply to one attempt. `needs`: the `data` lists the caller reads (`list` for rows,
+    `header` for columns); `label_field`: the row field that names its bucket, checked
+    against the request's window."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    envelope: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    success, code = as_flag(envelope.get("success")), as_code(envelope.get("code"))
+    message = bounded_text(envelope["message"]) if envelope.get("message") is not None else None
+    status = response.status_code
+    content_type = response.headers.get("Content-Type") or ""
+
+    def reply(verdict: str, problem: str | None = None) -> Reply:
+        return Reply(status, body, success, code, message, verdict, problem, content_type)
+
+    if 200 <= status < 300 and success is True and code in (None, "200"):
+        problem = report_problem(body, needs, label_field, Window.of(response.request))
+        return reply(MALFORMED, problem) if problem else reply(REPORT)
+    text = (message or "").lower()
+    if any(word in text for word in TIMESTAMP_WORDS):
+        return reply(TIMESTAMP)
+    if any(word in text for word in REPLAY_WORDS):
+        return reply(REPLAY)
+    by_code = _BY_STATUS.get(int(code)) if code and code.isdigit() else None
+    by_status = _BY_STATUS.get(status)
+    if CREDENTIALS in (by_status, by_code) or any(word in text for word in CREDENTIAL_WORDS):
+        return reply(CREDENTIALS)
+    if REFUSED in (by_status, by_code) or any(word in text for word in PERMISSION_WORDS):
+        return reply(REFUSED)
+    if RATE_LIMITED in (by_status, by_code) or any(word in text for word in RATE_WORDS):
+        return reply(RATE_LIMITED)
+    return reply(by_status or (by_code if by_code in (BAD_REQUEST, NOT_FOUND) else None) or FAILED)
+
+
+def report_problem(body: Any, needs: Sequence[str], label_field: str | None, window: Window | None) -> str | None:
+    """What keeps a successful envelope from being a report; None for a report (an empty
+    `data.list` is a real empty report)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return "it has no data object" if data is None else f"its data is a {type(data).__name__}, not an object"
+    for key in needs:
+        found = data.get(key)
+        if not isinstance(found, list):
+            return f"data.{key} is missing" if found is None else f"data.{key} is a {type(found).__name__}, not a list"
+    rows: list[Any] = data["list"] if "list" in needs else []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            return f"data.list[{index}] is {'null' if row is None else 'a ' + type(row).__name__}, not an object"
+    if label_field and window is not None:
+        return _row_outside(rows, label_field, window)
+    return None
+
+
+def _row_outside(rows: list[dict[str, Any]], label_field: str, window: Window) -> str | None:
+    """A row whose bucket does not lie in the window asked for; labels that cannot be read
+    are left to the record transformation, which names them."""
+    first = bucket_start(window.start, window.dimension) if window.dimension else window.start
+    for row in rows:
+        moment = parse_time_label(row.get(label_field))
+        if moment is not None and not first <= moment <= window.end:
+            return (
+                f"a row labelled {label_field}={bounded_text(row.get(label_field))} lies outside the window asked for "
+                f"({' to '.join(window.create_time)})"
+            )
+    return None
