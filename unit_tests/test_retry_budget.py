@@ -84,6 +84,18 @@ def test_with_the_defaults_a_window_against_a_server_that_is_down_ends_within_it
     print(f"\ndefault schedule: waits {waits}, last attempt at {last_attempt_at:.0f} s, {len(waits) + 1} attempts")
 
 
+def test_each_retry_line_says_what_the_budget_leaves_and_the_last_retry_says_it_is_the_last(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="airbyte.source_moor7_im"):
+        waits, _ = simulate_server_down(manifest_error_handler())
+    lines = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(lines) == len(waits)
+    assert all("(0 s of" not in line for line in lines), lines
+    assert lines[-1].endswith("retrying in 57.0 s (the last attempt within the window's 120 s retry budget)."), lines[-1]
+    assert lines[0].endswith("retrying in 5.0 s (115 s of the window's 120 s retry budget left)."), lines[0]
+
+
 def test_check_and_discover_give_up_on_a_server_that_is_down_within_seconds() -> None:
     handler = manifest_error_handler(interactive=True)
     waits, last_attempt_at = simulate_server_down(handler)
