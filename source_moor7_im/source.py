@@ -40,7 +40,7 @@ from .progress import ReadProgress
 from .schema import live_header_discovery
 from .settings import MANIFEST_PATH, report_table
 from .stop_rules import READ_STOP, ContainedConcurrentSource
-from .windows import CURSOR_FIELD, buckets_in
+from .windows import CURSOR_FIELD, buckets_in, parse_cursor
 
 # One stream's state, for the messages about a state file.
 _EXAMPLE_STATE = {
@@ -77,7 +77,13 @@ class SourceMoor7Im(YamlDeclarativeSource):
         dimension = str((self._config or {}).get("dimension"))
         by_dimension = [name for name, report in report_table().items() if report["bucket"] == "dimension"]
         self._concurrent_source = ContainedConcurrentSource.replacing(
-            self._concurrent_source, READ_STOP, ReadProgress(rows_in_window=partial(planned_rows, dimension, by_dimension))
+            self._concurrent_source,
+            READ_STOP,
+            ReadProgress(
+                rows_in_window=partial(planned_rows, dimension, by_dimension),
+                cursor_field=CURSOR_FIELD,
+                parse_cursor=parse_cursor,
+            ),
         )
 
     def _pre_process_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -245,8 +251,7 @@ def with_interactive_requests(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def planned_rows(dimension: str, by_dimension: list[str], stream: str, window: Mapping[str, Any]) -> int | None:
     """The rows a window holds by the plan: one per bucket in a report of the session
-    `dimension`; unknown for a daily report (one per agent, learned from the first window
-    that answers)."""
+    `dimension`; None for a daily report (one per agent: learned as the read goes)."""
     if stream in by_dimension and "start_time" in window:
         return buckets_in(window["start_time"], window["end_time"], dimension)
     return None

@@ -32,6 +32,7 @@ from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionLog
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCompleteSentinel
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .messages import (
@@ -154,11 +155,10 @@ READ_STOP = StopSignal()
 
 
 class WindowRead(PartitionCompleteSentinel):
-    """A window read to its end: complete, successful, with how many rows it held."""
+    """A window read to its end: complete and successful."""
 
-    def __init__(self, partition: Partition, rows: int):
+    def __init__(self, partition: Partition):
         super().__init__(partition, is_successful=True)
-        self.rows = rows
 
 
 class WindowNotRead(PartitionCompleteSentinel):
@@ -196,13 +196,11 @@ class GuardedPartitionReader(PartitionReader):
         try:
             if self._partition_logger:
                 self._partition_logger.log(partition)
-            rows = 0
             for record in partition.read():
                 self._queue.put(record)
                 cursor.observe(record)
-                rows += 1
             cursor.close_partition(partition)
-            self._queue.put(WindowRead(partition, rows))
+            self._queue.put(WindowRead(partition))
         except ReadStopped:
             self._queue.put(WindowNotRead(partition, requested=True))
         except Exception as error:
@@ -260,7 +258,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
     def on_partition_complete_sentinel(self, sentinel: PartitionCompleteSentinel) -> Iterable[AirbyteMessage]:
         stream = sentinel.partition.stream_name()
         if isinstance(sentinel, WindowRead):
-            self._progress.window_read(stream, sentinel.rows)
+            self._progress.window_read(stream, sentinel.partition.to_slice() or {})
         if sentinel.is_successful:
             self._unread.get(stream, {}).pop(sentinel.partition, None)
         if isinstance(sentinel, WindowSkipped):
@@ -286,6 +284,11 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         ) == {sentinel.partition}
         if last and len(skipped) == self._planned.get(stream) and stream not in self._exceptions_per_stream_name:
             yield from self.on_exception(StreamThreadException(skipped[0], stream))
+
+    def on_record(self, record: Record) -> Iterable[AirbyteMessage]:
+        # the stream's first estimate goes out before its first record
+        yield from self._progress.record_seen(record.stream_name, record.associated_slice, record.data)
+        yield from super().on_record(record)
 
     def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
         """`messages`, with each stream STATE held at the start of the stream's earliest window

@@ -96,6 +96,14 @@ class Account:
     )
     # Only agent reports with many agents for benchmarks: extra generated agents.
     extra_agents: int = 0
+    # The session report leaves out the buckets without a session, as some accounts' do.
+    omit_empty_buckets: bool = False
+    # The account's first day of data (YYYY-MM-DD): before it, every report is empty.
+    first_day: str | None = None
+
+    def opened_by(self, end: dt.datetime) -> bool:
+        """The account had data by `end`."""
+        return self.first_day is None or end >= dt.datetime.fromisoformat(self.first_day)
 
     def all_agents(self) -> tuple[Agent, ...]:
         if not self.extra_agents:
@@ -294,6 +302,8 @@ def session_rows(
     for slot in slots(start, end):
         bucket = bucket_start(slot, dimension) if dimension != "half_hour" else slot
         row = totals.setdefault(bucket, [0] * (len(SESSION_COUNTERS) + 1))
+        if not account.opened_by(slot):
+            continue
         for channel in channels:
             values = session_slot(account.seed, channel, slot)
             if values[0]:
@@ -307,6 +317,8 @@ def session_rows(
     rows = []
     for bucket in sorted(totals):
         values = totals[bucket]
+        if (account.omit_empty_buckets and not values[0]) or not account.opened_by(_next_bucket(bucket, dimension) - SLOT):
+            continue
         row: dict[str, object] = {"time": bucket_label(bucket, dimension)}
         for name, value in zip(SESSION_COUNTERS, values):
             row[name] = value
@@ -351,7 +363,9 @@ def _window_totals(
     return tuple(total)
 
 
-def _selected_agents(account: Account, agent_list: Sequence[str] | None) -> list[Agent]:
+def _selected_agents(account: Account, agent_list: Sequence[str] | None, end: dt.datetime) -> list[Agent]:
+    if not account.opened_by(end):
+        return []
     return [a for a in account.all_agents() if not agent_list or a.agent_id in agent_list]
 
 
@@ -360,7 +374,7 @@ def workload_rows(
 ) -> list[dict[str, object]]:
     rows = []
     counters = len(WORKLOAD_COUNTERS)
-    for agent in _selected_agents(account, agent_list):
+    for agent in _selected_agents(account, agent_list, end):
         total = _agent_totals(account, agent, start, end)
         row: dict[str, object] = {"agentId": agent.display}
         row.update(zip(WORKLOAD_COUNTERS, total[:counters]))
@@ -384,7 +398,7 @@ def quality_rows(
     rows = []
     counters = len(WORKLOAD_COUNTERS)
     states = len(account.agent_states)
-    for agent in _selected_agents(account, agent_list):
+    for agent in _selected_agents(account, agent_list, end):
         t = _agent_totals(account, agent, start, end)
         w = dict(zip(WORKLOAD_COUNTERS, t[:counters]))
         first_response, session_total, message_response, agent_push, solved_24, solved_48 = t[
