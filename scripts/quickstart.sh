@@ -8,14 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
-  "$PYTHON" -m venv .venv
-fi
-echo "==> installing the connector and PyAirbyte into .venv (the first time takes a few minutes)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
-mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[quickstart]"
+# PyAirbyte and DuckDB come with the quickstart extra; an unchanged install is skipped.
+bash scripts/setup_venv.sh quickstart
 exec .venv/bin/python scripts/quickstart.py "$@"

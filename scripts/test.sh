@@ -7,21 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-# The install is skipped when the files it reads are those of the last install (the package
-# is installed editable, so its code needs no reinstall).
-stamp=$(cat pyproject.toml poetry.lock scripts/lock_constraints.py scripts/test.sh | .venv/bin/python -c \
-  'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read() + sys.version.encode()).hexdigest())')
-if [ "$(cat .venv/.test-install-stamp 2>/dev/null)" != "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  # The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
-  mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[dev,quickstart]"
-  echo "$stamp" > .venv/.test-install-stamp
-fi
+bash scripts/setup_venv.sh dev,quickstart
 
 .venv/bin/python scripts/generate_schemas.py --check
 # Three workers on two cores: the few tests that wait in real time (network timeouts, a

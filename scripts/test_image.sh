@@ -15,11 +15,7 @@ trap docker_engine_stop EXIT
 docker_engine_tools
 docker_engine_start "$ROOT/build/dockerd.log"
 
-PYTHON="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-# The versions poetry.lock pins (scripts/lock_constraints.py), installed with pip.
-mkdir -p build && .venv/bin/python scripts/lock_constraints.py > build/constraints.txt
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c build/constraints.txt -e ".[dev,quickstart]"
+bash scripts/setup_venv.sh dev,quickstart
 
 dangling_before=$(docker images -q -f dangling=true | sort)
 start=$(date +%s)
