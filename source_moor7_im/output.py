@@ -24,6 +24,9 @@ from typing import Any, NoReturn
 
 from airbyte_cdk.logger import AirbyteLogFormatter
 
+# What the CDK's log handler takes as a filter: a `logging.Filter`, or a plain callable.
+_LogFilter = logging.Filter | Callable[[logging.LogRecord], bool]
+
 # Whole lines are collected and written at least every 0.1 s or 64 KB, as the CDK's own
 # print buffer does: a write per record would cost a system call per record.
 _FLUSH_BYTES = 64 * 1024
@@ -114,8 +117,8 @@ class LineWriter:
 
     @classmethod
     @contextlib.contextmanager
-    def installed(cls, on_stop: Callable[[str], None], log_filter: logging.Filter) -> Iterator[LineWriter]:
-        """sys.stdout, the stream and `log_filter` of the CDK's log handler (the root handler
+    def installed(cls, on_stop: Callable[[str], None], *log_filters: _LogFilter) -> Iterator[LineWriter]:
+        """sys.stdout, the stream and `log_filters` of the CDK's log handler (the root handler
         that formats Airbyte messages) and the stop signals' handlers, for the block (a
         command, or a test that runs one in-process)."""
         sys.stdout.flush()
@@ -129,7 +132,8 @@ class LineWriter:
         sys.stdout = writer  # type: ignore[assignment]
         for handler in handlers:
             handler.setStream(writer)  # type: ignore[arg-type]
-            handler.addFilter(log_filter)
+            for log_filter in log_filters:
+                handler.addFilter(log_filter)
         for signum in ENDING_SIGNALS:
             signal.signal(signum, writer.stop)
         try:
@@ -138,7 +142,8 @@ class LineWriter:
             sys.stdout = saved[0]
             for handler, stream in zip(handlers, saved[1]):
                 handler.setStream(stream)
-                handler.removeFilter(log_filter)
+                for log_filter in log_filters:
+                    handler.removeFilter(log_filter)
             for signum, previous in saved[2].items():
                 signal.signal(signum, previous)
 
