@@ -1,9 +1,10 @@
-"""The installed command stopped while it starts: one plain message, the exit code Airbyte
-expects, whole lines only, never a traceback."""
+"""The installed command stopped while it starts, and a stdout that is closed, full or limited:
+one plain message, the exit code Airbyte expects, whole lines only, never a traceback."""
 
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -87,6 +88,79 @@ def test_a_ctrl_c_while_the_command_starts_ends_it_by_sigint_with_one_line_and_n
     if moment in BEFORE_THE_LINE_WRITER:
         # The read is over a second of start-up away from its first request.
         assert not emulator.log, "no request is sent once the command was stopped"
+
+
+# --- a stdout that is closed, full or limited ------------------------------------------------
+
+
+def test_a_closed_stdout_is_said_on_stderr_and_exits_1_before_anything_is_done(installed_cli: Cli, emulator: Emulator) -> None:
+    config = emulator_config(emulator)
+    args = installed_cli.arguments("read", config, committed_catalog())
+    completed = subprocess.run(
+        ["bash", "-c", 'exec "$@" >&-', "bash", *args], capture_output=True, timeout=120, cwd=installed_cli.workdir
+    )
+    stderr = completed.stderr.decode()
+    assert completed.returncode == 1
+    assert stderr == (
+        "source-moor7-im: stdout is closed, so the command cannot write its messages; it did nothing. "
+        "Run it with stdout open (to a file or a pipe).\n"
+    )
+    assert not emulator.log
+
+
+FAILED_WRITE = (
+    "source-moor7-im: writing to stdout failed ({reason}), so the command stopped there. Every line it wrote is whole, "
+    "and a read resumes from the last STATE among them. Give stdout room (or another file) and run it again.\n"
+)
+
+
+def test_a_full_stdout_is_said_on_stderr_and_exits_1_before_any_request(installed_cli: Cli, emulator: Emulator) -> None:
+    config = emulator_config(emulator)
+    with open("/dev/full", "wb") as full:
+        completed = subprocess.run(
+            installed_cli.arguments("read", config, committed_catalog()),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            cwd=installed_cli.workdir,
+        )
+    assert completed.returncode == 1
+    assert completed.stderr.decode() == FAILED_WRITE.format(reason="No space left on device")
+    assert not emulator.log, "the first write failed before the read began"
+
+
+@pytest.mark.runs_long(3)
+def test_a_stdout_file_that_fills_up_mid_read_keeps_whole_lines_and_the_read_stops(
+    installed_cli: Cli, emulator: Emulator, tmp_path: Path
+) -> None:
+    """A file size limit stands for a disk that fills up: the file takes part of a write and
+    refuses the rest (Python ignores SIGXFSZ, so the write fails with EFBIG)."""
+    limit = 100_000  # a few months of records give several times that
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    config = emulator_config(emulator, start_date="2024-01-01", end_date="2024-06-30")
+    out = tmp_path / "read.jsonl"
+    with out.open("wb") as stdout:
+        completed = subprocess.run(
+            installed_cli.arguments("read", config, committed_catalog()),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            cwd=installed_cli.workdir,
+            preexec_fn=limit_file_size,
+        )
+    written = out.read_bytes()
+    print(
+        f"\nstdout limited to {limit} bytes: exit {completed.returncode}, {len(written)} bytes kept, {len(emulator.log)} requests"
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.decode() == FAILED_WRITE.format(reason="File too large")
+    assert 0 < len(written) < limit, "the torn end of the last write was cut off"
+    messages = whole_json_lines(written)
+    assert any(m["type"] == "RECORD" for m in messages)
+    assert len(emulator.log) < 365 // 4, "the read stopped at the failed write, not after its 365 windows"
 
 
 def test_loading_the_command_imports_nothing_of_the_cdk(tmp_path: Path) -> None:

@@ -74,11 +74,26 @@ def run() -> None:
         # The CDK would raise "No command passed" as a FATAL log with a traceback.
         _to_stderr(USAGE)
         sys.exit(2)
+    if sys.stdout is None:
+        # A closed stdout (`>&-`): no message could reach anyone, and the next file opened
+        # would take its descriptor and get them. Said on stderr, like any failed write
+        # (output.OutputFailed says why not silently, as a closed pipe is).
+        _to_stderr(
+            f"{COMMAND}: stdout is closed, so the command cannot write its messages; it did nothing. "
+            "Run it with stdout open (to a file or a pipe).\n"
+        )
+        sys.exit(1)
+
+    from .output import Interrupted, LineWriter, write_failure
+
     if args[0] == "--version":
-        print(f"{COMMAND} {_version()}")
+        try:
+            sys.stdout.write(f"{COMMAND} {_version()}\n")
+            sys.stdout.flush()
+        except OSError as error:
+            write_failure(error).end_process()
         return
 
-    from .output import Interrupted, LineWriter
     from .stop_rules import READ_STOP  # the CDK: most of the command's start-up
 
     try:
@@ -91,8 +106,8 @@ def run() -> None:
             except Interrupted as stop:
                 _stopped(writer, stop)
     except Interrupted as stop:
-        # A signal just before the command began or just after it ended, while the handlers
-        # were being installed or restored: every line is written, so the signal ends it.
+        # A signal or a failing stdout just before the command began or just after it ended,
+        # while the handlers were being installed or restored: it ends the process.
         stop.end_process()
     sys.exit(exit_code)
 
