@@ -136,7 +136,7 @@ def _build_source(args: list[str]) -> SourceMoor7Im | None:
         traced = (
             error
             if isinstance(error, AirbyteTracedException)
-            else AirbyteTracedException.from_exception(error, message=f"The connector could not start: {_why(error)}")
+            else AirbyteTracedException.from_exception(error, message=f"The connector could not start: {error}")
         )
         if args and args[0] == "check" and (traced.failure_type == FailureType.config_error or config_path):
             # Airbyte expects check to answer with a connection status, also for a config file
@@ -146,12 +146,6 @@ def _build_source(args: list[str]) -> SourceMoor7Im | None:
         else:
             _emit_failure(traced, expected=error is traced)
         return None
-
-
-def _why(error: Exception) -> str:
-    if isinstance(error, FileNotFoundError):
-        return f"the file {error.filename!r} does not exist; give the path of a JSON file (for --config, the connector settings)."
-    return str(error)
 
 
 def _launch(source: SourceMoor7Im, args: list[str]) -> int:

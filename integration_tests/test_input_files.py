@@ -1,0 +1,122 @@
+"""The files a user gives the command (config, catalog, state): one that cannot be used is one
+config error that names it and says what is wrong, before any request and without a stack
+trace; a state in a form the connector does not write is refused, not ignored; a stream the
+catalog lists twice is read once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from moor7_emulator import Emulator
+
+from .conftest import Cli, CliResult, assert_no_secret, committed_catalog, emulator_config, run_in_process
+
+NOT_JSON = '{"streams": [}'
+
+
+def run_with_files(cli: Cli, verb: str, config: dict[str, Any], files: dict[str, bytes | str | None]) -> CliResult:
+    """`verb` with --config, --catalog and --state files of the given content (None: no such
+    file; a flag not given: a good file, or none for --state)."""
+    texts: dict[str, bytes | str | None] = {"config": json.dumps(config)}
+    if verb == "read":
+        texts["catalog"] = json.dumps(committed_catalog())
+    texts.update(files)
+    args = [verb, "--debug"]
+    for flag, text in texts.items():
+        path = cli.workdir / f"{flag}.json"
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        args += [f"--{flag}", str(path)]
+    exit_code, stdout, stderr = run_in_process(args, cli.workdir)
+    assert_no_secret(config, stdout + stderr)
+    return CliResult(exit_code, stdout, stderr)
+
+
+def the_config_error(result: CliResult) -> str:
+    """The one error of a run that stopped on a config error: its message."""
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not result.non_protocol_lines, result.non_protocol_lines
+    (error,) = result.errors()
+    assert error["failure_type"] == "config_error"
+    assert not error.get("stack_trace"), "a file the user gave is an expected failure: no stack trace"
+    return str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("flag", "text", "words"),
+    [
+        ("config", None, "does not exist"),
+        ("config", NOT_JSON, "is not JSON: Expecting value at line 1, column 14"),
+        ("config", "", "is empty"),
+        ("config", "[1, 2]", "holds a JSON list, not an object"),
+        ("catalog", None, "does not exist"),
+        ("catalog", NOT_JSON, "is not JSON: Expecting value at line 1, column 14"),
+        ("catalog", "{}", 'is not a configured catalog: "streams" is a required property'),
+        ("state", None, "does not exist"),
+        ("state", NOT_JSON, "is not JSON: Expecting value at line 1, column 14"),
+        ("state", '"2024-01-20"', "holds a JSON string, not a list of state messages"),
+        ("state", b"\xff\xfe[]", "is not UTF-8 text"),
+    ],
+    ids=lambda value: str(value)[:24],
+)
+def test_a_file_that_cannot_be_used_is_a_config_error_naming_it_before_any_request(
+    cli: Cli, emulator: Emulator, flag: str, text: bytes | str | None, words: str
+) -> None:
+    result = run_with_files(cli, "read", emulator_config(emulator), {flag: text})
+    message = the_config_error(result)
+    assert f"The {flag} file '{cli.workdir / f'{flag}.json'}' (--{flag})" in message, message
+    assert words in message, message
+    assert f"--{flag} takes" in message, "and says what the file must hold"
+    assert not emulator.log
+
+
+def test_a_config_file_that_cannot_be_used_fails_check_with_a_status_and_discover_with_a_config_error(
+    cli: Cli, emulator: Emulator
+) -> None:
+    check = run_with_files(cli, "check", emulator_config(emulator), {"config": NOT_JSON})
+    (status,) = [m["connectionStatus"] for m in check.of_type("CONNECTION_STATUS")]
+    assert check.exit_code == 0, "a connection status is check's answer"
+    assert status["status"] == "FAILED"
+    assert "The config file" in status["message"]
+    assert "is not JSON" in status["message"]
+    discover = run_with_files(cli, "discover", emulator_config(emulator), {"config": None})
+    assert "does not exist" in the_config_error(discover)
+    assert not emulator.log
+
+
+@pytest.mark.parametrize(
+    ("entry", "form"),
+    [
+        ({"type": "GLOBAL", "global": {"shared_state": {"x": 1}, "stream_states": []}}, "a GLOBAL state message"),
+        (
+            {
+                "type": "GLOBAL",
+                "global": {
+                    "stream_states": [
+                        {"stream_descriptor": {"name": "agent_workload"}, "stream_state": {"period_start": "2024-05-20"}}
+                    ]
+                },
+            },
+            "a GLOBAL state message",
+        ),
+        ({"type": "LEGACY", "data": {"agent_workload": {"period_start": "2024-05-20"}}}, "a LEGACY state message"),
+        ({"stream": {"stream_descriptor": {"name": "agent_workload"}}}, "a state message without a type"),
+        ({"type": "STREAM"}, "a STREAM state message without its stream"),
+    ],
+    ids=["global-with-shared-state", "global", "legacy", "untyped", "stream-without-stream"],
+)
+def test_a_state_in_another_form_than_per_stream_is_a_config_error_naming_the_form_accepted(
+    cli: Cli, emulator: Emulator, entry: dict[str, Any], form: str
+) -> None:
+    result = run_with_files(cli, "read", emulator_config(emulator), {"state": json.dumps([entry])})
+    message = the_config_error(result)
+    assert f"holds {form}" in message, message
+    assert "reads only per-stream state, a list of STATE messages such as [" in message, message
+    assert '"type": "STREAM"' in message, "the accepted form, shown"
+    assert not emulator.log
