@@ -5,14 +5,17 @@ catalog lists twice is read once."""
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
 import pytest
 
-from moor7_emulator import Emulator
+from moor7_emulator import Account, Emulator, ground_truth
 
 from .conftest import Cli, CliResult, assert_no_secret, committed_catalog, emulator_config, run_in_process
+from .reliability_checks import primary_key
+from .test_containment import one_stream_catalog, warnings
 
 NOT_JSON = '{"streams": [}'
 
@@ -120,3 +123,21 @@ def test_a_state_in_another_form_than_per_stream_is_a_config_error_naming_the_fo
     assert "reads only per-stream state, a list of STATE messages such as [" in message, message
     assert '"type": "STREAM"' in message, "the accepted form, shown"
     assert not emulator.log
+
+
+def test_a_stream_the_catalog_lists_twice_is_read_once_as_its_first_entry_says(cli: Cli, emulator: Emulator) -> None:
+    config = emulator_config(emulator, start_date="2024-05-01", end_date="2024-05-10")
+    (workload,) = one_stream_catalog("agent_workload")["streams"]
+    full_refresh = {**workload, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+    catalog = {"streams": [workload, full_refresh, workload, *one_stream_catalog("agent_quality")["streams"]]}
+    result = cli.run("read", config, catalog)
+    assert result.exit_code == 0, result.errors()
+    assert [w for w in warnings(result) if "more than once" in w] == [
+        "The catalog lists stream 'agent_workload' more than once: it is read once, as its first entry configures it."
+    ]
+    truth = ground_truth(Account(), "2024-05-01", "2024-05-10")
+    for stream in ("agent_workload", "agent_quality"):
+        keys = collections.Counter(primary_key(stream, record) for record in result.records(stream))
+        assert set(keys) == set(truth[stream])
+        assert max(keys.values()) == 1, f"{stream}: a row read twice"
+    assert len(emulator.log) == 2 * 10, "one request per day and stream"

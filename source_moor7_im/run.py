@@ -119,14 +119,15 @@ def _build_source(args: list[str]) -> SourceMoor7Im | None:
     from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, FailureType, Status, Type
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-    from .source import INTERACTIVE_COMMANDS, SourceMoor7Im
+    from .source import INTERACTIVE_COMMANDS, SourceMoor7Im, each_stream_once
 
     catalog_path = AirbyteEntrypoint.extract_catalog(args)
     config_path = AirbyteEntrypoint.extract_config(args)
     state_path = AirbyteEntrypoint.extract_state(args)
     try:
         return SourceMoor7Im(
-            catalog=SourceMoor7Im.read_catalog(catalog_path) if catalog_path else None,
+            # Built from each stream's first entry, as `read` reads it (and warns of the others).
+            catalog=each_stream_once(SourceMoor7Im.read_catalog(catalog_path))[0] if catalog_path else None,
             config=SourceMoor7Im.read_config(config_path) if config_path else None,
             state=SourceMoor7Im.read_state(state_path) if state_path else None,
             config_path=config_path,

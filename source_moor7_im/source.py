@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import copy
+import dataclasses
 import difflib
 import json
 import logging
@@ -21,6 +22,7 @@ from airbyte_cdk.models import (
     AirbyteStateType,
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteCatalogSerializer,
+    ConfiguredAirbyteStream,
     FailureType,
     Status,
     SyncMode,
@@ -194,6 +196,11 @@ class SourceMoor7Im(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
+        catalog, repeated = each_stream_once(catalog)
+        for name in repeated:
+            logger.warning(
+                f"The catalog lists stream '{name}' more than once: it is read once, as its first entry configures it."
+            )
         source = self._configured(config, catalog, state)
         if source is not self:
             yield from source.read(logger, config, catalog, state)
@@ -277,6 +284,22 @@ def _state_form(message: AirbyteStateMessage) -> str:
     if message.type == AirbyteStateType.STREAM:
         return "a STREAM state message without its stream"
     return f"a {message.type.value} state message"
+
+
+def each_stream_once(catalog: ConfiguredAirbyteCatalog) -> tuple[ConfiguredAirbyteCatalog, list[str]]:
+    """The catalog with the first entry of each stream, and the names it listed more than
+    once: the CDK would read a stream once per entry, every row twice."""
+    first: dict[str, ConfiguredAirbyteStream] = {}
+    repeated: list[str] = []
+    for entry in catalog.streams:
+        name = entry.stream.name
+        if name not in first:
+            first[name] = entry
+        elif name not in repeated:
+            repeated.append(name)
+    if not repeated:
+        return catalog, []
+    return dataclasses.replace(catalog, streams=list(first.values())), repeated
 
 
 def with_interactive_requests(manifest: dict[str, Any]) -> dict[str, Any]:
