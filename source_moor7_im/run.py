@@ -97,7 +97,7 @@ def run() -> None:
     from .stop_rules import READ_STOP  # the CDK: most of the command's start-up
 
     try:
-        with LineWriter.installed(READ_STOP.interrupt, _quiet_cdk_lines) as writer:
+        with LineWriter.installed(READ_STOP.interrupt, _quiet_cdk_lines, _masked_signature) as writer:
             starting.began = True
             try:
                 source = _build_source(args)
@@ -248,4 +248,28 @@ def _quiet_cdk_lines(record: logging.LogRecord) -> bool:
         return logging.getLogger("airbyte").isEnabledFor(logging.DEBUG)
     if record.exc_info and is_expected_failure(record.exc_info[1]):
         record.exc_info, record.exc_text = None, None
+    return True
+
+
+# The request headers whose values no log line shows: `m7-sign` lets whoever reads it send
+# requests as the account until its timestamp expires (5 minutes; the signature does not
+# cover the body), and `m7-nonce` goes with it. An answer's `requestInfo.requestId` is left
+# as it is: 7moor's page shows its own id there (a UUID), the one its support traces a
+# request by; where a server echoes the nonce instead (the emulator), that request has been
+# received, so its sign and nonce are refused if sent again, and a nonce alone signs nothing.
+SIGNATURE_HEADERS = frozenset({"m7-sign", "m7-nonce"})
+MASK = "****"  # as the CDK masks a secret
+
+
+def _masked_signature(record: logging.LogRecord) -> bool:
+    """The log handler's filter that masks `SIGNATURE_HEADERS` in a line's `headers` (the CDK
+    logs every request's headers at debug). By header name: adding each signature to the CDK's
+    secrets would grow that list with every request, and `filter_secrets` scans all of it for
+    every line."""
+    from collections.abc import Mapping
+
+    headers = getattr(record, "headers", None)
+    if isinstance(headers, Mapping) and any(str(name).lower() in SIGNATURE_HEADERS for name in headers):
+        # A copy: the record holds the request's own headers.
+        record.headers = {name: MASK if str(name).lower() in SIGNATURE_HEADERS else value for name, value in headers.items()}
     return True
