@@ -143,6 +143,16 @@ def test_a_stream_the_catalog_lists_twice_is_read_once_as_its_first_entry_says(c
     assert len(emulator.log) == 2 * 10, "one request per day and stream"
 
 
+def test_a_catalog_without_streams_reads_nothing_and_says_so(cli: Cli, emulator: Emulator) -> None:
+    result = cli.run("read", emulator_config(emulator), {"streams": []})
+    assert result.exit_code == 0
+    assert warnings(result) == [
+        "The catalog configures no stream, so nothing is read; its streams can be "
+        "session_time, agent_workload, agent_quality, report_columns."
+    ]
+    assert not emulator.log
+
+
 def test_debug_logs_mask_the_signature_and_nonce_of_every_request(cli: Cli, emulator: Emulator) -> None:
     config = emulator_config(emulator, start_date="2024-05-01", end_date="2024-05-03")
     result = cli.run("read", config, one_stream_catalog("agent_workload"))  # cli runs at --debug

@@ -213,6 +213,11 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 f"The catalog names {', '.join(repr(name) for name in unknown)}, which this connector does not have: its "
                 f"streams are {', '.join(self.stream_names)}. Configure the catalog from the output of discover."
             )
+        if not catalog.streams:
+            # The CDK would end without a line: a read that reads nothing says so.
+            logger.warning(
+                f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(self.stream_names)}."
+            )
         for message in super().read(logger, config, catalog, state):
             yield bounded_trace(message)
 
