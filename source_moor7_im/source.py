@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import copy
+import dataclasses
 import difflib
 import json
 import logging
@@ -20,6 +21,8 @@ from airbyte_cdk.models import (
     AirbyteStateMessageSerializer,
     AirbyteStateType,
     ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
+    ConfiguredAirbyteStream,
     FailureType,
     Status,
     SyncMode,
@@ -92,26 +95,71 @@ class SourceMoor7Im(YamlDeclarativeSource):
         return super()._pre_process_manifest(manifest)
 
     @classmethod
+    def read_config(cls, config_path: str) -> dict[str, Any]:
+        """The config file, as a JSON object; a file that is missing or not one is a config
+        error naming it. Its settings are checked when the source is built (settings.py)."""
+        document = _load_json_file(config_path, "config")
+        if not isinstance(document, dict):
+            raise ConfigError(
+                f"The config file {_quoted(config_path)} (--config) holds a JSON {_json_kind(document)}, not an object. "
+                f"{_WHAT_FILES_HOLD['config']}"
+            )
+        return document
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        """The configured catalog file; one that is missing, not JSON or not a configured
+        catalog is a config error naming it and what is wrong."""
+        document = _load_json_file(catalog_path, "catalog")
+        try:
+            return ConfiguredAirbyteCatalogSerializer.load(document)
+        except ValueError as error:  # the serializer's schema validation
+            found = getattr(error, "errors", None) or [error]
+            why = "; ".join(
+                f"{getattr(item, 'message', item)} (at {getattr(item, 'instance_path', '') or 'the top'})" for item in found
+            )
+            raise ConfigError(
+                f"The catalog file {_quoted(catalog_path)} (--catalog) is not a configured catalog: {bounded_text(why)}. "
+                f"{_WHAT_FILES_HOLD['catalog']}"
+            ) from None
+
+    @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         """The CDK's reading of a state file, with a config error that says what is wrong
-        instead of a bare schema-validation error. The per-stream cursor values themselves
-        are checked and normalised by the streams' state migration (state.py)."""
-        document = cls._read_json_file(state_path) if state_path else None
+        instead of a bare schema-validation error. Only per-stream STATE messages are
+        accepted, as this connector writes them: the CDK would ignore a LEGACY message (and
+        sync from 'start_date' without a word) and fail on a GLOBAL one with a stack trace.
+        The per-stream cursor values themselves are checked and normalised by the streams'
+        state migration (state.py)."""
+        document = _load_json_file(state_path, "state") if state_path else None
+        where = f"The state file {_quoted(state_path)} (--state)"
         if isinstance(document, dict) and document:
             raise ConfigError(
-                f"The state file {state_path} holds a legacy state object {bounded_text(repr(document))}: this connector reads "
+                f"{where} holds a legacy state object {bounded_text(repr(document))}: this connector reads "
                 f"Airbyte per-stream state, a list of messages such as [{STATE_EXAMPLE}]. Write the state in that form, "
                 "or run without a state to sync from 'start_date'."
+            )
+        if document and not isinstance(document, list):
+            raise ConfigError(
+                f"{where} holds a JSON {_json_kind(document)}, not a list of state messages. {_WHAT_FILES_HOLD['state']}"
             )
         messages = []
         for entry in document or []:
             try:
-                messages.append(AirbyteStateMessageSerializer.load(entry))
+                message = AirbyteStateMessageSerializer.load(entry)
             except Exception:
                 raise ConfigError(
-                    f"The state file {state_path} holds {bounded_text(repr(entry))}, which is not an Airbyte state message: "
+                    f"{where} holds {bounded_text(repr(entry))}, which is not an Airbyte state message: "
                     f"each entry must look like {STATE_EXAMPLE}. Correct it, or run without a state."
                 ) from None
+            if message.type != AirbyteStateType.STREAM or message.stream is None:
+                raise ConfigError(
+                    f"{where} holds {_state_form(message)}: this connector keeps one state per stream "
+                    f"and reads only per-stream state, a list of STATE messages such as [{STATE_EXAMPLE}], the last one of "
+                    "each stream that a read printed (README, Commands). Write the state in that form, or run without "
+                    "a state to sync from 'start_date'."
+                )
+            messages.append(message)
         return messages
 
     def _configured(
@@ -202,6 +250,11 @@ class SourceMoor7Im(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
+        catalog, repeated = each_stream_once(catalog)
+        for name in repeated:
+            logger.warning(
+                f"The catalog lists stream '{name}' more than once: it is read once, as its first entry configures it."
+            )
         source = self._configured(config, catalog, state)
         if source is not self:
             yield from source.read(logger, config, catalog, state)
@@ -213,6 +266,11 @@ class SourceMoor7Im(YamlDeclarativeSource):
             raise ConfigError(
                 f"The catalog names {', '.join(repr(name) for name in unknown)}, which this connector does not have: its "
                 f"streams are {', '.join(self.stream_names)}. Configure the catalog from the output of discover."
+            )
+        if not catalog.streams:
+            # The CDK would end without a line: a read that reads nothing says so.
+            logger.warning(
+                f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(self.stream_names)}."
             )
         for message in super().read(logger, config, catalog, state):
             yield bounded_trace(message)
@@ -229,6 +287,78 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 nearest = difflib.get_close_matches(key, known, n=1)
                 hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
                 logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
+
+
+# What each file the command reads must hold, for the messages about one it cannot use.
+_WHAT_FILES_HOLD = {
+    "config": "--config takes the connector's settings, a JSON object such as "
+    '{"app_key": "…", "secret_key": "…", "start_date": "2024-01-01"} (README, Configuration).',
+    "catalog": "--catalog takes a configured catalog, each stream with its sync mode; README (Commands) shows how "
+    "to write one from the output of discover.",
+    "state": f"--state takes a list of per-stream STATE messages such as [{STATE_EXAMPLE}] (README, Commands); "
+    "without --state, the read syncs from 'start_date'.",
+}
+
+
+def _load_json_file(path: str, kind: str) -> Any:
+    """The JSON document in the `kind` file (config, catalog or state) at `path`; a file that is
+    missing, unreadable or not JSON is a config error that names it and says what is wrong.
+    Nothing of its text is quoted: a config file holds the secret."""
+    where = f"The {kind} file {_quoted(path)} (--{kind})"
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{where} does not exist. {_WHAT_FILES_HOLD[kind]}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{where} is a directory, not a file. {_WHAT_FILES_HOLD[kind]}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{where} is not UTF-8 text (byte {error.start}). {_WHAT_FILES_HOLD[kind]}") from None
+    except OSError as error:
+        raise ConfigError(f"{where} cannot be read: {error.strerror or error}. {_WHAT_FILES_HOLD[kind]}") from None
+    if not text.strip():
+        raise ConfigError(f"{where} is empty. {_WHAT_FILES_HOLD[kind]}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{where} is not JSON: {error.msg} at line {error.lineno}, column {error.colno}. {_WHAT_FILES_HOLD[kind]}"
+        ) from None
+
+
+def _quoted(path: str) -> str:
+    return repr(bounded_text(path))
+
+
+def _json_kind(document: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}.get(
+        type(document), type(document).__name__
+    )
+
+
+def _state_form(message: AirbyteStateMessage) -> str:
+    """A state message's form, in the words of a message about it."""
+    if message.type is None:
+        return "a state message without a type"
+    if message.type == AirbyteStateType.STREAM:
+        return "a STREAM state message without its stream"
+    return f"a {message.type.value} state message"
+
+
+def each_stream_once(catalog: ConfiguredAirbyteCatalog) -> tuple[ConfiguredAirbyteCatalog, list[str]]:
+    """The catalog with the first entry of each stream, and the names it listed more than
+    once: the CDK would read a stream once per entry, every row twice."""
+    first: dict[str, ConfiguredAirbyteStream] = {}
+    repeated: list[str] = []
+    for entry in catalog.streams:
+        name = entry.stream.name
+        if name not in first:
+            first[name] = entry
+        elif name not in repeated:
+            repeated.append(name)
+    if not repeated:
+        return catalog, []
+    return dataclasses.replace(catalog, streams=list(first.values())), repeated
 
 
 def with_interactive_requests(manifest: dict[str, Any]) -> dict[str, Any]:

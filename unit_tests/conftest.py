@@ -78,8 +78,10 @@ def run_cli(args: list[str], config: Mapping[str, Any] | None, tmp_path, capsys)
     messages as dicts, after checking that stdout holds nothing but Airbyte messages (no
     traceback) and that neither stdout nor stderr holds the secret key."""
     import json
+    import signal
     import sys
 
+    from source_moor7_im.output import ENDING_SIGNALS
     from source_moor7_im.run import run
 
     argv = [*args, "--debug"]
@@ -89,6 +91,8 @@ def run_cli(args: list[str], config: Mapping[str, Any] | None, tmp_path, capsys)
         argv += ["--config", str(config_file)]
     capsys.readouterr()
     old_argv = sys.argv
+    # The command sets the stop signals' handlers for a process of its own; pytest keeps its own.
+    handlers = {signum: signal.getsignal(signum) for signum in ENDING_SIGNALS}
     sys.argv = ["source-moor7-im", *argv]
     try:
         run()
@@ -97,6 +101,8 @@ def run_cli(args: list[str], config: Mapping[str, Any] | None, tmp_path, capsys)
         exit_code = exit_.code or 0
     finally:
         sys.argv = old_argv
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     captured = capsys.readouterr()
     assert_no_secret(captured.out + captured.err)
     lines = [line for line in captured.out.splitlines() if line.strip()]

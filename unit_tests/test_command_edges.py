@@ -11,11 +11,20 @@ from collections.abc import Iterator
 import pytest
 
 from source_moor7_im import run as command
-from source_moor7_im.output import Interrupted
+from source_moor7_im.output import ENDING_SIGNALS, Interrupted, LineWriter
 
 
 class _Ended(BaseException):
     pass
+
+
+@pytest.fixture(autouse=True)
+def _pytest_keeps_its_signal_handlers() -> Iterator[None]:
+    """The command sets the stop signals' handlers for a process of its own."""
+    handlers = {signum: signal.getsignal(signum) for signum in ENDING_SIGNALS}
+    yield
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def test_a_signal_while_the_handlers_are_restored_ends_the_process_by_that_signal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +39,7 @@ def test_a_signal_while_the_handlers_are_restored_ends_the_process_by_that_signa
         ended_by.append(self.ending_signal)
         raise _Ended
 
-    monkeypatch.setattr(command.LineWriter, "installed", installed_then_signalled)
+    monkeypatch.setattr(LineWriter, "installed", installed_then_signalled)
     monkeypatch.setattr(Interrupted, "end_process", end_process)
     monkeypatch.setattr(command, "_build_source", lambda args: None)
     monkeypatch.setattr("sys.argv", ["source-moor7-im", "spec"])
