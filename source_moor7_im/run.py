@@ -100,8 +100,11 @@ def run() -> None:
         with LineWriter.installed(READ_STOP.interrupt, _quiet_cdk_lines, _masked_signature) as writer:
             starting.began = True
             try:
-                source = _build_source(args)
-                exit_code = (1 if not (args and args[0] == "check") else 0) if source is None else _launch(source, args)
+                if args[0] == "spec":
+                    exit_code = _spec()
+                else:
+                    source = _build_source(args)
+                    exit_code = (1 if args[0] != "check" else 0) if source is None else _launch(source, args)
                 writer.flush()
             except Interrupted as stop:
                 _stopped(writer, stop)
@@ -147,6 +150,16 @@ def _build_source(args: list[str]) -> SourceMoor7Im | None:
         else:
             _emit_failure(traced, expected=error is traced)
         return None
+
+
+def _spec() -> int:
+    """`spec`, from the manifest alone (source.manifest_spec)."""
+    from airbyte_cdk.models import AirbyteMessage, Type
+
+    from .source import manifest_spec
+
+    _emit(AirbyteMessage(type=Type.SPEC, spec=manifest_spec()))
+    return 0
 
 
 def _launch(source: SourceMoor7Im, args: list[str]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from .buckets import ONE_SECOND, bucket_start, next_bucket_start
 from .messages import ConfigError
@@ -26,7 +26,7 @@ def manifest() -> Mapping[str, Any]:
     """The manifest as written: the one home of the stream table and of every setting's
     default and bounds (the spec), which the code reads from here."""
     with open(MANIFEST_PATH, encoding="utf-8") as file:
-        return yaml.safe_load(file)  # type: ignore[no-any-return]
+        return safe_load_yaml(file)  # type: ignore[no-any-return]  # libyaml's loader where there is one
 
 
 SPEC: Mapping[str, Mapping[str, Any]] = manifest()["spec"]["connection_specification"]["properties"]

@@ -23,10 +23,15 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteCatalogSerializer,
     ConfiguredAirbyteStream,
+    ConnectorSpecification,
     FailureType,
     Status,
     SyncMode,
 )
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import Spec as SpecModel
+from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -41,7 +46,7 @@ from .messages import (
 )
 from .progress import ReadProgress
 from .schema import live_header_discovery
-from .settings import MANIFEST_PATH, report_table
+from .settings import MANIFEST_PATH, manifest, report_table
 from .stop_rules import READ_STOP, ContainedConcurrentSource
 from .windows import CURSOR_FIELD, buckets_in, parse_cursor
 
@@ -88,6 +93,10 @@ class SourceMoor7Im(YamlDeclarativeSource):
                 parse_cursor=parse_cursor,
             ),
         )
+
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> dict[str, Any]:
+        """The manifest as settings.py has already parsed it (a copy): parsed once per process."""
+        return copy.deepcopy(dict(manifest()))
 
     def _pre_process_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
         if self._interactive:
@@ -385,6 +394,15 @@ def planned_rows(dimension: str, by_dimension: list[str], stream: str, window: M
     if stream in by_dimension and "start_time" in window:
         return buckets_in(window["start_time"], window["end_time"], dimension)
     return None
+
+
+def manifest_spec() -> ConnectorSpecification:
+    """The spec the manifest declares, made by the CDK's own Spec component from the manifest's
+    `spec` alone: `spec` answers without building the source (the CDK's component schema,
+    every stream), so that it costs little more than importing the CDK."""
+    resolved = ManifestReferenceResolver().preprocess_manifest(copy.deepcopy(dict(manifest())))
+    spec = ManifestComponentTransformer().propagate_types_and_parameters("", resolved["spec"], {})
+    return ModelToComponentFactory().create_component(SpecModel, spec, {}).generate_spec()  # type: ignore[no-any-return]
 
 
 def plain_status(status: AirbyteConnectionStatus) -> AirbyteConnectionStatus:

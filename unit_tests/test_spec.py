@@ -39,6 +39,13 @@ def _settings_error(**values) -> str:
     return raised.value.message
 
 
+def test_the_spec_command_answers_the_spec_the_whole_source_gives() -> None:
+    """`spec` is made from the manifest alone, without building the source: the same spec."""
+    from source_moor7_im.source import manifest_spec
+
+    assert manifest_spec() == SourceMoor7Im().spec(logging.getLogger("test"))
+
+
 def test_every_property_sits_in_one_of_the_declared_groups() -> None:
     assert [(group["id"], group["title"]) for group in SPEC["groups"]] == [
         ("credentials", "Credentials"),
