@@ -89,7 +89,8 @@ PROCESS_NONCES = SentNonces()
 @dataclass
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
     """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`, and arms
-    its wall-clock deadline (deadline.py): the CDK calls this component before every attempt.
+    its wall-clock deadline and body limit (deadline.py): the CDK calls this component before
+    every attempt.
     From each response's `Date` (`update_from_response`), a clock more than
     `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off 7moor's is corrected for later timestamps.
     """
@@ -99,6 +100,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     attempt_deadline_seconds: float | None = None
+    attempt_floor_bytes_per_second: float | None = None
+    max_body_bytes: int | None = None
     clock: Callable[[], float] = field(default=time.time)
     nonces: SentNonces = field(default_factory=lambda: PROCESS_NONCES)
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
@@ -110,7 +113,15 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         self._secret_key = InterpolatedString.create(str(self.secret_key), parameters=parameters).eval(
             self.config, valid_types=(str,)
         )
-        self._deadline = AttemptDeadline(float(self.attempt_deadline_seconds)) if self.attempt_deadline_seconds else None
+        self._deadline = (
+            AttemptDeadline(
+                float(self.attempt_deadline_seconds),
+                float(self.attempt_floor_bytes_per_second) if self.attempt_floor_bytes_per_second else None,
+                int(self.max_body_bytes) if self.max_body_bytes else None,
+            )
+            if self.attempt_deadline_seconds
+            else None
+        )
         self._stream_name = parameters.get("name", "")
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()

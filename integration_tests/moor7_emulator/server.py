@@ -527,13 +527,16 @@ def _handler_for(emulator: Emulator) -> type:
             if not self._write_body(b"{" + b" " * (sent - 1)):
                 return
             ends_at = time.monotonic() + emulator.faults.trickle_seconds
-            while time.monotonic() < ends_at and not self._client_hung_up():
+            while time.monotonic() < ends_at and not self._client_hung_up(within=0.001):
                 time.sleep(1.0)
 
-        def _client_hung_up(self) -> bool:
-            """The client closed or shut down its end (it sends nothing while it waits for an answer)."""
+        def _client_hung_up(self, within: float) -> bool:
+            """The client closed or shut down its end within `within` seconds of real time (it
+            sends nothing while it waits for an answer). The wait is real even on the tests'
+            virtual clock: it gives the client the moment it needs to read what it was sent
+            before a virtual second passes."""
             try:
-                readable, _, _ = select.select([self.connection], [], [], 0)
+                readable, _, _ = select.select([self.connection], [], [], within)
                 return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
             except OSError:
                 return True
