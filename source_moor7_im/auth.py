@@ -90,9 +90,9 @@ PROCESS_NONCES = SentNonces()
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
     """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`, and arms
     its wall-clock deadline and body limit (deadline.py): the CDK calls this component before
-    every attempt.
-    From each response's `Date` (`update_from_response`), a clock more than
-    `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off 7moor's is corrected for later timestamps.
+    every attempt. From each response's `Date`, read as its headers arrive
+    (`learn_server_clock`), a clock more than `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off
+    7moor's is corrected for later timestamps.
     """
 
     app_key: InterpolatedString | str
@@ -137,6 +137,10 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
+        # Registered before the deadline's hook, which reads the body: the clock is compared
+        # with `Date` when the headers arrive, however long the body then takes.
+        if self.learn_server_clock not in request.hooks["response"]:
+            request.register_hook("response", self.learn_server_clock)
         if self._deadline is not None:
             self._deadline.begin(request.headers["m7-nonce"])
             if self._deadline not in request.hooks["response"]:
@@ -163,8 +167,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     def token(self) -> str:
         return self.get_auth_header()["m7-sign"]
 
-    def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
-        """Learn the server's clock from `Date` (the ResponseAwareAuthenticator protocol)."""
+    def learn_server_clock(self, response: requests.Response, **_: Any) -> None:
+        """The response hook that learns the server's clock from `Date`, as the headers arrive."""
         server_now = _parse_http_date(response.headers.get("Date"))
         if server_now is None:
             return
