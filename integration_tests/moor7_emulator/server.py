@@ -527,7 +527,7 @@ def _handler_for(emulator: Emulator) -> type:
             if not self._write_body(b"{" + b" " * (sent - 1)):
                 return
             ends_at = time.monotonic() + emulator.faults.trickle_seconds
-            while time.monotonic() < ends_at and not self._client_hung_up(within=0.001):
+            while time.monotonic() < ends_at and not self._client_hung_up(within=0.005):
                 time.sleep(1.0)
 
         def _client_hung_up(self, within: float) -> bool:
