@@ -90,7 +90,9 @@ def test_a_body_that_stalls_after_some_bytes_is_cut_at_the_grace_plus_its_bytes_
     cli: Cli, virtual_link: None
 ) -> None:
     """512,000 bytes, then nothing: 60 s of grace and 32 s for those bytes at 16,000 a second.
-    The retry, 5 s later by default, reads the day."""
+    The retry, 5 s later by default, reads the day. (On a real clock the socket's 60 s read
+    timeout would end this stall first, 60 s after its last byte; virtual seconds do not
+    reach it, so the rule's own cut shows.)"""
     with Emulator(Account(), Faults(script=["stall"], stall_after_bytes=512_000)) as api:
         config = default_config(api, start_date="2024-03-01", end_date="2024-03-01")
         result = cli.run("read", config, one_stream_catalog("agent_workload"))
