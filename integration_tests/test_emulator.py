@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 import requests
 
+import moor7_emulator.server
 from moor7_emulator import Account, Emulator, Faults, sign
 from moor7_emulator import account as model
+from moor7_emulator.server import HUGE_BODY_BYTES, TRICKLE_CONTENT_LENGTH
+
+from .virtual_clock import VIRTUAL
 
 PATH = "/openapi/im-report/agent/workload"
 DAY = ["2024-08-05 00:00:00", "2024-08-05 23:59:59"]
@@ -30,6 +34,7 @@ def post(
     app_key: str | None = None,
     raw: bytes | None = None,
     content_type: str = "application/json",
+    stream: bool = False,
 ) -> requests.Response:
     account = api.account
     timestamp = timestamp or str(int(time.time() + skew))
@@ -42,7 +47,7 @@ def post(
         "content-type": content_type,
     }
     data = raw if raw is not None else json.dumps({"createTime": DAY} if body is None else body).encode()
-    return requests.post(api.url + path, data=data, headers=headers, timeout=10)
+    return requests.post(api.url + path, data=data, headers=headers, timeout=10, stream=stream)
 
 
 def test_a_correctly_signed_request_gets_the_report(emulator: Emulator) -> None:
@@ -203,6 +208,46 @@ def test_added_latency_delays_every_answer() -> None:
         started = time.monotonic()
         post(api)
         assert time.monotonic() - started >= 0.2
+
+
+def test_a_paced_body_arrives_at_the_rate_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the virtual clock: the server's pauses move it on instead of waiting."""
+    VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
+    with Emulator(faults=Faults(body_bytes_per_second=1000)) as api:
+        started = time.monotonic()
+        response = post(api)
+        elapsed = time.monotonic() - started
+        sent = api.log[-1].body_bytes
+    assert response.json()["success"] is True
+    assert sent == len(response.content) > 3000
+    assert sent / 1000 <= elapsed < sent / 1000 + 1, f"{sent} bytes at 1,000 a second took {elapsed:.1f} s"
+
+
+def test_a_stalled_body_sends_its_first_bytes_then_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stall lasts `trickle_seconds` (virtual here), then the server closes the connection
+    short of the length it promised."""
+    VIRTUAL.waits_in(monkeypatch, moor7_emulator.server)
+    with Emulator(faults=Faults(script=["stall"], stall_after_bytes=1000, trickle_seconds=30)) as api:
+        started = time.monotonic()
+        with post(api, stream=True) as response:
+            assert response.headers["Content-Length"] == str(TRICKLE_CONTENT_LENGTH)
+            with pytest.raises(requests.exceptions.ChunkedEncodingError):  # the body ends short
+                response.content  # noqa: B018
+        elapsed = time.monotonic() - started
+        entry = api.log[-1]
+    assert (entry.outcome, entry.body_bytes) == ("stall", 1000)
+    assert 30 <= elapsed < 32
+
+
+def test_a_huge_body_is_200_mb_of_binary_data_without_a_length(emulator: Emulator) -> None:
+    emulator.set_faults(Faults(script=["huge_body"]))
+    with post(emulator, stream=True) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/octet-stream"
+        assert "Content-Length" not in response.headers
+        received = sum(len(chunk) for chunk in response.iter_content(1 << 20))
+    assert received == HUGE_BODY_BYTES
+    assert emulator.log[-1].outcome == "huge_body"
 
 
 def test_figures_do_not_depend_on_the_window() -> None:

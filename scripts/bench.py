@@ -33,12 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import isodate  # type: ignore[import-untyped]  # the CDK steps its windows with it
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "integration_tests"))
 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
 from moor7_emulator.server import PATHS as EMULATOR_PATHS  # noqa: E402
 from source_moor7_im.settings import report_table  # noqa: E402
+from source_moor7_im.windows import SESSION_WINDOW_STEPS  # noqa: E402
 
 REPORTS = report_table()
 STREAMS = tuple(REPORTS)
@@ -188,13 +191,17 @@ def day_windows(start: str, days: int) -> list[list[str]]:
     return [[f"{first + dt.timedelta(d)} 00:00:00", f"{first + dt.timedelta(d)} 23:59:59"] for d in range(days)]
 
 
-def year_windows(start: str, end: str) -> list[list[str]]:
-    """The session report's windows: calendar years here, as the connector cuts them."""
-    first, last = int(start[:4]), int(end[:4])
-    return [
-        [f"{y}-01-01 00:00:00" if y > first else f"{start} 00:00:00", f"{y}-12-31 23:59:59" if y < last else f"{end} 23:59:59"]
-        for y in range(first, last + 1)
-    ]
+def session_windows(start: str, end: str, dimension: str) -> list[list[str]]:
+    """The session report's windows as the connector cuts them: its step for the dimension
+    from `start`, each window ending a second before the next begins."""
+    step = isodate.parse_duration(SESSION_WINDOW_STEPS[dimension])
+    moment, last = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end).replace(hour=23, minute=59, second=59)
+    windows = []
+    while moment <= last:
+        following = moment + step
+        windows.append([str(moment), str(min(following - dt.timedelta(seconds=1), last))])
+        moment = following
+    return windows
 
 
 def startup_cpu_seconds() -> float:
@@ -238,9 +245,10 @@ def main(argv: list[str]) -> int:
     with Emulator(Account(extra_agents=300), Faults()) as api:
         cases = [
             (
-                f"{SESSION} half_hour, {three_years[0][:4]}..{three_years[1][:4]} in {len(year_windows(*three_years))} requests",
+                f"{SESSION} half_hour, {three_years[0][:4]}..{three_years[1][:4]} in "
+                f"{len(session_windows(*three_years, 'half_hour'))} requests",
                 SESSION,
-                year_windows(*three_years),
+                session_windows(*three_years, "half_hour"),
                 "half_hour",
                 {"streams": [SESSION], "start": three_years[0], "end": three_years[1], "dimension": "half_hour"},
             ),

@@ -90,9 +90,10 @@ PROCESS_NONCES = SentNonces()
 @dataclass
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
     """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`, and arms
-    its wall-clock deadline (deadline.py): the CDK calls this component before every attempt.
-    From each response's `Date` (`update_from_response`), a clock more than
-    `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off 7moor's is corrected for later timestamps.
+    its wall-clock deadline and body limit (deadline.py): the CDK calls this component before
+    every attempt. From each response's `Date`, read as its headers arrive
+    (`learn_server_clock`), a clock more than `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off
+    7moor's is corrected for later timestamps.
     """
 
     app_key: InterpolatedString | str
@@ -100,6 +101,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     attempt_deadline_seconds: float | None = None
+    attempt_floor_bytes_per_second: float | None = None
+    max_body_bytes: int | None = None
     clock: Callable[[], float] = field(default=time.time)
     nonces: SentNonces = field(default_factory=lambda: PROCESS_NONCES)
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
@@ -111,7 +114,15 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         self._secret_key = InterpolatedString.create(str(self.secret_key), parameters=parameters).eval(
             self.config, valid_types=(str,)
         )
-        self._deadline = AttemptDeadline(float(self.attempt_deadline_seconds)) if self.attempt_deadline_seconds else None
+        self._deadline = (
+            AttemptDeadline(
+                float(self.attempt_deadline_seconds),
+                float(self.attempt_floor_bytes_per_second) if self.attempt_floor_bytes_per_second else None,
+                int(self.max_body_bytes) if self.max_body_bytes else None,
+            )
+            if self.attempt_deadline_seconds
+            else None
+        )
         self._stream_name = parameters.get("name", "")
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()
@@ -127,8 +138,13 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
+        # First: a redirect's body is not read. Then the server's clock, before the deadline's
+        # hook reads the body: `Date` is compared with the clock when the headers arrive,
+        # however long the body then takes.
         if refuse_redirects not in request.hooks["response"]:
-            request.register_hook("response", refuse_redirects)  # first: a redirect's body is not read
+            request.register_hook("response", refuse_redirects)
+        if self.learn_server_clock not in request.hooks["response"]:
+            request.register_hook("response", self.learn_server_clock)
         if self._deadline is not None:
             self._deadline.begin(request.headers["m7-nonce"])
             if self._deadline not in request.hooks["response"]:
@@ -155,8 +171,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     def token(self) -> str:
         return self.get_auth_header()["m7-sign"]
 
-    def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
-        """Learn the server's clock from `Date` (the ResponseAwareAuthenticator protocol)."""
+    def learn_server_clock(self, response: requests.Response, **_: Any) -> None:
+        """The response hook that learns the server's clock from `Date`, as the headers arrive."""
         server_now = _parse_http_date(response.headers.get("Date"))
         if server_now is None:
             return

@@ -1,54 +1,198 @@
-"""A wall-clock deadline for each HTTP attempt: headers and body, however they trickle in.
+"""Each HTTP attempt's wall-clock deadline, which a body that keeps arriving moves on, and the
+largest reply read.
 
 Ours because `requests` bounds the connection and each socket read, not the whole answer: a
 server sending a byte a second never trips a read timeout. From the moment the request goes
 out (Python's audit event `http.client.send`, the only hook before the headers arrive), a
 timer shuts that connection's socket down at the deadline, ending any read blocked on it.
+An attempt is cut once it has run longer than `seconds + body bytes received /
+floor_bytes_per_second` (README, "Retry budget, per window"): a large body arriving at the
+floor rate or faster is read whole, one that stalls or trickles below it is cut. When the
+timer fires and bytes have arrived since it was armed, it is armed again for the time they
+earned.
+
 The authenticator arms each attempt (`AttemptDeadline.begin`), since the CDK calls it before
-every attempt; as a response hook, `AttemptDeadline` reads the body while the timer runs.
+every attempt; as a response hook, `AttemptDeadline` reads the body while the timer runs,
+once, as bytes, into `response.content` (never `response.text`: on a body without a charset,
+requests guesses one from the whole body), and fails the attempt with `ReplyTooLarge` past
+`max_body_bytes`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.models import CONTENT_CHUNK_SIZE
 
 
 class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):
-    """The answer did not arrive whole within the attempt's deadline."""
+    """The answer did not arrive whole within the attempt's deadline. `attempt_seconds`: how
+    long the attempt ran."""
+
+    def __init__(self, *args: Any, attempt_seconds: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempt_seconds = attempt_seconds
+
+
+class ReplyTooLarge(requests.RequestException):
+    """A reply whose body is larger than `max_body_bytes`: the attempt fails having read
+    `read_bytes` of it (the limit and at most one read of `CONTENT_CHUNK_SIZE` more), or none
+    when its Content-Length says so. `attempt_seconds`: how long the attempt ran."""
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        announced: int | None = None,
+        read_bytes: int = 0,
+        attempt_seconds: float = 0.0,
+        request: Any = None,
+    ) -> None:
+        size = f"the {limit:,} bytes ({limit / 2**20:g} MiB) this connector reads from one reply"
+        if announced is not None:
+            text = (
+                f"The reply announced a body of {announced:,} bytes (Content-Length), more than {size}, so the attempt "
+                f"failed without reading it."
+            )
+        else:
+            text = f"The reply's body was larger than {size}, so the attempt failed once it had read that much."
+        super().__init__(text, request=request)
+        self.limit = limit
+        self.announced = announced
+        self.read_bytes = read_bytes
+        self.attempt_seconds = attempt_seconds
+
+
+@dataclass(frozen=True)
+class AttemptDeadline:
+    """The rule: an attempt may run `seconds`, plus a second per `floor_bytes_per_second`
+    bytes of body received (None: a fixed deadline); a body larger than `max_body_bytes`
+    (None: any size) fails the attempt."""
+
+    seconds: float
+    floor_bytes_per_second: float | None = None
+    max_body_bytes: int | None = None
+
+    def allowed_seconds(self, received_bytes: int) -> float:
+        """How long an attempt may run once `received_bytes` of its body have arrived."""
+        if not self.floor_bytes_per_second:
+            return self.seconds
+        return self.seconds + received_bytes / self.floor_bytes_per_second
+
+    def begin(self, marker: str) -> None:
+        """Arms the deadline for the attempt this thread is about to send; `marker` is a text
+        only that request's headers carry (its nonce)."""
+        previous = getattr(_CURRENT, "attempt", None)
+        if previous is not None:
+            previous.finish()
+        _CURRENT.attempt = _Attempt(self, marker.encode())
+
+    def __call__(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
+        """The response hook: the body is read while the watchdog runs."""
+        attempt = getattr(_CURRENT, "attempt", None)
+        try:
+            if not send_kwargs.get("stream"):
+                self._read_body(response, attempt)
+        except requests.RequestException as error:
+            response.close()  # a half-read connection must not go back to the pool
+            if attempt is None or not attempt.expired:
+                # `iter_content` raises without the request, which names the stream's window
+                error.request = error.request or response.request
+                raise
+        finally:
+            if attempt is not None:
+                attempt.finish()
+        if attempt is not None and attempt.expired:
+            # Cut by the watchdog; a body that ends at the connection's close may look whole.
+            raise AttemptDeadlineExceeded(
+                self.describe_cut(attempt.cut_at_bytes), attempt_seconds=_seconds_run(attempt), request=response.request
+            )
+        return response
+
+    def describe_cut(self, received_bytes: int) -> str:
+        allowed = self.allowed_seconds(received_bytes)
+        if not self.floor_bytes_per_second:
+            return f"no complete answer within {allowed:.0f} s (the answer was still arriving)"
+        return (
+            f"no complete answer within {allowed:.0f} s ({received_bytes:,} bytes of the body read; an attempt gets "
+            f"{self.seconds:g} s and 1 s more per {self.floor_bytes_per_second:,.0f} bytes of body)"
+        )
+
+    def _read_body(self, response: requests.Response, attempt: _Attempt | None) -> None:
+        """The body into `response.content`, telling the watchdog how much has arrived."""
+        limit = self.max_body_bytes
+        announced = (response.headers.get("Content-Length") or "").strip()
+        if limit is not None and announced.isdigit() and int(announced) > limit:
+            raise ReplyTooLarge(limit, announced=int(announced), attempt_seconds=_seconds_run(attempt), request=response.request)
+        if response.raw is None:
+            return  # nothing to read: requests answers `content` without one
+        # One buffer that grows in place: its value is handed over without a second copy.
+        body = io.BytesIO()
+        # Progress is counted as requests hands the body over, CONTENT_CHUNK_SIZE (10 KiB) at a
+        # time: the bytes of a chunk not yet whole earn nothing yet.
+        for chunk in response.iter_content(CONTENT_CHUNK_SIZE):
+            body.write(chunk)
+            if attempt is not None:
+                attempt.received = body.tell()
+            if limit is not None and body.tell() > limit:
+                raise ReplyTooLarge(
+                    limit, read_bytes=body.tell(), attempt_seconds=_seconds_run(attempt), request=response.request
+                )
+        # Where requests keeps a body it has read: `content` returns it from now on.
+        response._content = body.getvalue()
 
 
 class _Attempt:
-    """One attempt's watchdog: started when the request goes out, stopped when the body is in."""
+    """One attempt's watchdog: started when the request goes out, moved on by the body's
+    progress, stopped when the body is in."""
 
-    def __init__(self, seconds: float, marker: bytes) -> None:
-        self.seconds = seconds
+    def __init__(self, rule: AttemptDeadline, marker: bytes) -> None:
+        self.rule = rule
         self.marker = marker
         self.expired = False
+        self.received = 0  # body bytes read so far, set by the thread that reads them
+        self.cut_at_bytes = 0
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._sock: socket.socket | None = None
+        self._sent_at: float | None = None
         self._done = False
 
     def sending_on(self, connection: Any) -> None:
         with self._lock:
             self._sock = getattr(connection, "sock", None)
             if self._timer is None and not self._done:
-                self._timer = threading.Timer(self.seconds, self._expire)
-                self._timer.daemon = True
-                self._timer.start()
+                self._sent_at = time.monotonic()
+                self._arm(self.rule.seconds)
+
+    def seconds_run(self) -> float:
+        return 0.0 if self._sent_at is None else time.monotonic() - self._sent_at
+
+    def _arm(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _expire(self) -> None:
         with self._lock:
             if self._done:
                 return
+            received = self.received
+            allowed = self.rule.allowed_seconds(received)
+            ran = self.seconds_run()
+            if ran < allowed:
+                self._arm(allowed - ran)  # bytes arrived since the timer was armed: the time they earned
+                return
             self.expired = True
+            self.cut_at_bytes = received
             sock = self._sock
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -62,6 +206,10 @@ class _Attempt:
 
 
 _CURRENT = threading.local()
+
+
+def _seconds_run(attempt: _Attempt | None) -> float:
+    return 0.0 if attempt is None else attempt.seconds_run()
 
 
 def _on_audit(event: str, args: tuple) -> None:
@@ -80,38 +228,3 @@ def expired_in_this_thread() -> bool:
     """The last attempt sent from this thread was cut at its deadline."""
     attempt = getattr(_CURRENT, "attempt", None)
     return bool(attempt is not None and attempt.expired)
-
-
-@dataclass(frozen=True)
-class AttemptDeadline:
-    seconds: float
-
-    def begin(self, marker: str) -> None:
-        """Arms the deadline for the attempt this thread is about to send; `marker` is a text
-        only that request's headers carry (its nonce)."""
-        previous = getattr(_CURRENT, "attempt", None)
-        if previous is not None:
-            previous.finish()
-        _CURRENT.attempt = _Attempt(self.seconds, marker.encode())
-
-    def __call__(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
-        """The response hook: the body is read while the watchdog runs."""
-        attempt = getattr(_CURRENT, "attempt", None)
-        try:
-            if not send_kwargs.get("stream"):
-                response.content  # noqa: B018 - reads and keeps the body
-        except requests.RequestException as error:
-            response.close()  # a half-read connection must not go back to the pool
-            if attempt is None or not attempt.expired:
-                # `iter_content` raises without the request, which names the stream's window
-                error.request = error.request or response.request
-                raise
-        finally:
-            if attempt is not None:
-                attempt.finish()
-        if attempt is not None and attempt.expired:
-            # Cut by the watchdog; a body that ends at the connection's close may look whole.
-            raise AttemptDeadlineExceeded(
-                f"no complete answer within {self.seconds:g} s (the answer was still arriving)", request=response.request
-            )
-        return response

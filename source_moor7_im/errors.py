@@ -35,7 +35,7 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_han
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from .deadline import AttemptDeadlineExceeded, expired_in_this_thread
+from .deadline import AttemptDeadlineExceeded, ReplyTooLarge, expired_in_this_thread
 from .messages import LOGGER, ReadStopped, ReportRefused, RetriesSpent, bounded_text, location
 from .records import BUCKET_LABEL
 from .replies import MALFORMED, REFUSED, REPORT, Reply, Window, read_reply
@@ -236,9 +236,12 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
         return wait
 
     def _attempt_seconds(self, response_or_exception: Any) -> float:
-        """How long the attempt that just failed took."""
+        """How long the attempt that just failed took (one cut by its deadline or its size can
+        run long past the read timeout: it says how long)."""
         if isinstance(response_or_exception, requests.Response):
             return response_or_exception.elapsed.total_seconds()
+        if isinstance(response_or_exception, (AttemptDeadlineExceeded, ReplyTooLarge)):
+            return response_or_exception.attempt_seconds
         if isinstance(response_or_exception, requests.ConnectTimeout):
             return self.connect_timeout_seconds
         if isinstance(response_or_exception, requests.ReadTimeout) or expired_in_this_thread():
@@ -324,6 +327,11 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
                     "API, set 'base_url' to the new address."
                 ),
             )
+        if isinstance(exception, ReplyTooLarge):
+            # Not the network's fault: retried like a truncated or non-JSON body.
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY, failure_type=FailureType.transient_error, error_message=str(exception)
+            )
         if does_not_resolve(exception):
             return ErrorResolution(
                 response_action=ResponseAction.FAIL,
@@ -398,7 +406,7 @@ _FAILURES_BY_WORDS = (
 def what_went_wrong(exception: Exception) -> str:
     """Which of the usual network failures this is."""
     if isinstance(exception, AttemptDeadlineExceeded):
-        return f"accepted the connection but sent no complete answer in time ({exception})"
+        return f"accepted the connection but sent {exception}"
     if expired_in_this_thread():
         return "accepted the connection but sent no complete answer in time (cut at the attempt's deadline)"
     kind = next((text for cls, text in _FAILURES_BY_TYPE if isinstance(exception, cls)), None)

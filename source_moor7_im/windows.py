@@ -6,8 +6,10 @@ lookback, stepping by a fixed ISO 8601 duration; it cannot align them to the cal
 buckets. `ValidateConfigAndPlanWindows` computes those bounds once per run into the config.
 Each window is `[start, start + step - 1 s]` from a bucket boundary (the range start is
 floored to one, a state cursor is one, the lookback is whole buckets), and the CDK starts
-the next one second later: no bucket split, no overlap, no gap, and a P1Y window stays
-under the API's one-year limit.
+the next one second later: no bucket split, no overlap, no gap, and no step is longer than
+P1Y, so every window stays under the API's one-year limit. A step in months keeps the time
+of day and moves the day of the month back where the month is shorter (isodate: 31 January
++ P1M = 29 February), so a window still starts on a day and ends where the next starts.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def parse_cursor(text: str) -> dt.datetime:
 
 # The derived bounds live under this config key; the manifest reads them from there.
 SYNC_WINDOWS_KEY = "_sync_windows"
+
+# The session report's window by dimension: sub-day buckets are read in windows of at most
+# 1,488 buckets (a month of half hours, two months of hours; about 0.7 MB from the emulator),
+# so that a reply is read within its attempt's deadline over a slow link; a year of days,
+# months or years is at most 366 rows.
+SESSION_WINDOW_STEPS = {"half_hour": "P1M", "hour": "P2M", "day": "P1Y", "month": "P1Y", "year": "P1Y"}
 
 
 def buckets_in(start: str, end: str, dimension: str) -> int:
@@ -96,7 +104,7 @@ def plan_windows(settings: SyncSettings, now: dt.datetime) -> Mapping[str, Mappi
         "dimension": plan(
             bucket_start(first_day, settings.dimension),
             session_end,
-            "P1Y",
+            SESSION_WINDOW_STEPS[settings.dimension],
             lookback_duration(settings.lookback_days, settings.dimension),
         ),
         "day": plan(first_day, range_end, "P1D", lookback_duration(settings.lookback_days, "day")),

@@ -11,13 +11,20 @@ from freezegun import freeze_time
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_moor7_im.buckets import bucket_start, next_bucket_start
-from source_moor7_im.windows import lookback_duration
+from source_moor7_im.windows import CURSOR_FORMAT, buckets_in, lookback_duration
 
 from .builders import ConfigBuilder
 from .windows_helper import fmt, requested_windows
 
 NOW = "2024-09-10 12:00:00"  # UTC; 20:00:00 in Asia/Shanghai
 ONE_SECOND = dt.timedelta(seconds=1)
+
+
+# The fewest and most days a window of each dimension spans (the last window of a range
+# may be shorter): a month, two months, or a year from any day.
+WINDOW_DAYS = {"half_hour": (28, 31), "hour": (59, 62), "day": (365, 366), "month": (365, 366), "year": (365, 366)}
+# The most buckets one sub-day reply holds: 31 days of half hours, 62 days of hours.
+MAX_SUB_DAY_BUCKETS = 1488
 
 
 def _one_year_later(moment: dt.datetime) -> dt.datetime:
@@ -60,6 +67,70 @@ def test_session_window_from_a_leap_day_stays_under_one_year() -> None:
     with freeze_time("2025-06-01 00:00:00"):
         windows = fmt(requested_windows(config, "session_time"))
     assert windows == [("2024-02-29 00:00:00", "2025-02-27 23:59:59"), ("2025-02-28 00:00:00", "2025-06-01 08:00:00")]
+
+
+@freeze_time(NOW)
+def test_sub_day_session_windows_are_a_month_of_half_hours_or_two_months_of_hours() -> None:
+    config = ConfigBuilder().with_start_date("2024-01-01").with_end_date("2024-04-15").with_values(dimension="half_hour").build()
+    assert fmt(requested_windows(config, "session_time")) == [
+        ("2024-01-01 00:00:00", "2024-01-31 23:59:59"),
+        ("2024-02-01 00:00:00", "2024-02-29 23:59:59"),
+        ("2024-03-01 00:00:00", "2024-03-31 23:59:59"),
+        ("2024-04-01 00:00:00", "2024-04-15 23:59:59"),
+    ]
+    config = ConfigBuilder().with_start_date("2024-01-01").with_end_date("2024-06-15").with_values(dimension="hour").build()
+    assert fmt(requested_windows(config, "session_time")) == [
+        ("2024-01-01 00:00:00", "2024-02-29 23:59:59"),
+        ("2024-03-01 00:00:00", "2024-04-30 23:59:59"),
+        ("2024-05-01 00:00:00", "2024-06-15 23:59:59"),
+    ]
+
+
+@freeze_time(NOW)
+@pytest.mark.parametrize(
+    ("dimension", "start_date", "expected"),
+    [
+        # 31 January + P1M is 29 February (a leap year): the windows go on from the 29th
+        (
+            "half_hour",
+            "2024-01-31",
+            [
+                ("2024-01-31 00:00:00", "2024-02-28 23:59:59"),
+                ("2024-02-29 00:00:00", "2024-03-28 23:59:59"),
+                ("2024-03-29 00:00:00", "2024-04-28 23:59:59"),
+                ("2024-04-29 00:00:00", "2024-05-10 23:59:59"),
+            ],
+        ),
+        (
+            "half_hour",
+            "2023-01-30",
+            [
+                ("2023-01-30 00:00:00", "2023-02-27 23:59:59"),
+                ("2023-02-28 00:00:00", "2023-03-27 23:59:59"),
+                ("2023-03-28 00:00:00", "2023-04-27 23:59:59"),
+                ("2023-04-28 00:00:00", "2023-05-10 23:59:59"),
+            ],
+        ),
+        # 29 December + P2M is 28 February (not a leap year)
+        (
+            "hour",
+            "2022-12-29",
+            [
+                ("2022-12-29 00:00:00", "2023-02-27 23:59:59"),
+                ("2023-02-28 00:00:00", "2023-04-27 23:59:59"),
+                ("2023-04-28 00:00:00", "2023-05-10 23:59:59"),
+            ],
+        ),
+    ],
+)
+def test_month_steps_from_the_29th_to_the_31st_move_to_a_shorter_months_last_day_without_a_gap(
+    dimension: str, start_date: str, expected: list[tuple[str, str]]
+) -> None:
+    end_date = expected[-1][1][:10]
+    config = ConfigBuilder().with_start_date(start_date).with_end_date(end_date).with_values(dimension=dimension).build()
+    windows = requested_windows(config, "session_time")
+    assert fmt(windows) == expected
+    assert_valid_windows(windows, dimension, windows[0][0], windows[-1][1])
 
 
 @freeze_time(NOW)
@@ -131,8 +202,14 @@ def test_session_windows_cover_the_range_in_whole_buckets(dimension: str, start_
     if end_date is not None and dimension in ("month", "year"):
         last = min(next_bucket_start(last, dimension) - ONE_SECOND, now_local)
     assert_valid_windows(windows, dimension, first, last)
-    years = (last - first).days / 365.25
-    assert len(windows) <= int(years) + 2, "more requests than a year-per-window plan needs"
+    shortest, longest = WINDOW_DAYS[dimension]
+    for start, end in windows[:-1]:
+        assert shortest <= (end + ONE_SECOND - start).days <= longest, f"window {start} .. {end} is not its dimension's step"
+    assert (windows[-1][1] - windows[-1][0]).days < longest
+    if dimension in ("half_hour", "hour"):
+        local = dt.timezone(dt.timedelta(hours=8))
+        counts = [buckets_in(*(m.replace(tzinfo=local).strftime(CURSOR_FORMAT) for m in w), dimension) for w in windows]
+        assert max(counts) <= MAX_SUB_DAY_BUCKETS, "a sub-day reply holds at most a month of half hours"
 
 
 @freeze_time(NOW)

@@ -1,4 +1,5 @@
-"""python -m moor7_emulator --port 8765 [--fault-rate 0.1] [--latency-ms 50] [--clock-offset 480]"""
+"""python -m moor7_emulator --port 8765 [--fault-rate 0.1] [--latency-ms 50] [--clock-offset 480]
+[--body-bytes-per-second 60000] [--script huge_body,ok]"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import sys
 
 from .account import Account
-from .server import FAULT_KINDS, Emulator, Faults
+from .server import FAULT_KINDS, SCRIPT_ONLY_FAULTS, Emulator, Faults
 
 
 def main(argv: list) -> int:
@@ -19,6 +20,14 @@ def main(argv: list) -> int:
     parser.add_argument("--faults", default=",".join(FAULT_KINDS), help=f"fault kinds to draw from: {', '.join(FAULT_KINDS)}")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     parser.add_argument("--clock-offset", type=float, default=0.0, help="seconds the server's clock is ahead")
+    parser.add_argument(
+        "--body-bytes-per-second", type=float, default=0.0, help="send every answer's body at this rate (a slow link)"
+    )
+    parser.add_argument(
+        "--script",
+        default="",
+        help=f"faults for the first requests, in order ('ok' for none), e.g. huge_body,ok; also: {', '.join(SCRIPT_ONLY_FAULTS)}",
+    )
     parser.add_argument("--error-style", choices=("http", "envelope"), default="http")
     parser.add_argument("--extra-agents", type=int, default=0, help="agents beyond the six named ones")
     parser.add_argument("--print-config", action="store_true", help="print a connector config for this server and exit")
@@ -39,6 +48,8 @@ def main(argv: list) -> int:
         )
         return 0
     faults = Faults(
+        script=[kind for kind in args.script.split(",") if kind],
+        body_bytes_per_second=args.body_bytes_per_second,
         rate=args.fault_rate,
         kinds=tuple(args.faults.split(",")),
         latency_seconds=args.latency_ms / 1000,

@@ -17,6 +17,7 @@ import hmac
 import json
 import random
 import re
+import select
 import socket
 import threading
 import time
@@ -50,9 +51,11 @@ FAULT_KINDS = (
 )
 TRANSIENT_FAULTS = FAULT_KINDS
 # Scripted only (not drawn at random): a 401 "replayed request", as 7moor answers a reused nonce;
-# successful envelopes without a report in the documented shape; and an answer whose body
-# trickles in a byte a second behind a Content-Length of 100 MB; and one cut off after 100 of
-# the 1,000 bytes its Content-Length promises.
+# successful envelopes without a report in the documented shape; an answer whose body
+# trickles in a byte a second behind a Content-Length of 1 MB; one that sends the first
+# `stall_after_bytes` of the 1 MB its Content-Length promises and then nothing; one cut off
+# after 100 of the 1,000 bytes its Content-Length promises; and a 200 MB binary body (chunked,
+# so no Content-Length warns the client), as a misconfigured gateway might send.
 MALFORMED_SUCCESSES = {
     "success_no_data": {"success": True, "code": "200", "message": "requestSuccess"},
     "success_data_null": {"success": True, "code": "200", "message": "requestSuccess", "data": None},
@@ -66,7 +69,12 @@ MALFORMED_SUCCESSES = {
 # message names no setting.
 REPORT_FAULTS = ("success_503", "success_404", "stray_row", "null_row")
 STRAY_LABEL = "2099-12-31"
-SCRIPT_ONLY_FAULTS = ("replay", "trickle", "cut_body", "bad_request", *MALFORMED_SUCCESSES, *REPORT_FAULTS)
+SCRIPT_ONLY_FAULTS = ("replay", "trickle", "stall", "cut_body", "huge_body", "bad_request", *MALFORMED_SUCCESSES, *REPORT_FAULTS)
+# What the slow faults promise or send.
+TRICKLE_CONTENT_LENGTH = 1_000_000
+HUGE_BODY_BYTES = 200_000_000
+# The huge body is this block over and over (seeded, so runs repeat), never built whole.
+_HUGE_BLOCK = random.Random(20).randbytes(1 << 16)
 FAULT_STATUS = {
     "replay": 401,
     "http_429": 429,
@@ -95,6 +103,7 @@ class LoggedRequest:
     outcome: str  # "ok", a fault kind, or the rejection's reason
     received_at: float = 0.0  # time.perf_counter() when the request arrived
     answered_at: float = 0.0  # and when its answer was sent
+    body_bytes: int = 0  # body bytes written (the last piece perhaps in part) before the answer ended or the client hung up
 
 
 @dataclass
@@ -119,8 +128,15 @@ class Faults:
     forbidden_message: str = "无权限访问该接口"
     # Retry-After as an HTTP date (retry_after_seconds ahead) instead of a number of seconds.
     retry_after_as_date: bool = False
-    # How long a "trickle" answer goes on at most (a byte a second) before the server gives up.
+    # How long a "trickle" answer (a byte a second) or a "stall" goes on at most before the
+    # server gives up.
     trickle_seconds: float = 600.0
+    # The body bytes a "stall" answer sends before it goes silent.
+    stall_after_bytes: int = 480_000
+    # Every answer's body goes out at this many bytes a second (0: at once), a tenth of a
+    # second's worth at a time: a slow link. The pauses are `time.sleep`, which a test can
+    # make virtual.
+    body_bytes_per_second: float = 0.0
     # Characters appended to `padded_field` ("message" or "code") of every error envelope: a
     # server that says too much.
     message_padding: int = 0
@@ -289,6 +305,8 @@ def _handler_for(emulator: Emulator) -> type:
         # second waits for the client's delayed ACK (40 ms on Linux) on every request, which
         # a real gateway does not do and which would swamp any latency figure.
         disable_nagle_algorithm = True
+        # The request being answered, whose `body_bytes` the body writes count.
+        _entry: LoggedRequest | None = None
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log is the record
             pass
@@ -319,6 +337,7 @@ def _handler_for(emulator: Emulator) -> type:
             )
             # Logged before any answer is sent, so a client that has its answer sees the entry.
             emulator._record(entry)
+            self._entry = entry
             if emulator.faults.latency_seconds:
                 time.sleep(emulator.faults.latency_seconds)
             if emulator.faults.redirect_to:
@@ -421,6 +440,12 @@ def _handler_for(emulator: Emulator) -> type:
             if fault == "trickle":
                 self._trickle()
                 return 200
+            if fault == "stall":
+                self._stall()
+                return 200
+            if fault == "huge_body":
+                self._huge_body()
+                return 200
             if fault == "cut_body":
                 self.send_response_only(200)
                 self.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -472,11 +497,11 @@ def _handler_for(emulator: Emulator) -> type:
             raise ValueError(f"unknown fault {fault!r}")
 
         def _trickle(self) -> None:
-            """Headers promising 100 MB, then a byte a second until the client goes away or
+            """Headers promising 1 MB, then a byte a second until the client goes away or
             `trickle_seconds` have passed."""
             self.send_response_only(200)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(100_000_000))
+            self.send_header("Content-Length", str(TRICKLE_CONTENT_LENGTH))
             self.end_headers()
             self.close_connection = True
             ends_at = time.monotonic() + emulator.faults.trickle_seconds
@@ -489,6 +514,69 @@ def _handler_for(emulator: Emulator) -> type:
                     self.wfile.flush()
             except OSError:  # the client hung up
                 pass
+
+        def _stall(self) -> None:
+            """Headers promising 1 MB, the first `stall_after_bytes` of it (paced as every body
+            is), then silence until the client hangs up or `trickle_seconds` have passed."""
+            self.send_response_only(200)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(TRICKLE_CONTENT_LENGTH))
+            self.end_headers()
+            self.close_connection = True
+            sent = min(emulator.faults.stall_after_bytes, TRICKLE_CONTENT_LENGTH - 1)
+            if not self._write_body(b"{" + b" " * (sent - 1)):
+                return
+            ends_at = time.monotonic() + emulator.faults.trickle_seconds
+            while time.monotonic() < ends_at and not self._client_hung_up(within=0.005):
+                time.sleep(1.0)
+
+        def _client_hung_up(self, within: float) -> bool:
+            """The client closed or shut down its end within `within` seconds of real time (it
+            sends nothing while it waits for an answer). The wait is real even on the tests'
+            virtual clock: it gives the client the moment it needs to read what it was sent
+            before a virtual second passes."""
+            try:
+                readable, _, _ = select.select([self.connection], [], [], within)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+
+        def _huge_body(self) -> None:
+            """HTTP 200 with a `HUGE_BODY_BYTES` binary body in chunked encoding, written one
+            block at a time until it ends or the client hangs up."""
+            self.send_response_only(200)
+            if emulator.faults.send_date_header:
+                self.send_header("Date", self.date_time_string())
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            left = HUGE_BODY_BYTES
+            while left > 0:
+                block = _HUGE_BLOCK[:left]
+                if not self._write_body(b"%x\r\n%b\r\n" % (len(block), block)):
+                    return
+                left -= len(block)
+            self._write_body(b"0\r\n\r\n")
+
+        def _write_body(self, payload: bytes) -> bool:
+            """Writes a body (or part of one), paced at `body_bytes_per_second` when it is set;
+            False if the client hung up meanwhile."""
+            rate = emulator.faults.body_bytes_per_second
+            step = max(1, int(rate / 10)) if rate else len(payload) or 1
+            view = memoryview(payload)
+            try:
+                for offset in range(0, len(payload), step):
+                    piece = view[offset : offset + step]
+                    if rate:
+                        time.sleep(len(piece) / rate)  # the piece arrives when a link of that rate delivers it
+                    if self._entry is not None:  # counted first: a client that has the body sees it counted
+                        self._entry.body_bytes += len(piece)
+                    self.wfile.write(piece)
+            except OSError:  # the client hung up
+                self.close_connection = True
+                return False
+            return True
 
         def _send_json(self, status: int, payload: dict[str, Any], extra_headers: dict[str, str] | None = None) -> None:
             if payload.get("success") is False and emulator.faults.message_padding:
@@ -514,6 +602,6 @@ def _handler_for(emulator: Emulator) -> type:
             for name, value in (extra_headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self._write_body(payload)
 
     return Handler
