@@ -203,6 +203,20 @@ def test_the_retry_figures_the_spec_text_states_are_the_error_handlers() -> None
     assert f"ends within {generate_docs.outage_bound_seconds() / 60:g} minutes" in description
 
 
+def test_the_spec_says_where_the_docs_page_is_read_until_airbyte_publishes_it() -> None:
+    # documentationUrl follows Airbyte's convention: docs.airbyte.com shows the page only once
+    # Airbyte's catalog publishes the connector. The form's text says where it is until then.
+    from source_moor7_im.settings import manifest
+
+    url = manifest()["spec"]["documentation_url"]
+    page = "docs/integrations/sources/moor7-im.md"
+    description = " ".join(SPEC["description"].split())
+    assert url in description
+    assert page in description
+    assert "until then" in description
+    assert page in " ".join(PROPERTIES["app_key"]["description"].split()), "beside the first field of the form"
+
+
 def test_the_spec_title_is_the_connector_name_in_metadata() -> None:
     from pathlib import Path
 
