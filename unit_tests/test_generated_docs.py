@@ -41,6 +41,14 @@ def test_every_generated_span_in_readme_and_docs_matches_its_source() -> None:
     assert generate_docs.stale_documents() == []
 
 
+def test_readme_and_the_docs_pages_take_the_retry_figures_from_the_manifest() -> None:
+    # The figures a user meets most are spans, not hand copies.
+    for page in ("README.md", "docs/integrations/sources/moor7-im.md", "docs/design/retries-and-deadlines.md"):
+        text = (ROOT / page).read_text(encoding="utf-8")
+        assert f"<!-- manifest:{BUDGET} -->" in text, page
+        assert "<!-- derived:outage_bound_seconds|minutes -->" in text, page
+
+
 def test_a_changed_manifest_figure_changes_its_spans(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(generate_docs, "manifest", lambda: _with(BUDGET, 300))
     text = (
