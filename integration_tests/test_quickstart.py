@@ -1,9 +1,13 @@
 """The README's first command with a config after the demo: the account's sync lands in a
-database of its own, reads its whole range, and leaves the demo's database alone."""
+database of its own, reads its whole range, and leaves the demo's database alone; what the
+demo prints, the files it writes and the SQL the docs give are as README and docs/ show them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +44,16 @@ def quickstart(data_dir: Path, *args: str) -> str:
     return completed.stdout
 
 
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+RECORDS_PAGE = (ROOT / "docs" / "design" / "records.md").read_text(encoding="utf-8")
+
+
+def readme_sample_output() -> list[str]:
+    """The lines of the quick start's output that README shows, from its first line."""
+    block = README[README.index("```\n==> no config given") + 4 :]
+    return block[: block.index("```")].splitlines()
+
+
 def db_names(data_dir: Path) -> list[str]:
     return sorted(path.name for path in data_dir.glob("*.duckdb"))
 
@@ -51,10 +65,13 @@ def rows_per_stream(db: Path) -> dict:
 
 @pytest.mark.runs_long(45)
 def test_a_config_after_the_demo_loads_its_full_range_into_its_own_database(tmp_path: Path) -> None:
-    quickstart(tmp_path)
+    printed_demo = quickstart(tmp_path)
     (demo_name,) = db_names(tmp_path)
     demo_db = tmp_path / demo_name
     demo_rows = rows_per_stream(demo_db)
+    assert f".quickstart/{demo_name}" in README, "README names the demo's database"
+    check_the_demo_output_is_as_readme_shows_it(printed_demo, demo_db)
+    check_the_sql_of_the_records_page_runs_on_the_demo(demo_db)
 
     account = Account(app_key="3000777", secret_key="second-account-secret-1")
     with Emulator(account, Faults()) as api:
@@ -71,11 +88,41 @@ def test_a_config_after_the_demo_loads_its_full_range_into_its_own_database(tmp_
 
     (own_name,) = set(db_names(tmp_path)) - {demo_name}
     own_db = tmp_path / own_name
-    assert account.app_key in own_name, own_name
+    host = api.url.split("://", 1)[1]
+    assert own_name == f"moor7_{account.app_key}-{re.sub(r'[^A-Za-z0-9]+', '-', host)}.duckdb", "README's naming rule"
     assert f"into {own_db}" in printed, "the quick start says where the account's data went"
     truth = ground_truth(account, "2024-01-01", "2024-01-31")
     assert rows_per_stream(own_db) == {stream: len(truth[stream]) for stream in STREAMS}, "the whole range, not the demo's tail"
     assert rows_per_stream(demo_db) == demo_rows, "the demo's database is untouched"
+
+
+def check_the_demo_output_is_as_readme_shows_it(printed: str, demo_db: Path) -> None:
+    """Each line README shows is a line the demo prints, in the same order, up to the figures
+    that change with the date and the machine (rows, dates, paths, the port)."""
+    lines = printed.splitlines()
+    shown = [line for line in readme_sample_output() if line not in ("...", "")]
+    at = 0
+    for line in shown:
+        words = re.split(r"\d[\d:-]*|/path/to/\S*?(?=[\s',]|$)|…", line)
+        fixed = [word for word in words if word.strip(" .,'")]
+        pattern = ".*?".join(re.escape(word) for word in fixed) + ".*"
+        found = next((i for i in range(at, len(lines)) if re.fullmatch(pattern, lines[i])), None)
+        assert found is not None, f"README shows {line!r}; the demo printed:\n{printed}"
+        at = found + 1
+    # The range README states: from the first day of the month three months back.
+    start = runpy.run_path(str(SCRIPT))["demo_start"](dt.datetime.now(dt.UTC).date())
+    assert f"from {start.isoformat()} to now" in printed
+    assert f"into {demo_db}" in printed
+
+
+def check_the_sql_of_the_records_page_runs_on_the_demo(demo_db: Path) -> None:
+    """The query docs/design/records.md gives, with PyAirbyte's column names as it says."""
+    block = RECORDS_PAGE[RECORDS_PAGE.index("```sql\n") + 7 :]
+    sql = block[: block.index("```")]
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        rows = con.sql(sql).fetchall()
+    assert rows
+    assert all(label for _, _, label, _ in rows), "every row gets the column's label"
 
 
 @pytest.mark.runs_long(11)

@@ -2,11 +2,12 @@
 """Sync 7moor IM reports into a local DuckDB database with PyAirbyte.
 
 Without a config, the embedded default runs: the project's 7moor emulator starts on a free
-local port and the sync covers the last three months of its account, into
-`.quickstart/moor7_demo.duckdb`. With a config file (an argument, or MOOR7_CONFIG), the sync
-reads that real account into a database of its own, named after its app key and host, so
-that neither the demo's rows nor its saved state (PyAirbyte keeps it in the database) mix
-with the account's, and a second account gets a second database.
+local port and the sync covers its account from the first day of the month three months back
+up to now, into `.quickstart/moor7_demo.duckdb`. With a config file (an argument, or
+MOOR7_CONFIG), the sync reads that real account into a database of its own, named after its
+app key and host (`moor7_<app key>-<host>.duckdb`), so that neither the demo's rows nor its
+saved state (PyAirbyte keeps it in the database) mix with the account's, and a second account
+gets a second database.
 """
 
 from __future__ import annotations
@@ -29,18 +30,28 @@ from source_moor7_im.settings import DEFAULT_BASE_URL, report_table
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / ".quickstart"
 DEMO_DB_NAME = "moor7_demo.duckdb"
+# The file of an account's database: its app key and API host (with the port), each run of
+# characters other than letters and digits written as "-".
+ACCOUNT_DB_PATTERN = "moor7_<app key>-<host>.duckdb"
+# The demo syncs from the first day of the month this many months back.
+DEMO_MONTHS_BACK = 3
 
 
 def account_db_name(config: Mapping[str, Any]) -> str:
-    """`moor7_<app key>_<host>.duckdb`: one database per account, never the demo's."""
+    """ACCOUNT_DB_PATTERN for this config: one database per account, never the demo's."""
     host = urlsplit(str(config.get("base_url") or DEFAULT_BASE_URL)).netloc or "7moor"
     words = re.sub(r"[^A-Za-z0-9]+", "-", f"{config.get('app_key', 'account')}_{host}").strip("-")
     return f"moor7_{words}.duckdb"
 
 
+def demo_start(today: dt.date) -> dt.date:
+    """The first day of the month DEMO_MONTHS_BACK months before `today`'s month."""
+    month = today.year * 12 + today.month - 1 - DEMO_MONTHS_BACK
+    return dt.date(month // 12, month % 12 + 1, 1)
+
+
 def _emulator_config(base_url: str, account: Any) -> dict[str, Any]:
-    today = dt.datetime.now(dt.UTC).date()
-    first = (today.replace(day=1) - dt.timedelta(days=62)).replace(day=1)
+    first = demo_start(dt.datetime.now(dt.UTC).date())
     return {
         "app_key": account.app_key,
         "secret_key": account.secret_key,
@@ -79,8 +90,7 @@ def main(argv: list) -> int:
     )
     parser.add_argument(
         "--db",
-        help=f"DuckDB file (default: .quickstart/{DEMO_DB_NAME} for the demo, .quickstart/moor7_<app key>_<host>.duckdb "
-        "for a config)",
+        help=f"DuckDB file (default: .quickstart/{DEMO_DB_NAME} for the demo, .quickstart/{ACCOUNT_DB_PATTERN} for a config)",
     )
     args = parser.parse_args(argv)
 

@@ -2,8 +2,8 @@
 
 Each test states one check's rule, read from the check's source, against this repository
 as the connector's code directory. The checks that need Airbyte's infrastructure (Docker
-Hub, the GitHub API, the registry's usage data, link fetching) are listed in README.md
-("Airbyte's connector QA") and are not imitated here; test_metadata.py covers the
+Hub, the GitHub API, the registry's usage data, link fetching) are listed in
+docs/design/packaging-and-qa.md and are not imitated here; test_metadata.py covers the
 metadata model itself. This connector is `low-code` in connectors_qa's terms: a
 pyproject.toml, and a manifest inside the `source_moor7_im` package."""
 
@@ -298,9 +298,221 @@ def test_check_changelog_entry() -> None:
 
 
 def test_documentation_content_checks_apply_from_sl_300_only() -> None:
-    # CheckDocumentationLinks, ...HeadersOrder, ...Prerequisites and the section checks run
-    # for sources with ab_internal.sl >= 300; this one is at 100 (README.md lists them).
+    # CheckDocumentationLinks, ...HeadersOrder, ...Prerequisites and the section checks run in
+    # Airbyte's QA for sources with ab_internal.sl >= 300; this one is at 100. The page passes
+    # the offline ones all the same: the tests below state them.
     assert METADATA["ab_internal"]["sl"] < 300
+
+
+# The docs page as the content checks read it (models.py, helpers.py): a CommonMark parse; the
+# headings of levels 1 to 4 in order, each named by the text of its first inline part; a
+# section is the lines between its heading and the next heading, and a heading that appears
+# twice has two sections. The template (templates/template.md.j2) rendered with the
+# connector's name from metadata.yaml gives the expected headings; the check skips a template
+# heading the rules do not require when the page lacks it, and a slot written "{ Connector-
+# specific features }" takes any run of headings that are not the template's own.
+CONNECTOR_NAME = METADATA["name"]
+CONNECTOR_SPECIFIC = "{ Connector-specific features }"
+TEMPLATE_HEADINGS = [
+    CONNECTOR_NAME,
+    "Prerequisites",
+    "Setup guide",
+    f"Set up {CONNECTOR_NAME}",
+    "For Airbyte Cloud:",
+    "For Airbyte Open Source:",
+    CONNECTOR_SPECIFIC,
+    f"Set up the {CONNECTOR_NAME} connector in Airbyte",
+    "For Airbyte Cloud:",
+    "For Airbyte Open Source:",
+    CONNECTOR_SPECIFIC,
+    "Supported sync modes",
+    "Supported Streams",
+    CONNECTOR_SPECIFIC,
+    "Performance considerations",
+    "Data type map",
+    "Limitations & Troubleshooting",
+    CONNECTOR_SPECIFIC,
+    "Tutorials",
+    "Changelog",
+]
+NOT_REQUIRED_HEADINGS = {
+    f"Set up the {CONNECTOR_NAME} connector in Airbyte",
+    "For Airbyte Cloud:",
+    "For Airbyte Open Source:",
+    CONNECTOR_SPECIFIC,
+    "Performance considerations",
+    "Data type map",
+    "Limitations & Troubleshooting",
+    "Tutorials",
+}
+# What the section checks expect at the start of a section: the template's text under that
+# heading (for the two "For Airbyte ..." headings, the second one, under the Airbyte setup).
+MAIN_SECTION = (
+    "\n<HideInUI>\n\nThis page contains the setup guide and reference information for the "
+    f"[{CONNECTOR_NAME}]({{docs_link}}) source connector.\n\n</HideInUI>\n\n"
+)
+CLOUD_STEPS = (
+    "\n1. [Log into your Airbyte Cloud](https://cloud.airbyte.com/workspaces) account.\n"
+    "2. Click Sources and then click + New source.\n"
+    f"3. On the Set up the source page, select {CONNECTOR_NAME} from the Source type dropdown.\n"
+    f"4. Enter a name for the {CONNECTOR_NAME} connector.\n"
+)
+OPEN_SOURCE_STEPS = "\n1. Navigate to the Airbyte Open Source dashboard.\n"
+SYNC_MODES_INTRO = (
+    f"\nThe {CONNECTOR_NAME} source connector supports the following "
+    "[sync modes](https://docs.airbyte.com/cloud/core-concepts/#connection-sync-modes):\n\n"
+)
+CHANGELOG_START = "<details>\n  <summary>Expand to review</summary>\n</details>"
+# Spec fields whose presence asks the Prerequisites for a word about credentials instead.
+CREDENTIAL_FIELDS = {"credentials", "client_id", "client_secret", "access_token", "refresh_token", "authorization"}
+CREDENTIAL_WORDS = ("account", "auth", "credentials", "access", "client")
+
+
+def _parse(text: str) -> list:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").parse(text)
+
+
+def page_headings(text: str, levels: tuple[str, ...] = ("h1", "h2", "h3", "h4")) -> list[tuple[str, int]]:
+    """(name, line after the heading) of each heading, in order."""
+    tokens = _parse(text)
+    return [
+        (tokens[index + 1].children[0].content, token.map[1])
+        for index, token in enumerate(tokens)
+        if token.type == "heading_open" and token.tag in levels
+    ]
+
+
+def page_sections(text: str, name: str) -> list[str]:
+    """The text under each heading called `name`, up to the next heading of any level."""
+    lines = text.splitlines(keepends=True)
+    every = page_headings(text, ("h1", "h2", "h3", "h4", "h5", "h6"))
+    sections = []
+    for index, (heading, after) in enumerate(every):
+        if heading == name:
+            end = every[index + 1][1] - 1 if index + 1 < len(every) else len(lines)
+            sections.append("".join(lines[after:end]))
+    return sections
+
+
+def heading_order_error(headings: list[str]) -> str | None:
+    """CheckDocumentationHeadersOrder's rule: None when the headings follow the template."""
+    at, expected_at = 0, 0
+    while at < len(headings) and expected_at < len(TEMPLATE_HEADINGS):
+        heading, expected = headings[at], TEMPLATE_HEADINGS[expected_at]
+        if expected == CONNECTOR_SPECIFIC:
+            if heading in TEMPLATE_HEADINGS:
+                expected_at += 1  # the template's own heading closes the free slot
+            else:
+                at += 1  # a heading of the connector's own, welcome here
+        elif heading == expected:
+            at, expected_at = at + 1, expected_at + 1
+        elif expected in NOT_REQUIRED_HEADINGS:
+            expected_at += 1
+        else:
+            return f"heading {heading!r} where the template has {expected!r}"
+    if expected_at != len(TEMPLATE_HEADINGS):
+        return f"the page ends before the template's {TEMPLATE_HEADINGS[expected_at:]}"
+    return None
+
+
+def changelog_blocks(section: str) -> str:
+    """The changelog section as CheckChangelogSectionContent compares it: its top-level blocks
+    in order, each without trailing whitespace, an HTML block by its lines and any other block
+    (the table, a paragraph in CommonMark) as nothing."""
+    tokens = [token for token in _parse(section) if token.level == 0 and not token.type.endswith("_close")]
+    parts = []
+    for token in tokens:
+        content = token.content.rstrip() if token.type in ("html_block", "fence", "code_block") else ""
+        parts.extend(line + "\n" for line in content.split("\n")) if "\n" in content else parts.append(content)
+    return "".join(parts)
+
+
+DOCS_TEXT = DOCS_PAGE.read_text(encoding="utf-8")
+
+
+def test_check_documentation_headers_order() -> None:
+    assert heading_order_error([name for name, _ in page_headings(DOCS_TEXT)]) is None
+
+
+def test_the_docs_page_has_every_heading_of_the_template_but_tutorials() -> None:
+    headings = [name for name, _ in page_headings(DOCS_TEXT)]
+    for heading in TEMPLATE_HEADINGS:
+        if heading not in (CONNECTOR_SPECIFIC, "Tutorials"):
+            assert heading in headings, heading
+    assert headings[0] == CONNECTOR_NAME
+
+
+def _without(headings: list[str], name: str) -> list[str]:
+    return [heading for heading in headings if heading != name]
+
+
+def _with_before(headings: list[str], name: str, before: str) -> list[str]:
+    at = headings.index(before)
+    return [*headings[:at], name, *headings[at:]]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: _without(h, "Supported Streams"),
+        lambda h: _with_before(_without(h, "Supported Streams"), "Supported Streams", "Supported sync modes"),
+        lambda h: _with_before(h, "First sync", "Data type map"),
+        lambda h: _with_before(h, "Keys", "Setup guide"),
+        lambda h: _without(h, "Changelog"),
+        lambda h: ["7moor IM reports", *h[1:]],
+    ],
+    ids=[
+        "a required heading missing",
+        "two headings swapped",
+        "own heading where none is free",
+        "own heading before Setup guide",
+        "no changelog",
+        "another name",
+    ],
+)
+def test_the_heading_order_rule_refuses_what_the_check_refuses(change) -> None:
+    headings = [name for name, _ in page_headings(DOCS_TEXT)]
+    assert heading_order_error(change(headings)) is not None
+
+
+def test_check_source_section_content() -> None:
+    (main,) = page_sections(DOCS_TEXT, CONNECTOR_NAME)
+    assert MAIN_SECTION in re.sub(r"https?://[^\s)]+", "{docs_link}", main)
+
+
+@pytest.mark.parametrize(
+    ("heading", "expected"),
+    [
+        ("For Airbyte Cloud:", CLOUD_STEPS),
+        ("For Airbyte Open Source:", OPEN_SOURCE_STEPS),
+        ("Supported sync modes", SYNC_MODES_INTRO),
+    ],
+)
+def test_check_section_content(heading: str, expected: str) -> None:
+    sections = page_sections(DOCS_TEXT, heading)
+    assert sections, f"no {heading!r} section"
+    assert expected in [section[: len(expected)] for section in sections], sections
+
+
+def test_check_changelog_section_content() -> None:
+    (changelog,) = page_sections(DOCS_TEXT, "Changelog")
+    assert changelog_blocks(changelog)[: len(CHANGELOG_START)] == CHANGELOG_START
+    assert changelog_blocks("\n| Version |\n| :-- |\n") != CHANGELOG_START, "a table alone is no <details> block"
+
+
+def test_check_prerequisites_section_describes_required_fields_from_spec() -> None:
+    spec = yaml.safe_load((ROOT / "source_moor7_im" / "manifest.yaml").read_text(encoding="utf-8"))["spec"]
+    spec = spec["connection_specification"]
+    (prerequisites,) = page_sections(DOCS_TEXT, "Prerequisites")
+    text = prerequisites.lower()
+    required = [name for name in spec["required"] if name not in CREDENTIAL_FIELDS]
+    assert required == ["app_key", "secret_key", "start_date"]
+    missing = [spec["properties"][name]["title"] for name in required if spec["properties"][name]["title"].lower() not in text]
+    assert missing == []
+    if CREDENTIAL_FIELDS & (set(spec["required"]) | set(spec["properties"])):
+        assert any(word in text for word in CREDENTIAL_WORDS)
 
 
 # --- testing.py ---------------------------------------------------------------------------------
