@@ -30,8 +30,10 @@ def test_check_succeeds_with_one_request_for_one_day_of_each_report(tmp_path, ca
         bodies = [json.loads(r.body) for r in mocker.request_history]
     assert status == {"status": "SUCCEEDED"}
     assert sorted(r.path for r in mocker.request_history) == sorted(PATHS.values())
-    # the last day of the range, up to now (20:00 in Shanghai), whatever the start date
-    assert bodies == [{"createTime": ["2024-09-10 00:00:00", "2024-09-10 20:00:00"]}] * 3
+    # the last day of the range, up to now (20:00 in Shanghai, and the seconds the clock ticked
+    # since), whatever the start date
+    assert [body["createTime"][0] for body in bodies] == ["2024-09-10 00:00:00"] * 3
+    assert all(body["createTime"][1].startswith("2024-09-10 20:00:0") for body in bodies), bodies
 
 
 REFUSED = '{"success": false, "code": "403", "message": "无权限访问该接口"}'
