@@ -29,7 +29,7 @@ USAGE = f"""usage: {COMMAND} {{spec,check,discover,read}} [--config CONFIG] [--c
        {COMMAND} --version | --help
 
   spec                          print the connector's configuration form (JSON schema)
-  check    --config CONFIG      test the credentials with one request
+  check    --config CONFIG      test the credentials with one request per report
   discover --config CONFIG      print the streams and their schemas
   read     --config CONFIG --catalog CATALOG [--state STATE]
                                 sync the streams of a configured catalog

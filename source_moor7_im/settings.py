@@ -120,7 +120,7 @@ class SyncSettings:
 def _credential(value: Any, key: str, title: str) -> None:
     """A credential as the 7moor console shows it; the secret's value is never quoted back."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ConfigError(f"'{key}' ({title}) is missing or empty: copy it from the 7moor console's open-API settings.")
+        raise ConfigError(f"'{key}' ({title}) is missing or empty: copy it from the account's open-API credentials, as 7moor issued them.")
     if not isinstance(value, str):
         shown = f" {value!r}" if key == "app_key" else ""
         raise ConfigError(
