@@ -169,7 +169,8 @@ def test_numbers_can_come_as_strings_and_a_column_as_text() -> None:
         (row, *_) = post(api).json()["data"]["list"]
     assert row["initCount"].isdigit()
     assert row["replyCount"] == "-"
-    assert isinstance(row["everyTimeLength"], dict), "nested objects stay as they are"
+    assert isinstance(row["everyTimeLength"], dict), "nested objects stay objects"
+    assert all(isinstance(value, str) for value in row["everyTimeLength"].values()), "with their numbers as text"
 
 
 def test_a_redirect_sends_every_request_elsewhere_with_no_report() -> None:

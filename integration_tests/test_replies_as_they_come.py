@@ -214,6 +214,20 @@ def test_a_row_outside_its_window_once_is_retried_and_the_read_is_exact(cli: Cli
     assert_union_is_the_ground_truth([result], {**truth, "agent_workload": {}, "agent_quality": {}})
 
 
+@pytest.mark.parametrize(
+    "label", ["2024-01", "2024-01-15 13:00", "2024-01-31"], ids=["a month in a day report", "an hour", "a day twice"]
+)
+def test_a_row_that_is_not_one_new_bucket_of_the_window_once_is_retried_and_the_read_is_exact(cli: Cli, label: str) -> None:
+    with Emulator(Account(), Faults(script=["stray_row"], stray_label=label)) as api:
+        config = emulator_config(api, start_date=MONTH[0], end_date=MONTH[1])
+        result = cli.run("read", config, one_stream_catalog("session_time"))
+        outcomes = [r.outcome for r in api.log]
+    assert result.exit_code == 0, result.errors()
+    assert outcomes == ["stray_row", "ok"]
+    truth = ground_truth(Account(), *MONTH)
+    assert_union_is_the_ground_truth([result], {**truth, "agent_workload": {}, "agent_quality": {}})
+
+
 def test_a_row_outside_its_window_every_time_fails_the_window_and_the_state_stays_before_it(cli: Cli) -> None:
     with Emulator(Account(), Faults(rate=1.0, kinds=("stray_row",))) as api:
         config = emulator_config(api, start_date=MONTH[0], end_date=MONTH[1])
@@ -322,19 +336,24 @@ def test_numbers_sent_as_text_arrive_as_the_numbers_the_schema_types(cli: Cli) -
                 if (stream, column) in numeric:
                     assert not isinstance(value, str), f"{stream}.{column} = {value!r}"
                     converted += 1
+                if isinstance(value, dict):  # the account's states and satisfaction levels
+                    assert not [inner for inner in value.values() if isinstance(inner, str)], f"{stream}.{column} = {value!r}"
     assert converted > 250
     assert_union_is_the_ground_truth([result], ground_truth(Account(), *days))
     assert not [w for w in warnings(result) if "which is no number" in w]
 
 
-def test_text_that_is_no_number_is_kept_and_named_once_per_column(cli: Cli) -> None:
-    with Emulator(Account(), Faults(text_in_column=("replyCount", "-"))) as api:
+@pytest.mark.parametrize(
+    "text", ["-", "18446744073709551616", "1_000"], ids=["placeholder", "beyond-64-bits", "python-only-form"]
+)
+def test_text_that_is_no_number_a_destination_takes_is_kept_and_named_once_per_column(cli: Cli, text: str) -> None:
+    with Emulator(Account(), Faults(text_in_column=("replyCount", text))) as api:
         config = emulator_config(api, start_date="2024-03-01", end_date="2024-03-03")
         result = cli.run("read", config, one_stream_catalog("agent_workload"))
     assert result.exit_code == 0, result.errors()
-    assert {r["replyCount"] for r in result.records("agent_workload")} == {"-"}
+    assert {r["replyCount"] for r in result.records("agent_workload")} == {text}
     (warning,) = [w for w in warnings(result) if "which is no number" in w]
-    assert "agent_workload: column replyCount holds -" in warning
+    assert f"agent_workload: column replyCount holds {text}" in warning
     assert "integer" in warning
 
 

@@ -67,7 +67,9 @@ class RetryAfterHeader(BackoffStrategy):
             except (TypeError, ValueError, IndexError):
                 return None
         # "nan" and "inf" parse as floats: a wait that is no number of seconds is no wait asked for
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
+        if math.isnan(seconds):
+            return None  # no number of seconds: no wait asked for
+        return max(seconds, 0.0)  # "inf" asks for a wait without end
 
 
 def create_time(request: requests.PreparedRequest | None) -> list[str] | None:
@@ -155,7 +157,7 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
     _resolved: weakref.WeakKeyDictionary[Any, ErrorResolution] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
-    _malformed: weakref.WeakKeyDictionary[Any, str] = field(default_factory=weakref.WeakKeyDictionary, init=False, repr=False)
+    _malformed: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -166,7 +168,11 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
         # What the caller reads of a report (`reads`: its rows, or its header), and the row
         # field that names a row's bucket, checked against the window asked for.
         self.reads: tuple[str, ...] = tuple(parameters.get("reads") or ("list",))
-        self.label_field = BUCKET_LABEL if parameters.get("bucket") == "dimension" and "list" in self.reads else None
+        rows = "list" in self.reads
+        # A report of buckets names each row's bucket in a label; a daily report keys its rows
+        # by the first field of its primary key (the agent).
+        self.label_field = BUCKET_LABEL if rows and parameters.get("bucket") == "dimension" else None
+        self.key_field = parameters["primary_key"][0][0] if rows and parameters.get("bucket") == "day" else None
 
     # The HttpClient reads the retry count, time and backoff from the handler it is given.
     @property
@@ -205,7 +211,8 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
                 break
         if from_header and wait > self.max_wait_seconds:
             raise RetriesSpent(
-                f"{reason} 7moor asked to wait {wait:.0f} s before the next attempt (Retry-After), longer than the "
+                f"{reason} 7moor asked to wait {'without end' if math.isinf(wait) else f'{wait:.0f} s'} before the next "
+                f"attempt (Retry-After), longer than the "
                 f"{self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync "
                 f"again after that wait: it resumes from the saved state.",
                 f"Retry-After {wait:.0f} s above the {self.max_wait_seconds:.0f} s cap",
@@ -284,7 +291,7 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
     def _interpret_reply(self, response: requests.Response) -> ErrorResolution:
         """The manifest's resolution of the reply as read, and the rules it cannot state: a
         refusal stops this report alone, and the same malformed success twice is not transient."""
-        reply = read_reply(response, self.reads, self.label_field)
+        reply = read_reply(response, self.reads, self.label_field, self.key_field)
         with filters_see(response, reply):
             resolution = self.error_handler.interpret_response(response)
         if reply.verdict == REPORT and resolution.response_action == ResponseAction.SUCCESS:
@@ -293,10 +300,12 @@ class ReportErrorHandler(ErrorHandler, BackoffStrategy):
             report = report_of(response) or self.stream_name
             where = location(self.stream_name, create_time(response.request))
             raise ReportRefused(f"{resolution.error_message} {where}", report=report)
-        elif reply.verdict == MALFORMED and response.request is not None:
+        elif reply.verdict == MALFORMED:
+            # The window's identity across its attempts (a retry may come back as another object).
+            window = (urlsplit(getattr(response.request, "url", None) or "").path, str(create_time(response.request)))
             with self._lock:
-                before = self._malformed.get(response.request)
-                self._malformed[response.request] = reply.problem or ""
+                before = self._malformed.get(window)
+                self._malformed[window] = reply.problem or ""
             if before == reply.problem:
                 return replace(
                     resolution,

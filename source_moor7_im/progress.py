@@ -12,6 +12,7 @@ both are always sent.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -114,18 +115,17 @@ class ReadProgress:
         its first record, and a new one every `RECORDS_BETWEEN_ESTIMATES` when it changed."""
         progress = self._of(stream)
         progress.rows += 1
-        progress.bytes += len(orjson.dumps(data, default=str))
+        progress.bytes += _json_size(data)
         progress.since_estimate += 1
-        value = data.get(self.cursor_field)
         entry = progress.windows.get(str((window or {}).get("start_time")))
-        if isinstance(value, str):
-            moment = dt.datetime.fromisoformat(value)
-            if progress.first is None or moment < progress.first:
-                progress.first = moment
-            if entry is not None and (entry.latest is None or moment > entry.latest):
-                entry.latest = moment
-        if entry is not None:
+        if entry is not None:  # a stream read in windows of report time: the record's place in it
             entry.rows += 1
+            moment = _moment(data.get(self.cursor_field))
+            if moment is not None:
+                if progress.first is None or moment < progress.first:
+                    progress.first = moment
+                if entry.latest is None or moment > entry.latest:
+                    entry.latest = moment
         if progress.sent is None or progress.since_estimate >= RECORDS_BETWEEN_ESTIMATES:
             yield from self._estimate(stream, progress)
 
@@ -167,6 +167,24 @@ class ReadProgress:
     def _summary(self) -> str:
         parts = [f"{name} {p.windows_done}/{len(p.windows)} windows, {p.rows:,} rows" for name, p in self.streams.items()]
         return "Progress: " + "; ".join(parts) + "."
+
+
+def _json_size(data: Mapping[str, Any]) -> int:
+    """The record's data as compact UTF-8 JSON, in bytes."""
+    try:
+        return len(orjson.dumps(data, default=str))
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard library writes
+        return len(json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _estimate_message(stream: str, rows: int, size: int) -> AirbyteMessage:

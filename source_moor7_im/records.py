@@ -58,15 +58,20 @@ class ReportRowsExtractor(RecordExtractor):
             yield from rows
 
 
-def parse_time_label(label: Any) -> dt.datetime | None:
+# A label's parts, coarsest first: how fine a label is, by the last part it gives.
+LABEL_PARTS = ("year", "month", "day", "hour", "minute", "second")
+
+
+def read_time_label(label: Any) -> tuple[dt.datetime, int] | None:
     """`"2024"`, `"2024-08"`, `"2024-08-05"`, `"2024-08-05 13"`, `"2024-08-05 13:30"` or
-    `"2024-08-05 13:30:00"` (space or `T`) as a naive local datetime; None if it is none of them."""
+    `"2024-08-05 13:30:00"` (space or `T`) as a naive local datetime, with how fine the label
+    is (an index into LABEL_PARTS); None if it is none of them."""
     match = _TIME_LABEL.match(label.strip()) if isinstance(label, str) else None
     if match is None:
         return None
     parts = match.groupdict()
     try:
-        return dt.datetime(  # noqa: DTZ001 - a label is account-local wall-clock time
+        moment = dt.datetime(  # noqa: DTZ001 - a label is account-local wall-clock time
             int(parts["year"]),
             int(parts["month"] or 1),
             int(parts["day"] or 1),
@@ -76,6 +81,13 @@ def parse_time_label(label: Any) -> dt.datetime | None:
         )
     except ValueError:  # e.g. "2024-13-40": the shape matched, the date does not exist
         return None
+    return moment, max(index for index, part in enumerate(LABEL_PARTS) if parts[part] is not None)
+
+
+def parse_time_label(label: Any) -> dt.datetime | None:
+    """A label's datetime (`read_time_label`), None if it is none."""
+    read = read_time_label(label)
+    return read[0] if read else None
 
 
 def split_agent_label(agent_id: Any) -> tuple[str | None, str | None]:
@@ -185,31 +197,38 @@ def _numeric_type(prop: Mapping[str, Any]) -> str | None:
     return kinds.pop() if kinds in ({"integer"}, {"number"}) else None
 
 
+# A number as JSON writes one, in ASCII digits: not "1_000" or "٣", which Python also reads.
+_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+_INT64 = 2**63
+
+
 def as_number(text: str, integer: bool) -> int | float | None:
-    """`text` as the number it spells ("34", "33.33", " 7 "), None if it spells none; an
-    integer column takes only whole numbers ("34.0" is 34)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
+    """`text` as the number it spells ("34", "33.33", " 7 "), None if it spells none that a
+    destination takes; an integer column takes only whole numbers ("34.0" is 34), and a whole
+    number must fit in 64 bits."""
+    text = text.strip()
+    if not _NUMBER.match(text):
         return None
-    if not math.isfinite(number):  # "nan" and "inf" parse, but are no JSON number
-        return None
-    if integer:
-        return int(number) if number.is_integer() else None
-    return number
+    if text.lstrip("+-").isdigit():
+        whole = int(text)
+    else:
+        value = float(text)
+        if not math.isfinite(value) or (integer and not value.is_integer()):
+            return None
+        if not integer:
+            return value
+        whole = int(value)
+    return whole if -_INT64 <= whole < _INT64 else None
 
 
 @dataclass
 class NumbersAsTheSchemaTypesThem(TypeTransformer):
     """Numeric text in a column the schema types integer or number becomes that number: the
     page shows numbers, but the same service mixes "200" and 120 in one header, and a typed
-    destination would null or reject "34". Columns the documented schema does not list are
-    the account's own, which discover types as numbers (schema.py). Text that spells no
-    number is kept as it came, and named in one WARN per column per sync.
+    destination would null or reject "34". The values of an object column whose schema types
+    them as numbers (the account's agent states and satisfaction levels) too, and their
+    copies lifted to the top level. Text that spells no number is kept as it came, and named
+    in one WARN per column per sync.
 
     Not the CDK's DefaultSchemaNormalization: it walks every record with a jsonschema
     validator (per value, on the rows' path), turns every integer of a number column into a
@@ -220,38 +239,48 @@ class NumbersAsTheSchemaTypesThem(TypeTransformer):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream = parameters.get("name", "")
         self._warned: set[str] = set()
-        self._typed: tuple[int, Mapping[str, str | None]] = (0, {})
+        self._typed: tuple[int, Mapping[str, str | None], Mapping[str, str]] = (0, {}, {})
 
     def transform(self, record: dict[str, Any], schema: Mapping[str, Any]) -> None:
-        typed = self._columns(schema)
-        for key, value in record.items():
-            if type(value) is not str:
+        typed, nested = self._columns(schema)
+        lifted: dict[str, str] = {}
+        for column, kind in nested.items():
+            values = record.get(column)
+            if isinstance(values, dict):
+                self._convert(values, dict.fromkeys(values, kind), f"{column}.")
+                lifted.update(dict.fromkeys(values, kind))
+        self._convert(record, {**lifted, **typed})
+
+    def _convert(self, values: dict[str, Any], kinds: Mapping[str, str | None], prefix: str = "") -> None:
+        for key, value in values.items():
+            kind = kinds.get(key)
+            if kind is None or type(value) is not str:
                 continue
-            kind = typed.get(key, _ACCOUNT_COLUMN)
-            if kind is None:
-                continue
-            number = as_number(value.strip(), integer=kind == "integer")
+            number = as_number(value, integer=kind == "integer")
             if number is not None:
-                record[key] = number
-            elif key not in self._warned:
-                self._warned.add(key)
+                values[key] = number
+            elif prefix + key not in self._warned:
+                self._warned.add(prefix + key)
                 LOGGER.warning(
                     "%s: column %s holds %s, which is no number, though the schema types the column as %s; it is kept as "
                     "text, and a typed destination may null or reject it (said once per column per sync).",
                     self._stream,
-                    key,
+                    prefix + key,
                     bounded_text(value, 100),
                     kind,
                 )
 
-    def _columns(self, schema: Mapping[str, Any]) -> Mapping[str, str | None]:
-        """Each column's numeric type (None: not numeric), worked out once per schema object
-        (the CDK hands the same schema to every record of a window)."""
+    def _columns(self, schema: Mapping[str, Any]) -> tuple[Mapping[str, str | None], Mapping[str, str]]:
+        """Each column's numeric type (None: not numeric), and the object columns whose values
+        are numbers; worked out once per schema object (the CDK hands the same schema to every
+        record of a window)."""
         if self._typed[0] != id(schema):
             properties = schema.get("properties") or {}
-            self._typed = (id(schema), {name: _numeric_type(prop) for name, prop in properties.items()})
-        return self._typed[1]
-
-
-# How discover types an account's own column (schema.custom_column_schema): a number.
-_ACCOUNT_COLUMN = "number"
+            nested = {
+                name: kind
+                for name, prop in properties.items()
+                if isinstance(prop.get("additionalProperties"), dict)
+                and (kind := _numeric_type(prop["additionalProperties"])) is not None
+            }
+            self._typed = (id(schema), {name: _numeric_type(prop) for name, prop in properties.items()}, nested)
+        return self._typed[1], self._typed[2]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ import requests
 
 from .buckets import bucket_start
 from .messages import bounded_text
-from .records import parse_time_label
+from .records import read_time_label
 
 # The verdicts, in the order they are decided; the manifest's filters name them.
 REPORT = "report"  # a 2xx success in the documented shape: data
@@ -36,13 +37,26 @@ BAD_REQUEST = "bad_request"  # the request body was refused
 NOT_FOUND = "not_found"  # no such API under base_url
 FAILED = "failed"  # anything else: 5xx, a gateway page, a truncated or non-JSON body, an unknown code
 
-# What a refusal is about, by the words of its message (lower-cased; Chinese as 7moor writes it).
+# What a refusal is about, by the words of its message: English words whole (so that "assign"
+# is not "sign"), Chinese as 7moor writes it.
 TIMESTAMP_WORDS = ("timestamp", "时间戳")
-REPLAY_WORDS = ("nonce", "replay", "重复")
-CREDENTIAL_WORDS = ("sign", "签名", "appkey", "鉴权")
-PERMISSION_WORDS = ("权限", "无权", "未开通", "permission", "forbidden", "not authorized", "access denied")
-RATE_WORDS = ("频繁", "too many", "rate limit")
-# A 4xx status or envelope code of the same meaning (the page shows codes as strings).
+REPLAY_WORDS = ("nonce", "replay", "replayed", "重复")
+CREDENTIAL_WORDS = ("sign", "signature", "appkey", "m7-appkey", "签名", "鉴权")
+PERMISSION_WORDS = (
+    "permission",
+    "forbidden",
+    "not authorized",
+    "access denied",
+    "权限",
+    "无权",
+    "未开通",
+    "未授权",
+    "拒绝访问",
+    "禁止访问",
+)
+RATE_WORDS = ("too many", "rate limit", "频繁")
+# A 4xx status of that meaning; an envelope code means the same, but for 404: the status says
+# the path does not exist (base_url), a code 404 under HTTP 200 says nothing of the kind.
 _BY_STATUS = {
     401: CREDENTIALS,
     403: REFUSED,
@@ -53,6 +67,14 @@ _BY_STATUS = {
     422: BAD_REQUEST,
     404: NOT_FOUND,
 }
+_BOM = b"\xef\xbb\xbf"
+
+
+def says(message: str, words: tuple[str, ...]) -> bool:
+    """The message holds one of `words`: an English one as a whole word, a Chinese one anywhere."""
+    return any(
+        word in message if not word.isascii() else re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", message) for word in words
+    )
 
 
 @dataclass(frozen=True)
@@ -119,12 +141,18 @@ def as_code(value: Any) -> str | None:
     return bounded_text(str(value).strip()) or None
 
 
-def read_reply(response: requests.Response, needs: Sequence[str] = ("list",), label_field: str | None = None) -> Reply:
+def read_reply(
+    response: requests.Response,
+    needs: Sequence[str] = ("list",),
+    label_field: str | None = None,
+    key_field: str | None = None,
+) -> Reply:
     """The reply to one attempt. `needs`: the `data` lists the caller reads (`list` for rows,
     `header` for columns); `label_field`: the row field that names its bucket, checked
-    against the request's window."""
+    against the request's window; `key_field`: a field every row must hold as text."""
+    content = response.content
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(content[len(_BOM) :] if content.startswith(_BOM) else content)
     except orjson.JSONDecodeError:
         body = None
     envelope: Mapping[str, Any] = body if isinstance(body, dict) else {}
@@ -136,26 +164,36 @@ def read_reply(response: requests.Response, needs: Sequence[str] = ("list",), la
     def reply(verdict: str, problem: str | None = None) -> Reply:
         return Reply(status, body, success, code, message, verdict, problem, content_type)
 
-    if 200 <= status < 300 and success is True and code in (None, "200"):
-        problem = report_problem(body, needs, label_field, Window.of(response.request))
+    if 200 <= status < 300 and success is True and code == "200":
+        problem = report_problem(body, needs, label_field, key_field, Window.of(response.request))
         return reply(MALFORMED, problem) if problem else reply(REPORT)
+    if status >= 500 or 300 <= status < 400:
+        return reply(FAILED)  # the server's trouble, whatever its message says
     text = (message or "").lower()
-    if any(word in text for word in TIMESTAMP_WORDS):
-        return reply(TIMESTAMP)
-    if any(word in text for word in REPLAY_WORDS):
-        return reply(REPLAY)
-    by_code = _BY_STATUS.get(int(code)) if code and code.isdigit() else None
     by_status = _BY_STATUS.get(status)
-    if CREDENTIALS in (by_status, by_code) or any(word in text for word in CREDENTIAL_WORDS):
+    by_code = _BY_STATUS.get(int(code)) if code and code.isdigit() and code != "404" else None
+    meanings = {by_status, by_code}
+    if says(text, TIMESTAMP_WORDS):
+        return reply(TIMESTAMP)
+    if says(text, REPLAY_WORDS):
+        return reply(REPLAY)
+    if CREDENTIALS in meanings:
         return reply(CREDENTIALS)
-    if REFUSED in (by_status, by_code) or any(word in text for word in PERMISSION_WORDS):
+    # A refusal that names the app key ("该appKey无权限") is about a report, not the key.
+    if says(text, PERMISSION_WORDS):
         return reply(REFUSED)
-    if RATE_LIMITED in (by_status, by_code) or any(word in text for word in RATE_WORDS):
+    if says(text, CREDENTIAL_WORDS):
+        return reply(CREDENTIALS)
+    if REFUSED in meanings:
+        return reply(REFUSED)
+    if RATE_LIMITED in meanings or says(text, RATE_WORDS):
         return reply(RATE_LIMITED)
-    return reply(by_status or (by_code if by_code in (BAD_REQUEST, NOT_FOUND) else None) or FAILED)
+    return reply(by_status or by_code or FAILED)
 
 
-def report_problem(body: Any, needs: Sequence[str], label_field: str | None, window: Window | None) -> str | None:
+def report_problem(
+    body: Any, needs: Sequence[str], label_field: str | None, key_field: str | None, window: Window | None
+) -> str | None:
     """What keeps a successful envelope from being a report; None for a report (an empty
     `data.list` is a real empty report)."""
     data = body.get("data") if isinstance(body, dict) else None
@@ -169,20 +207,36 @@ def report_problem(body: Any, needs: Sequence[str], label_field: str | None, win
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             return f"data.list[{index}] is {'null' if row is None else 'a ' + type(row).__name__}, not an object"
+        if key_field and not (isinstance(row.get(key_field), str) and row[key_field].strip()):
+            return f"data.list[{index}] has no {key_field} ({key_field}={bounded_text(row.get(key_field), 60)})"
     if label_field and window is not None:
-        return _row_outside(rows, label_field, window)
+        return _bucket_problem(rows, label_field, window)
     return None
 
 
-def _row_outside(rows: list[dict[str, Any]], label_field: str, window: Window) -> str | None:
-    """A row whose bucket does not lie in the window asked for; labels that cannot be read
-    are left to the record transformation, which names them."""
-    first = bucket_start(window.start, window.dimension) if window.dimension else window.start
+# How fine a bucket label must be, by dimension (an index into records.LABEL_PARTS).
+_LABEL_PRECISION = {"year": 0, "month": 1, "day": 2, "hour": 3, "half_hour": 4}
+
+
+def _bucket_problem(rows: list[dict[str, Any]], label_field: str, window: Window) -> str | None:
+    """A row that is not one bucket of the dimension asked for, inside the window asked for:
+    a label that cannot be read, one coarser than the dimension or not on a bucket's start,
+    one outside the window, or one that a row before it already had."""
+    dimension = window.dimension or "hour"  # the API's default
+    first = bucket_start(window.start, dimension)
+    seen: set[dt.datetime] = set()
     for row in rows:
-        moment = parse_time_label(row.get(label_field))
-        if moment is not None and not first <= moment <= window.end:
-            return (
-                f"a row labelled {label_field}={bounded_text(row.get(label_field))} lies outside the window asked for "
-                f"({' to '.join(window.create_time)})"
-            )
+        label = row.get(label_field)
+        read = read_time_label(label)
+        quoted = f"{label_field}={bounded_text(label, 60)}"
+        if read is None:
+            return f"a row labelled {quoted} names no time the connector can read"
+        moment, precision = read
+        if precision < _LABEL_PRECISION[dimension] or bucket_start(moment, dimension) != moment:
+            return f"a row labelled {quoted} is not a {dimension.replace('_', ' ')} bucket"
+        if not first <= moment <= window.end:
+            return f"a row labelled {quoted} lies outside the window asked for ({' to '.join(window.create_time)})"
+        if moment in seen:
+            return f"two rows are labelled {quoted}"
+        seen.add(moment)
     return None

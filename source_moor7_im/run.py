@@ -107,7 +107,7 @@ def run() -> None:
                     exit_code = (1 if args[0] != "check" else 0) if source is None else _launch(source, args)
                 writer.flush()
             except Interrupted as stop:
-                _stopped(writer, stop)
+                _stopped(writer, stop, args[0])
     except Interrupted as stop:
         # A signal or a failing stdout just before the command began or just after it ended,
         # while the handlers were being installed or restored: it ends the process.
@@ -179,20 +179,17 @@ def _launch(source: SourceMoor7Im, args: list[str]) -> int:
     return 0
 
 
-def _stopped(writer: LineWriter, stop: Interrupted) -> NoReturn:
+def _stopped(writer: LineWriter, stop: Interrupted, command: str) -> NoReturn:
     """Ends the process after a stop: the whole lines written so far, one last line that says
     why, and no wait for requests still on the wire (their windows were not closed, so no
     state passed them)."""
     import orjson
 
+    resumes = (
+        "no window starts after it; the last STATE above resumes the next sync" if command == "read" else "nothing was saved"
+    )
     try:
-        line = {
-            "type": "LOG",
-            "log": {
-                "level": "WARN",
-                "message": f"Stopped by {stop}: no window starts after it; the last STATE above resumes the next sync.",
-            },
-        }
+        line = {"type": "LOG", "log": {"level": "WARN", "message": f"Stopped by {stop}: {resumes}."}}
         writer.last_line(orjson.dumps(line).decode())
     finally:
         stop.end_process()

@@ -31,6 +31,9 @@ def manifest() -> Mapping[str, Any]:
 
 SPEC: Mapping[str, Mapping[str, Any]] = manifest()["spec"]["connection_specification"]["properties"]
 DEFAULT_BASE_URL: str = SPEC["base_url"]["default"]
+# The dates a setting may name: the calendar arithmetic of windows and buckets stays far from
+# the ends of Python's calendar (years 1 and 9999).
+EARLIEST_DATE, LATEST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 # Plain http only reaches a server on this machine (the emulator, a local proxy).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -104,7 +107,8 @@ class SyncSettings:
         first = bucket_start(dt.datetime.combine(start_date, dt.time()), dimension).date()
         last = today + dt.timedelta(days=366)
         if end_date is not None:
-            last = (next_bucket_start(dt.datetime.combine(end_date, dt.time(23, 59)), dimension) - ONE_SECOND).date()
+            # no later than a year ahead: windows are planned up to now at most
+            last = min((next_bucket_start(dt.datetime.combine(end_date, dt.time(23, 59)), dimension) - ONE_SECOND).date(), last)
         _require_one_utc_offset(timezone, first, last)
 
         return cls(
@@ -120,7 +124,9 @@ class SyncSettings:
 def _credential(value: Any, key: str, title: str) -> None:
     """A credential as the 7moor console shows it; the secret's value is never quoted back."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ConfigError(f"'{key}' ({title}) is missing or empty: copy it from the account's open-API credentials, as 7moor issued them.")
+        raise ConfigError(
+            f"'{key}' ({title}) is missing or empty: copy it from the account's open-API credentials, as 7moor issued them."
+        )
     if not isinstance(value, str):
         shown = f" {value!r}" if key == "app_key" else ""
         raise ConfigError(
@@ -184,6 +190,11 @@ def _date(config: Mapping[str, Any], key: str, required: bool) -> dt.date | None
         parsed = None
     if parsed is None or len(value) != 10:
         raise ConfigError(f"'{key}' must be a real calendar date written YYYY-MM-DD, for example 2024-01-01; got {value!r}.")
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise ConfigError(
+            f"'{key}' {value} is outside the dates the connector reads, {EARLIEST_DATE.isoformat()} to "
+            f"{LATEST_DATE.isoformat()}: choose a day in that range."
+        )
     return parsed
 
 
@@ -194,8 +205,18 @@ def _id_list(config: Mapping[str, Any], key: str) -> None:
 
 
 def _base_url(value: Any) -> str:
-    parsed = urlparse(value) if isinstance(value, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in value):
+    try:
+        parsed = urlparse(value) if isinstance(value, str) else None
+        port_ok = parsed is not None and (parsed.port is None or parsed.port > 0)  # .port raises above 65535
+    except ValueError:
+        parsed, port_ok = None, False
+    if (
+        parsed is None
+        or not port_ok
+        or parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or any(c.isspace() for c in value)
+    ):
         raise ConfigError(f"'base_url' must be an https URL such as {DEFAULT_BASE_URL}; got {value!r}.")
     if parsed.scheme == "http" and parsed.hostname not in LOOPBACK_HOSTS:
         raise ConfigError(

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
+import orjson
+
 from airbyte_cdk.models import (
     AirbyteCatalog,
     AirbyteConnectionStatus,
@@ -328,8 +330,9 @@ def _load_json_file(path: str, kind: str) -> Any:
     if not text.strip():
         raise ConfigError(f"{where} is empty. {_WHAT_FILES_HOLD[kind]}")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
+        # orjson: a depth or a number Python's json module would raise on is a parse error here
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
         raise ConfigError(
             f"{where} is not JSON: {error.msg} at line {error.lineno}, column {error.colno}. {_WHAT_FILES_HOLD[kind]}"
         ) from None

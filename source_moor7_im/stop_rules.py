@@ -45,6 +45,7 @@ from .messages import (
     user_message,
 )
 from .progress import ReadProgress
+from .settings import report_table
 from .windows import CURSOR_FIELD, CURSOR_FORMAT, parse_cursor
 
 
@@ -375,7 +376,15 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             for stream, errors in self._exceptions_per_stream_name.items()
         }
         finished = [name for name in self._stream_name_to_instance if name not in failed]
-        if not finished and self._stop.last_answer is None and all(isinstance(e, ReportRefused) for e in failed.values()):
+        skipped = [error for errors in self._skipped.values() for error in errors]
+        refused = {e.report for e in [*failed.values(), *skipped] if isinstance(e, ReportRefused)}
+        # Only a refusal of every report says the account is refused: one report may be withheld.
+        if (
+            not finished
+            and self._stop.last_answer is None
+            and all(isinstance(e, ReportRefused) for e in failed.values())
+            and refused >= set(report_table())
+        ):
             return _read_error(
                 every_report_refused(next(iter(failed.values()))), "every report refused", FailureType.config_error
             )

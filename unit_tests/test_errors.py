@@ -264,7 +264,13 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
         (200, {"success": False, "code": 401, "message": "认证失败"}, "credentials"),
         (200, {"success": "false", "code": 401.0, "message": "认证失败"}, "credentials"),
         (403, {"success": False, "code": "403", "message": "m7-sign verification failed"}, "credentials"),
-        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, "credentials"),
+        (403, {"success": False, "code": "403", "message": "appkey 无权限"}, "refused"),  # about a report, naming the key
+        (403, {"success": False, "code": "403", "message": "该appKey无权限访问此接口"}, "refused"),
+        (500, {"success": False, "code": "500", "message": "java.net.BindException: Cannot assign requested address"}, "failed"),
+        (503, {"success": False, "code": "503", "message": "upstream timeout at timestamp 1700000000"}, "failed"),
+        (500, {"success": False, "code": "500", "message": "java.io.IOException: Permission denied"}, "failed"),
+        (200, {"success": False, "code": "404", "message": "数据不存在"}, "failed"),  # a code 404 is not a missing path
+        (200, {"success": False, "code": "40301", "message": "接口未授权"}, "refused"),
         (401, {"success": False, "code": "401", "message": "m7-timestamp expired"}, "timestamp"),
         (401, {"success": False, "code": "401", "message": "duplicate m7-nonce: replayed request"}, "replay"),
         (200, {"success": False, "code": 429, "message": ""}, "rate_limited"),
@@ -273,7 +279,8 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
         (200, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "report"),
         (200, {"success": True, "code": 200, "data": {"header": [], "list": []}}, "report"),
         (200, {"success": "true", "code": "200", "data": {"header": [], "list": []}}, "report"),
-        (200, {"success": True, "data": {"list": []}}, "report"),  # no code, no header: the rows are all a read needs
+        (200, {"success": True, "code": "200", "data": {"list": []}}, "report"),  # no header: the rows are all a read needs
+        (200, {"success": True, "data": {"list": []}}, "failed"),  # no code: not the documented envelope
         (503, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "failed"),
         (404, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "not_found"),
         (200, {"success": True, "code": "200", "data": None}, "malformed"),
@@ -302,10 +309,16 @@ def test_header_is_required_only_where_the_header_is_read() -> None:
         (["2024-08-01", "2099-12-31"], "time=2099-12-31"),
         (["2024-07-31"], "time=2024-07-31"),
         (["2024-08-02"], "time=2024-08-02"),
-        (["not a label"], None),  # the record transformation names a label it cannot read
+        (["not a label"], "time=not a label names no time"),
+        (["2024-08"], "time=2024-08 is not a day bucket"),
+        (["2024-08-01 13:00"], "time=2024-08-01 13:00 is not a day bucket"),
+        (["2024-08-01", "2024-08-01"], "two rows are labelled time=2024-08-01"),
+        ([None], "time=null names no time"),
     ],
 )
-def test_a_bucket_row_outside_the_window_asked_for_makes_the_reply_malformed(labels: list[str], outside: str | None) -> None:
+def test_a_row_that_is_not_one_bucket_of_the_window_asked_for_makes_the_reply_malformed(
+    labels: list[str], outside: str | None
+) -> None:
     from source_moor7_im.replies import read_reply
 
     body = {"success": True, "code": "200", "data": {"header": [], "list": [{"time": label} for label in labels]}}
@@ -315,11 +328,41 @@ def test_a_bucket_row_outside_the_window_asked_for_makes_the_reply_malformed(lab
         assert (reply.verdict, reply.problem) == ("report", None)
     else:
         assert reply.verdict == "malformed"
-        assert outside in (reply.problem or "")
-        assert "2024-08-01 00:00:00 to 2024-08-01 23:59:59" in (reply.problem or "")
+        assert outside in (reply.problem or ""), reply.problem
+        if "outside" in (reply.problem or ""):
+            assert "2024-08-01 00:00:00 to 2024-08-01 23:59:59" in (reply.problem or "")
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "soon"])
+def test_a_body_that_starts_with_a_byte_order_mark_is_read_as_json() -> None:
+    from source_moor7_im.replies import read_reply
+
+    assert read_reply(_response(200, b"\xef\xbb\xbf" + ROW.encode())).verdict == "report"
+
+
+@pytest.mark.parametrize(
+    ("text", "integer", "number"),
+    [
+        ("34", True, 34),
+        ("34", False, 34),
+        (" 33.33 ", False, 33.33),
+        ("34.0", True, 34),
+        ("34.5", True, None),
+        ("1e3", True, 1000),
+        ("1e400", False, None),
+        ("nan", False, None),
+        ("1_000", True, None),
+        ("٣", True, None),
+        ("18446744073709551616", True, None),
+        ("-", True, None),
+    ],
+)
+def test_numeric_text_is_read_as_json_writes_numbers_within_64_bits(text: str, integer: bool, number: float | None) -> None:
+    from source_moor7_im.records import as_number
+
+    assert as_number(text, integer) == number
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "soon"])
 def test_a_retry_after_that_is_no_number_of_seconds_asks_for_no_wait(value: str) -> None:
     from source_moor7_im.errors import RetryAfterHeader
 
@@ -335,3 +378,19 @@ def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boun
     assert len(quoted.encode("utf-8")) <= 300
     assert quoted.endswith("…")
     assert bounded_text({"message": "short"}) == '{"message": "short"}'
+
+
+def test_a_record_whose_cursor_field_is_no_time_or_whose_data_orjson_refuses_is_still_counted() -> None:
+    """report_columns' rows may carry any prop, `period_start` included; a value beyond 64 bits
+    is what orjson will not write."""
+    import datetime as dt
+
+    from source_moor7_im.progress import ReadProgress
+
+    progress = ReadProgress(rows_in_window=lambda *_: None, cursor_field="period_start", parse_cursor=dt.datetime.fromisoformat)
+    window = {"start_time": "2024-01-01T00:00:00+08:00", "end_time": "2024-01-01T23:59:59+08:00"}
+    progress.window_planned("report_columns", window)
+    list(progress.record_seen("report_columns", window, {"period_start": "not a time", "prop": "x"}))
+    list(progress.record_seen("report_columns", window, {"big": 2**64}))
+    assert progress.streams["report_columns"].rows == 2
+    assert progress.streams["report_columns"].bytes > 0

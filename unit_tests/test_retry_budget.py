@@ -118,6 +118,18 @@ def test_a_retry_after_of_hours_stops_the_window_instead_of_waiting() -> None:
     assert wait_strategy.backoff_time(response, 1) == 30, "a Retry-After under the cap is honoured as asked"
 
 
+@pytest.mark.parametrize("value", ["inf", "1e400"])
+def test_a_retry_after_without_end_stops_the_window_as_one_of_hours_does(value: str) -> None:
+    wait_strategy = manifest_error_handler().backoff_strategies[0]
+    wait_strategy.stop = StopSignal()
+    response = server_error()
+    response.status_code = 429
+    response.headers["Retry-After"] = value
+    with pytest.raises(AirbyteTracedException) as stopped:
+        wait_strategy.backoff_time(response, 1)
+    assert "asked to wait without end before the next attempt" in stopped.value.message
+
+
 def test_a_retry_after_given_as_an_http_date_is_read_as_the_wait_until_that_date() -> None:
     wait_strategy = manifest_error_handler().backoff_strategies[0]
     wait_strategy.stop = StopSignal()

@@ -66,6 +66,20 @@ def test_the_form_order_is_unique_and_follows_the_groups() -> None:
     assert orders == sorted(orders) == list(range(len(PROPERTIES)))
 
 
+@pytest.mark.parametrize(
+    ("key", "value"), [("start_date", "0001-01-01"), ("end_date", "9999-12-31"), ("start_date", "1999-12-31")]
+)
+def test_a_date_outside_the_calendar_the_connector_reads_is_refused_naming_the_range(key: str, value: str) -> None:
+    assert _settings_error(**{key: value}) == (
+        f"'{key}' {value} is outside the dates the connector reads, 2000-01-01 to 2999-12-31: choose a day in that range."
+    )
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "https://[::1", "https://host:0"])
+def test_a_base_url_with_an_impossible_port_or_shape_is_refused(url: str) -> None:
+    assert _settings_error(base_url=url).startswith("'base_url' must be an https URL")
+
+
 def test_both_dates_describe_their_pattern_and_end_date_is_a_date_picker_that_may_be_empty() -> None:
     for name in ("start_date", "end_date"):
         assert PROPERTIES[name]["pattern_descriptor"] == "YYYY-MM-DD"

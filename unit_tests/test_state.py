@@ -130,7 +130,22 @@ def test_every_accepted_form_of_the_cursor_reads_as_one_instant(value, instant_u
     assert moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat() == instant_utc
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "2024-01-20T25:00", "170568000", "", None, True, {"a": 1}, 1.5])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2024-13-01",
+        "2024-01-20T25:00",
+        "170568000",
+        "",
+        None,
+        True,
+        {"a": 1},
+        1.5,
+        "0001-01-01T00:00:00+08:00",  # the ends of the calendar, which no zone can shift
+        "9999-12-31T23:00:00-08:00",
+    ],
+)
 def test_a_cursor_in_no_accepted_form_is_a_config_error_naming_stream_value_and_format(value) -> None:
     with pytest.raises(ConfigError) as raised:
         normalised_cursor("agent_quality", value, SHANGHAI, "day")
@@ -157,6 +172,13 @@ def test_the_cursor_is_converted_to_the_configured_zone_and_floored_to_its_bucke
     saved: str, dimension: str, expected: str
 ) -> None:
     assert normalised_cursor("session_time", saved, SHANGHAI, dimension) == expected
+
+
+def test_a_cursor_after_today_reads_nothing_and_says_so(caplog) -> None:
+    now = dt.datetime(2024, 9, 10, 12, tzinfo=dt.UTC)
+    with caplog.at_level(logging.WARNING):
+        assert normalised_cursor("agent_quality", "2099-01-01", SHANGHAI, "day", now=now) == "2099-01-01T00:00:00+0800"
+    assert "agent_quality: the saved cursor 2099-01-01 is after today (2024-09-10 in Asia/Shanghai)" in caplog.text
 
 
 def test_the_migration_logs_when_it_moves_the_cursor_and_keeps_a_boundary_silently(caplog) -> None:

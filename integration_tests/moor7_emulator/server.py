@@ -68,7 +68,6 @@ MALFORMED_SUCCESSES = {
 # labelled far outside the window asked for; a report whose list holds a null; a 400 whose
 # message names no setting.
 REPORT_FAULTS = ("success_503", "success_404", "stray_row", "null_row")
-STRAY_LABEL = "2099-12-31"
 SCRIPT_ONLY_FAULTS = ("replay", "trickle", "stall", "cut_body", "huge_body", "bad_request", *MALFORMED_SUCCESSES, *REPORT_FAULTS)
 # What the slow faults promise or send.
 TRICKLE_CONTENT_LENGTH = 1_000_000
@@ -151,10 +150,12 @@ class Faults:
     # Every request answered with `redirect_status` and a Location on this URL (plus the path).
     redirect_to: str | None = None
     redirect_status: int = 307
-    # Numbers in report rows sent as JSON strings ("34"); and (column, text): that column of
-    # every report row sent as this text (a placeholder such as "-").
+    # Numbers in report rows sent as JSON strings ("34"), the values of nested objects too; and
+    # (column, text): that column of every report row sent as this text (a placeholder such as "-").
     numbers_as_strings: bool = False
     text_in_column: tuple[str, str] | None = None
+    # The label of the extra row a "stray_row" fault adds to a session report.
+    stray_label: str = "2099-12-31"
     # A 429's Retry-After as this text instead of a number of seconds.
     retry_after_text: str | None = None
 
@@ -260,10 +261,17 @@ class Emulator:
         """A report row as `numbers_as_strings` and `text_in_column` have the server spell it."""
         faults = self.faults
         if faults.numbers_as_strings:
-            row = {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in row.items()}
+            row = {k: _as_text(v) for k, v in row.items()}
         if faults.text_in_column and faults.text_in_column[0] in row:
             row = {**row, faults.text_in_column[0]: faults.text_in_column[1]}
         return row
+
+
+def _as_text(value: Any) -> Any:
+    """A number as text, and so the numbers of an object's values (the nested columns)."""
+    if isinstance(value, dict):
+        return {key: _as_text(inner) for key, inner in value.items()}
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def sign(secret_key: str, app_key: str, timestamp: str, nonce: str) -> str:
@@ -360,7 +368,7 @@ def _handler_for(emulator: Emulator) -> type:
                     if fault.startswith("success_"):
                         data = {"header": data["header"], "list": []}
                     elif fault == "stray_row" and stream == "session_time":
-                        data["list"].append({**data["list"][-1], "time": STRAY_LABEL})
+                        data["list"].append({**data["list"][-1], "time": emulator.faults.stray_label})
                     elif fault == "null_row":
                         data["list"].append(None)
                     self._send_json(entry.status, {"success": True, "code": "200", "message": "requestSuccess", "data": data})
