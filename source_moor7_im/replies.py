@@ -167,6 +167,9 @@ def read_reply(
     if 200 <= status < 300 and success is True and code == "200":
         problem = report_problem(body, needs, label_field, key_field, Window.of(response.request))
         return reply(MALFORMED, problem) if problem else reply(REPORT)
+    if 200 <= status < 300 and (success is True or code == "200"):
+        # Half a success: the same reply twice is no transient fault (errors.py).
+        return reply(MALFORMED, f"success is {bounded_text(envelope.get('success'), 30)} with code {code or 'none'}")
     if status >= 500 or 300 <= status < 400:
         return reply(FAILED)  # the server's trouble, whatever its message says
     text = (message or "").lower()

@@ -280,7 +280,9 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
         (200, {"success": True, "code": 200, "data": {"header": [], "list": []}}, "report"),
         (200, {"success": "true", "code": "200", "data": {"header": [], "list": []}}, "report"),
         (200, {"success": True, "code": "200", "data": {"list": []}}, "report"),  # no header: the rows are all a read needs
-        (200, {"success": True, "data": {"list": []}}, "failed"),  # no code: not the documented envelope
+        (200, {"success": True, "data": {"list": []}}, "malformed"),  # no code: half a success
+        (200, {"success": 1, "code": "200", "data": {"list": []}}, "malformed"),
+        (200, {"success": True, "code": "500", "message": "odd"}, "malformed"),
         (503, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "failed"),
         (404, {"success": True, "code": "200", "data": {"header": [], "list": []}}, "not_found"),
         (200, {"success": True, "code": "200", "data": None}, "malformed"),
