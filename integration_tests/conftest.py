@@ -256,8 +256,8 @@ def run_in_process(args: list[str], workdir: Path) -> tuple[int, str, str]:
     from airbyte_cdk.logger import AirbyteLogFormatter
     from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
-    from source_moor7_im import auth, deadline, output, run
-    from source_moor7_im.stop_rules import READ_STOP
+    from source_moor7_im import run
+    from source_moor7_im.hardening import output
 
     loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
     levels = [(logger, logger.level) for logger in loggers]
@@ -276,10 +276,7 @@ def run_in_process(args: list[str], workdir: Path) -> tuple[int, str, str]:
     for handler in pytest_handlers:
         logging.getLogger().removeHandler(handler)
     signals = {s: signal.getsignal(s) for s in output.ENDING_SIGNALS}
-    # What a new process starts from: no stop, no nonce drawn, no attempt armed, no secret known.
-    READ_STOP.reset()
-    auth.PROCESS_NONCES = auth.SentNonces()
-    deadline._CURRENT.__dict__.clear()
+    # The CDK's own process-wide state, as a new process starts with it: no secret known yet.
     update_secrets([])
     entrypoint._HAS_LOGGED_FOR_SERIALIZATION_ERROR = False  # type: ignore[attr-defined]
     with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:

@@ -7,8 +7,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from source_moor7_im.calendar import parse_cursor
 from source_moor7_im.settings import report_table
-from source_moor7_im.windows import parse_cursor
 
 REPORTS = report_table()
 STREAMS = tuple(REPORTS)

@@ -183,7 +183,7 @@ def test_a_misspelt_setting_is_named_with_the_nearest_one_in_check_and_read(cli:
 @pytest.mark.parametrize(
     ("values", "words"),
     [
-        ({"app_key": 2000103}, "'app_key' (App key) must be a string; got the int 2000103"),
+        ({"app_key": 2000103}, "'app_key' (App key) must be text (a string, in quotes); got 2000103"),
         ({"app_key": "2000103\n"}, "'app_key' (App key) starts or ends with whitespace"),
         ({"secret_key": " emulator-secret-7f3a9c"}, "'secret_key' (Secret key) starts or ends with whitespace"),
     ],

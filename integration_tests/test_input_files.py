@@ -122,7 +122,7 @@ def test_a_state_in_another_form_than_per_stream_is_a_config_error_naming_the_fo
     result = run_with_files(cli, "read", emulator_config(emulator), {"state": json.dumps([entry])})
     message = the_config_error(result)
     assert f"holds {form}" in message, message
-    assert "reads only per-stream state, a list of STATE messages such as [" in message, message
+    assert "keeps one state per stream. --state takes a list of per-stream STATE messages such as [" in message, message
     assert '"type": "STREAM"' in message, "the accepted form, shown"
     assert not emulator.log
 

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "integration_tests"))
 
 from moor7_emulator import Account, Emulator, Faults  # noqa: E402
 from moor7_emulator.server import PATHS as EMULATOR_PATHS  # noqa: E402
+from source_moor7_im.calendar import SESSION_WINDOW_STEPS  # noqa: E402
 from source_moor7_im.settings import report_table  # noqa: E402
-from source_moor7_im.windows import SESSION_WINDOW_STEPS  # noqa: E402
 
 REPORTS = report_table()
 STREAMS = tuple(REPORTS)

@@ -81,7 +81,7 @@ def code_value(source: str) -> Any:
     return getattr(importlib.import_module(f"source_moor7_im.{module}"), name)
 
 
-# The session report's window steps (windows.py) in words, and how many fit in a year.
+# The session report's window steps (calendar.py) in words, and how many fit in a year.
 STEP_WORDS = {"P1M": "a month", "P2M": "two months", "P1Y": "a year"}
 WINDOWS_PER_YEAR = {"P1M": 12, "P2M": 6, "P1Y": 1}
 
@@ -92,7 +92,7 @@ def _error_handler() -> Mapping[str, Any]:
 
 def outage_bound_seconds() -> float:
     """How long a read against an API that answers nothing runs at most: a window's retry
-    budget, its last attempt, and one more attempt of the windows in flight (stop_rules.py),
+    budget, its last attempt, and one more attempt of the windows in flight (hardening/stop_rules.py),
     each attempt cut at the read timeout while no body arrives."""
     read_timeout = float(manifest_value("definitions.requester_base.read_timeout_in_seconds"))
     return float(_error_handler()["retry_budget_seconds"]) + 2 * read_timeout
@@ -111,7 +111,7 @@ def first_year_requests() -> int:
     every stream selected: the session report's windows in a year, a request per day per daily
     report, and one per report for report_columns."""
     dimension = manifest_value("spec.connection_specification.properties.dimension.default")
-    steps = code_value("windows.SESSION_WINDOW_STEPS")
+    steps = code_value("calendar.SESSION_WINDOW_STEPS")
     reports = report_table().values()
     per_report = [WINDOWS_PER_YEAR[steps[dimension]] if r["bucket"] == "dimension" else 365 for r in reports]
     return sum(per_report) + len(per_report)
@@ -210,8 +210,8 @@ def settings_form_table() -> str:
 
 
 def session_windows_table() -> str:
-    """The session report's window for each dimension (windows.py, SESSION_WINDOW_STEPS)."""
-    steps = code_value("windows.SESSION_WINDOW_STEPS")
+    """The session report's window for each dimension (calendar.py, SESSION_WINDOW_STEPS)."""
+    steps = code_value("calendar.SESSION_WINDOW_STEPS")
     rows = ["| `dimension` | one request covers | requests per year |", "| :--- | :--- | ---: |"]
     for dimension, step in steps.items():
         rows.append(f"| `{dimension}` | {STEP_WORDS[step]} | {WINDOWS_PER_YEAR[step]} |")
@@ -221,7 +221,7 @@ def session_windows_table() -> str:
 def first_sync_requests_table() -> str:
     """The requests of a first sync per year of `start_date`, stream by stream, from the stream
     table's `bucket`: the session dimension's windows, or one request per local day."""
-    steps = code_value("windows.SESSION_WINDOW_STEPS")
+    steps = code_value("calendar.SESSION_WINDOW_STEPS")
     per_dimension = ", ".join(f"{WINDOWS_PER_YEAR[step]} (`{dimension}`)" for dimension, step in steps.items())
     rows = ["| Stream | Requests per year of the range |", "| :--- | :--- |"]
     for name, report in report_table().items():

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from source_moor7_im.settings import DEFAULT_BASE_URL, report_table
+from source_moor7_im.settings import report_table, spec
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / ".quickstart"
@@ -39,7 +39,7 @@ DEMO_MONTHS_BACK = 3
 
 def account_db_name(config: Mapping[str, Any]) -> str:
     """ACCOUNT_DB_PATTERN for this config: one database per account, never the demo's."""
-    host = urlsplit(str(config.get("base_url") or DEFAULT_BASE_URL)).netloc or "7moor"
+    host = urlsplit(str(config.get("base_url") or spec()["properties"]["base_url"]["default"])).netloc or "7moor"
     words = re.sub(r"[^A-Za-z0-9]+", "-", f"{config.get('app_key', 'account')}_{host}").strip("-")
     return f"moor7_{words}.duckdb"
 

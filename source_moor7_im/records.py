@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
@@ -22,8 +21,9 @@ from airbyte_cdk.sources.declarative.extractors.type_transformer import TypeTran
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from .messages import LOGGER, UnkeyableRowError, bounded_text, location
-from .windows import parse_cursor
+from . import settings
+from .calendar import parse_cursor
+from .hardening.messages import LOGGER, bounded_text
 
 # `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
 # in the shapes a report label can reasonably take.
@@ -99,11 +99,6 @@ def split_agent_label(agent_id: Any) -> tuple[str | None, str | None]:
     return match.group("name").strip(), match.group("number").strip()
 
 
-def _where(stream: str, stream_slice: StreamSlice | None) -> str:
-    bounds: Mapping[str, Any] = stream_slice or {}
-    return location(stream, [str(bounds.get(key, "?"))[:19].replace("T", " ") for key in ("start_time", "end_time")])
-
-
 @functools.lru_cache(maxsize=64)  # one parse per window being read, not per row
 def _period_start(start_time: str) -> str:
     return parse_cursor(start_time).isoformat()
@@ -111,22 +106,21 @@ def _period_start(start_time: str) -> str:
 
 @dataclass
 class ReportRowFields(RecordTransformation):
-    """The fields every report row gets, by the stream table's `bucket` (README, "Records"):
+    """The fields every report row gets, by the stream table's `bucket` (docs/design/records.md):
     `dimension`, `period_start` from the `time` label and `report_date` for a `dimension`
     report; `period_start` (the window's day), `report_date`, `agent_name` and `agent_number`
     for a `day` report; then the keys of its `nested_fields` dicts, lifted to the top level
-    (never overwriting). A row that cannot be keyed stops the stream: a guessed key would
-    merge rows in the destination."""
+    (never overwriting). Every row has its key: the reply was read as a report only then
+    (replies.py)."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._stream = parameters["name"]
-        self._bucket = parameters["bucket"]
         self._nested_fields = parameters.get("nested_fields") or []
-        self._zone = ZoneInfo(self.config["timezone"])
-        self._dimension = self.config["dimension"]
+        self._key = parameters["primary_key"][0][0]  # a daily report's agent, "在线客服[8029]"
+        self._zone = settings.zone_of(self.config)
+        self._dimension = settings.bucket_of(parameters, self.config) if parameters["bucket"] == "dimension" else None
 
     def transform(
         self,
@@ -135,44 +129,22 @@ class ReportRowFields(RecordTransformation):
         stream_state: StreamState | None = None,
         stream_slice: StreamSlice | None = None,
     ) -> None:
-        if self._bucket == "dimension":
-            self._bucket_fields(record, stream_slice)
+        if self._dimension is not None:
+            moment = parse_time_label(record[BUCKET_LABEL])
+            assert moment is not None  # a reply with a label that is none is no report
+            record["dimension"] = self._dimension
+            record["period_start"] = moment.replace(tzinfo=self._zone).isoformat()
+            record["report_date"] = moment.date().isoformat()
         else:
-            self._agent_day_fields(record, stream_slice)
+            window: Mapping[str, Any] = stream_slice or {}
+            record["period_start"] = period_start = _period_start(window["start_time"])
+            record["report_date"] = period_start[:10]
+            record["agent_name"], record["agent_number"] = split_agent_label(record[self._key])
         for nested_field in self._nested_fields:
             nested = record.get(nested_field)
             if isinstance(nested, dict):
                 for key, value in nested.items():
                     record.setdefault(key, value)
-
-    def _bucket_fields(self, record: dict[str, Any], stream_slice: StreamSlice | None) -> None:
-        label = record.get(BUCKET_LABEL)
-        parsed = parse_time_label(label)
-        if parsed is None:
-            raise UnkeyableRowError(
-                f"{self._stream}: 7moor returned a bucket label {BUCKET_LABEL}={label!r} that the connector cannot read "
-                f"{_where(self._stream, stream_slice)}. Labels are read as 2024, 2024-08, 2024-08-05, "
-                "2024-08-05 13 or 2024-08-05 13:30; the stream stops instead of guessing the bucket, because rows "
-                "with a guessed period_start would share one primary key. Report the label to the connector's maintainers."
-            )
-        record["dimension"] = self._dimension
-        record["period_start"] = parsed.replace(tzinfo=self._zone).isoformat()
-        record["report_date"] = parsed.date().isoformat()
-
-    def _agent_day_fields(self, record: dict[str, Any], stream_slice: StreamSlice | None) -> None:
-        agent_id = record.get("agentId")
-        if not isinstance(agent_id, str) or not agent_id.strip():
-            shown = dict(list(record.items())[:6])
-            raise UnkeyableRowError(
-                f"{self._stream}: 7moor returned a row without agentId (agentId={agent_id!r}; row starts {shown}) "
-                f"{_where(self._stream, stream_slice)}. agentId is part of the primary key, so the "
-                "stream stops instead of emitting a row that cannot be keyed. Report this to 7moor support."
-            )
-        bounds: Mapping[str, Any] = stream_slice or {}
-        period_start = _period_start(bounds["start_time"])
-        record["period_start"] = period_start
-        record["report_date"] = period_start[:10]
-        record["agent_name"], record["agent_number"] = split_agent_label(agent_id)
 
 
 @dataclass

@@ -6,7 +6,11 @@ HTTP status, `success` and `code` compared as values whatever their JSON type, t
 and a verdict. The manifest's error filters act on the verdict (`response.reply` in their
 templates), so each verdict's action, failure type and message live there, and the words
 that tell 7moor's refusals apart live here. A reply counts as a report only from a 2xx, in
-the documented shape, with every row inside the window asked for.
+the documented shape, with every row one new bucket (or one keyed agent) of the window asked
+for. `ReportErrorHandler` is the hardening layer's bounded retries with these rules: the
+filters see the reply as read, the parse is kept for the record extractor (one decode per
+body), a refusal stops its own report only, and the same malformed success twice is no
+transient fault.
 """
 
 from __future__ import annotations
@@ -15,15 +19,21 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
 
-from .buckets import bucket_start
-from .messages import bounded_text
-from .records import read_time_label
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+
+from . import settings
+from .calendar import bucket_start
+from .hardening.messages import Refused, bounded_text, where
+from .hardening.retries import BoundedRetries
+from .records import BUCKET_LABEL, read_time_label
 
 # The verdicts, in the order they are decided; the manifest's filters name them.
 REPORT = "report"  # a 2xx success in the documented shape: data
@@ -243,3 +253,61 @@ def _bucket_problem(rows: list[dict[str, Any]], label_field: str, window: Window
             return f"two rows are labelled {quoted}"
         seen.add(moment)
     return None
+
+
+@dataclass
+class ReportErrorHandler(BoundedRetries):
+    """The manifest's error handler (requester_base): the bounded retries of the hardening
+    layer, with 7moor's reply rules (module text)."""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        # What the caller reads of a report (`reads`: its rows, or its header); a report of
+        # buckets names each row's bucket in a label, a daily report keys its rows by the first
+        # field of its primary key (the agent).
+        self.reads: tuple[str, ...] = tuple(parameters.get("reads") or ("list",))
+        rows = "list" in self.reads
+        self.label_field = BUCKET_LABEL if rows and parameters.get("bucket") == "dimension" else None
+        self.key_field = parameters["primary_key"][0][0] if rows and parameters.get("bucket") == "day" else None
+        self._malformed: dict[tuple[str, str], str] = {}
+
+    def window_of(self, request: Any) -> str | None:
+        window = Window.of(request)
+        return f"createTime {' to '.join(window.create_time)}" if window else None
+
+    def interpret_reply(self, response: requests.Response) -> ErrorResolution:
+        reply = read_reply(response, self.reads, self.label_field, self.key_field)
+        report = report_of(response)
+        view = {**reply.template(), "report": report, "quote": bounded_text(response.content[:4096].decode("utf-8", "replace"))}
+        response.json = lambda **_: view  # type: ignore[method-assign]  # what the manifest's filters evaluate
+        try:
+            resolution = self.error_handler.interpret_response(response)
+        finally:
+            if reply.body is not None:  # the one parse, for the record extractor
+                response.json = lambda **_: reply.body  # type: ignore[method-assign]
+            else:
+                del response.json  # requests' own, which raises
+        if reply.verdict == REPORT and resolution.response_action == ResponseAction.SUCCESS:
+            self.stop.answered()
+        elif reply.verdict == REFUSED and resolution.response_action == ResponseAction.FAIL:
+            raise Refused(f"{resolution.error_message} {where(self.stream_name, self.window_of(response.request))}", report or "")
+        elif reply.verdict == MALFORMED:
+            # The window's identity across its attempts (a retry may come back as another object).
+            window = (urlsplit(getattr(response.request, "url", None) or "").path, str(self.window_of(response.request)))
+            with self._lock:
+                before, self._malformed[window] = self._malformed.get(window), reply.problem or ""
+            if before == reply.problem:
+                return replace(
+                    resolution,
+                    response_action=ResponseAction.FAIL,
+                    failure_type=FailureType.system_error,
+                    error_message=f"{resolution.error_message} It came back the same on the attempt before, so it is not "
+                    "transient and is not retried again: report it to 7moor support with the window below.",
+                )
+        return resolution
+
+
+def report_of(response: requests.Response) -> str | None:
+    """The report a request asked for, by its path (the stream table's `path`)."""
+    path = urlsplit(getattr(response.request, "url", None) or "").path
+    return next((name for name, report in settings.report_table().items() if path.endswith(report["path"])), None)

@@ -21,20 +21,18 @@ from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonF
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.types import Config, StreamSlice
 
-from .messages import LOGGER, ReportRefused
-from .windows import SYNC_WINDOWS_KEY
+from .calendar import SYNC_WINDOWS_KEY
+from .hardening.messages import LOGGER, Refused
 
 # Inside `live_header_discovery`: the refusals met so far (a list), else None.
-_LIVE_HEADER: contextvars.ContextVar[list[ReportRefused] | None] = contextvars.ContextVar(
-    "moor7_live_header_discovery", default=None
-)
+_LIVE_HEADER: contextvars.ContextVar[list[Refused] | None] = contextvars.ContextVar("moor7_live_header_discovery", default=None)
 
 
 @contextlib.contextmanager
-def live_header_discovery() -> Iterator[list[ReportRefused]]:
+def live_header_discovery() -> Iterator[list[Refused]]:
     """Schemas read inside the block add the live header's columns; a report the account may
     not read keeps its documented schema, with a WARN, and its refusal joins the list given."""
-    refusals: list[ReportRefused] = []
+    refusals: list[Refused] = []
     token = _LIVE_HEADER.set(refusals)
     try:
         yield refusals
@@ -77,7 +75,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
             return schema
         try:
             header = self._fetch_live_header()
-        except ReportRefused as refusal:
+        except Refused as refusal:
             refusals.append(refusal)
             LOGGER.warning(
                 "%s: the live report header could not be read, so the stream keeps its documented columns (the "

@@ -4,7 +4,7 @@ The CDK's cursor resumes at the saved `period_start` minus the lookback, so the 
 be a bucket start of the settings read *now*; one written under another `dimension` or
 `timezone`, or by a person (`2024-01-20`, `...Z`, epoch seconds), is not. The state
 migration `NormaliseCursorState` reads any of those forms, converts to the configured zone
-and floors to the bucket (README, "State").
+and floors to the bucket (docs/design/state.md).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigr
 from airbyte_cdk.sources.types import Config
 
 from . import settings
-from .buckets import bucket_start
-from .messages import LOGGER, ConfigError
-from .windows import CURSOR_FIELD, CURSOR_FORMAT, parse_cursor
+from .calendar import bucket_start, cursor_field, cursor_format, parse_cursor
+from .hardening.messages import LOGGER, ConfigError
 
 ACCEPTED_FORMS = (
     "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without "
@@ -71,7 +70,7 @@ def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: s
         local = None
     if moment is None or local is None or not settings.EARLIEST_DATE <= local.date() <= settings.LATEST_DATE:
         raise ConfigError(
-            f"The saved state of stream {stream_name} holds {CURSOR_FIELD} {value!r}, which is not a point in time "
+            f"The saved state of stream {stream_name} holds {cursor_field()} {value!r}, which is not a point in time "
             f"the connector can read: it expects {ACCEPTED_FORMS}. Correct the value in the connection's state, "
             f"or reset the stream {stream_name} to sync it again from 'start_date'."
         )
@@ -88,7 +87,7 @@ def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: s
             stream_name,
         )
     floored = bucket_start(local, dimension)
-    return floored.replace(tzinfo=zone).strftime(CURSOR_FORMAT)
+    return floored.replace(tzinfo=zone).strftime(cursor_format())
 
 
 @dataclass
@@ -102,21 +101,21 @@ class NormaliseCursorState(StateMigration):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.stream_name = parameters["name"]
-        self._zone = ZoneInfo(self.config["timezone"])
-        bucket = parameters["bucket"]
-        self._dimension = self.config["dimension"] if bucket == "dimension" else bucket
+        self._zone = settings.zone_of(self.config)
+        self._dimension = settings.bucket_of(parameters, self.config)
 
     def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
         return bool(stream_state)
 
     def migrate(self, stream_state: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        if CURSOR_FIELD not in stream_state:
+        field = cursor_field()
+        if field not in stream_state:
             raise ConfigError(
-                f"The saved state of stream {self.stream_name} is {dict(stream_state)!r}, without a {CURSOR_FIELD}: "
-                f'this connector keeps {{"{CURSOR_FIELD}": <a point in time>}} per stream, where the point in time is '
+                f"The saved state of stream {self.stream_name} is {dict(stream_state)!r}, without a {field}: "
+                f'this connector keeps {{"{field}": <a point in time>}} per stream, where the point in time is '
                 f"{ACCEPTED_FORMS}. Correct the state, or reset the stream {self.stream_name}."
             )
-        found = stream_state[CURSOR_FIELD]
+        found = stream_state[field]
         cursor = normalised_cursor(self.stream_name, found, self._zone, self._dimension)
         if parse_cursor_value(found, self._zone) != parse_cursor(cursor):
             # Moved back to a bucket start: the last sync used another dimension or time zone
@@ -133,4 +132,4 @@ class NormaliseCursorState(StateMigration):
                 self._zone.key,
                 cursor,
             )
-        return {CURSOR_FIELD: cursor}
+        return {field: cursor}

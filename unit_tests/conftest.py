@@ -81,7 +81,7 @@ def run_cli(args: list[str], config: Mapping[str, Any] | None, tmp_path, capsys)
     import signal
     import sys
 
-    from source_moor7_im.output import ENDING_SIGNALS
+    from source_moor7_im.hardening.output import ENDING_SIGNALS
     from source_moor7_im.run import run
 
     argv = [*args, "--debug"]

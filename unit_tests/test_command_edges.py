@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from source_moor7_im import run as command
-from source_moor7_im.output import ENDING_SIGNALS, Interrupted, LineWriter
+from source_moor7_im.hardening.output import ENDING_SIGNALS, Interrupted, LineWriter
 
 
 class _Ended(BaseException):
@@ -41,7 +41,6 @@ def test_a_signal_while_the_handlers_are_restored_ends_the_process_by_that_signa
 
     monkeypatch.setattr(LineWriter, "installed", installed_then_signalled)
     monkeypatch.setattr(Interrupted, "end_process", end_process)
-    monkeypatch.setattr(command, "_build_source", lambda args: None)
     monkeypatch.setattr("sys.argv", ["source-moor7-im", "spec"])
     with pytest.raises(_Ended):
         command.run()

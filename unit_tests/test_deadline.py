@@ -16,8 +16,8 @@ import requests
 from requests.models import CONTENT_CHUNK_SIZE
 
 from integration_tests.virtual_clock import VIRTUAL, real_monotonic
-from source_moor7_im import deadline
-from source_moor7_im.deadline import AttemptDeadline, AttemptDeadlineExceeded, ReplyTooLarge, expired_in_this_thread
+from source_moor7_im.hardening import deadline
+from source_moor7_im.hardening.deadline import AttemptDeadline, AttemptDeadlineExceeded, ReplyTooLarge, expired_in_this_thread
 
 MARKER = "a-nonce-of-this-attempt"
 MARKED = {"m7-nonce": MARKER}

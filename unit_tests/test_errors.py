@@ -196,21 +196,32 @@ def _response(status: int, body: str | bytes, url: str = URL, request_body: dict
 DAY = ["2024-08-01 00:00:00", "2024-08-01 23:59:59"]
 
 
-def test_a_body_is_parsed_once_and_the_extractor_reads_that_parse() -> None:
-    from source_moor7_im.errors import filters_see
-    from source_moor7_im.replies import read_reply
+def test_a_body_is_parsed_once_the_filters_see_the_reply_as_read_and_the_extractor_reads_that_parse() -> None:
+    from source_moor7_im.replies import ReportErrorHandler
 
+    from .test_retry_budget import manifest_error_handler
+
+    handler = manifest_error_handler()
+    assert isinstance(handler, ReportErrorHandler)
+    seen = []
+    original = handler.error_handler.interpret_response
+
+    def filters(response):  # what the manifest's filters evaluate
+        seen.append(response.json())
+        return original(response)
+
+    handler.error_handler.interpret_response = filters
     response = _response(200, ROW)
-    reply = read_reply(response)
-    with filters_see(response, reply):
-        view = response.json()
-        assert view["reply"] == "report"
-        assert view["report"] == "agent_quality"
-        assert "data" not in view, "the filters see the reply as read, not the body"
-    assert response.json() is reply.body, "after the filters, the one parse is what the extractor reads"
+    assert handler.interpret_response(response).response_action.name == "SUCCESS"
+    (view,) = seen
+    assert view["reply"] == "report"
+    assert view["report"] == "agent_quality"
+    assert "data" not in view, "the filters see the reply as read, not the body"
+    body = response.json()
+    assert body["data"]["list"] == [{"agentId": "a[1]", "initCount": 1}]
+    assert response.json() is body, "after the filters, the one parse is what the extractor reads"
     not_json = _response(200, "service busy")
-    with filters_see(not_json, read_reply(not_json)):
-        assert not_json.json()["form"] == "other"
+    handler.interpret_response(not_json)
     with pytest.raises(requests.exceptions.JSONDecodeError):
         not_json.json()
 
@@ -366,7 +377,7 @@ def test_numeric_text_is_read_as_json_writes_numbers_within_64_bits(text: str, i
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "soon"])
 def test_a_retry_after_that_is_no_number_of_seconds_asks_for_no_wait(value: str) -> None:
-    from source_moor7_im.errors import RetryAfterHeader
+    from source_moor7_im.hardening.retries import RetryAfterHeader
 
     response = _response(429, "")
     response.headers["Retry-After"] = value
@@ -374,7 +385,7 @@ def test_a_retry_after_that_is_no_number_of_seconds_asks_for_no_wait(value: str)
 
 
 def test_a_quote_of_what_7moor_sent_is_cut_to_300_utf8_bytes_on_a_character_boundary() -> None:
-    from source_moor7_im.messages import bounded_text
+    from source_moor7_im.hardening.messages import bounded_text
 
     quoted = bounded_text("服务器内部错误" * 20_000)
     assert len(quoted.encode("utf-8")) <= 300
@@ -387,7 +398,7 @@ def test_a_record_whose_cursor_field_is_no_time_or_whose_data_orjson_refuses_is_
     is what orjson will not write."""
     import datetime as dt
 
-    from source_moor7_im.progress import ReadProgress
+    from source_moor7_im.hardening.progress import ReadProgress
 
     progress = ReadProgress(rows_in_window=lambda *_: None, cursor_field="period_start", parse_cursor=dt.datetime.fromisoformat)
     window = {"start_time": "2024-01-01T00:00:00+08:00", "end_time": "2024-01-01T23:59:59+08:00"}

@@ -64,7 +64,9 @@ def test_a_changed_manifest_figure_changes_its_spans(monkeypatch: pytest.MonkeyP
 def test_a_stale_span_fails_the_check(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text(f"<!-- manifest:{BUDGET} -->90<!-- /manifest -->\n", encoding="utf-8")
-    (tmp_path / "docs" / "page.md").write_text("<!-- code:messages.MAX_QUOTE_BYTES -->300<!-- /code -->\n", encoding="utf-8")
+    (tmp_path / "docs" / "page.md").write_text(
+        "<!-- code:hardening.messages.MAX_QUOTE_BYTES -->300<!-- /code -->\n", encoding="utf-8"
+    )
     assert generate_docs.stale_documents(tmp_path) == [tmp_path / "README.md"]
 
 
@@ -100,7 +102,7 @@ def test_a_ref_on_the_way_is_followed() -> None:
     "span",
     [
         "<!-- manifest:definitions.no_such_thing -->1<!-- /manifest -->",
-        "<!-- code:messages.NO_SUCH_CONSTANT -->1<!-- /code -->",
+        "<!-- code:hardening.messages.NO_SUCH_CONSTANT -->1<!-- /code -->",
         "<!-- derived:no_such_figure -->1<!-- /derived -->",
         f"<!-- manifest:{BUDGET}|furlongs -->1<!-- /manifest -->",
         "<!-- table:no-such-table -->\nx\n<!-- /table -->",

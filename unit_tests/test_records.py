@@ -67,7 +67,8 @@ def test_agent_id_splits_into_name_and_number(agent_id, name, number) -> None:
 def test_nested_columns_are_lifted_and_the_nested_dict_kept() -> None:
     record = {"agentId": "x[1]", "initCount": 3, "everyTimeLength": {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}}
     fields = ReportRowFields(
-        config=with_defaults({}), parameters={"name": "a_report", "bucket": "day", "nested_fields": ["everyTimeLength"]}
+        config=with_defaults({}),
+        parameters={"name": "a_report", "bucket": "day", "nested_fields": ["everyTimeLength"], "primary_key": [["agentId"]]},
     )
     fields.transform(record, stream_slice={"start_time": "2024-08-05T00:00:00+0800"})  # type: ignore[arg-type]
     assert record["loginTotalTimeLength"] == 10

@@ -16,10 +16,10 @@ from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import 
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_moor7_im.errors import ReportErrorHandler
+from source_moor7_im.hardening.stop_rules import StopSignal
+from source_moor7_im.replies import ReportErrorHandler
 from source_moor7_im.settings import MANIFEST_PATH, with_defaults
-from source_moor7_im.source import with_interactive_requests
-from source_moor7_im.stop_rules import StopSignal
+from source_moor7_im.source import SourceMoor7Im
 
 from .builders import BASE_URL, ConfigBuilder
 
@@ -30,7 +30,7 @@ def manifest_error_handler(interactive: bool = False) -> ReportErrorHandler:
     with open(MANIFEST_PATH, encoding="utf-8") as file:
         manifest = yaml.safe_load(file)
     if interactive:
-        manifest = with_interactive_requests(manifest)
+        manifest = SourceMoor7Im.interactive_manifest(manifest)
     resolved = ManifestReferenceResolver().preprocess_manifest(manifest)
     definition = ManifestComponentTransformer().propagate_types_and_parameters(
         "", {**resolved["definitions"]["requester_base"]["error_handler"], "$parameters": {"name": "agent_quality"}}, {}

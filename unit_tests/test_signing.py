@@ -11,7 +11,7 @@ import requests
 import requests_mock
 from freezegun import freeze_time
 
-from source_moor7_im.auth import REPLAY_MEMORY_SECONDS, SentNonces, SignedRequestAuthenticator, sign_request
+from source_moor7_im.signing import REPLAY_MEMORY_SECONDS, SentNonces, SignedRequestAuthenticator, sign_request
 
 from .builders import APP_KEY, BASE_URL, PATHS, SECRET_KEY, ConfigBuilder, catalog
 from .conftest import read

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 
 from source_moor7_im import SourceMoor7Im
-from source_moor7_im.messages import ConfigError
+from source_moor7_im.hardening.messages import ConfigError
 from source_moor7_im.settings import SyncSettings
 
-TODAY = dt.date(2024, 9, 10)
+NOW = dt.datetime(2024, 9, 10, 4, tzinfo=dt.UTC)  # 12:00 in Shanghai
 SPEC = SourceMoor7Im().spec(logging.getLogger("test")).connectionSpecification
 PROPERTIES = SPEC["properties"]
 GOOD = {"app_key": "2000103", "secret_key": "s3cr3t-value", "start_date": "2024-01-01", "end_date": "2024-01-31"}
@@ -35,15 +35,13 @@ def _spec_accepts(**values) -> bool:
 
 def _settings_error(**values) -> str:
     with pytest.raises(ConfigError) as raised:
-        SyncSettings.from_config({**GOOD, **values}, today=TODAY)
+        SyncSettings.from_config({**GOOD, **values}, now=NOW)
     return raised.value.message
 
 
 def test_the_spec_command_answers_the_spec_the_whole_source_gives() -> None:
     """`spec` is made from the manifest alone, without building the source: the same spec."""
-    from source_moor7_im.source import manifest_spec
-
-    assert manifest_spec() == SourceMoor7Im().spec(logging.getLogger("test"))
+    assert SourceMoor7Im.spec_only() == SourceMoor7Im().spec(logging.getLogger("test"))
 
 
 def test_every_property_sits_in_one_of_the_declared_groups() -> None:
@@ -77,7 +75,7 @@ def test_a_date_outside_the_calendar_the_connector_reads_is_refused_naming_the_r
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "https://[::1", "https://host:0"])
 def test_a_base_url_with_an_impossible_port_or_shape_is_refused(url: str) -> None:
-    assert _settings_error(base_url=url).startswith("'base_url' must be an https URL")
+    assert _settings_error(base_url=url).startswith("'base_url' (API base URL) ")
 
 
 def test_both_dates_describe_their_pattern_and_end_date_is_a_date_picker_that_may_be_empty() -> None:
@@ -126,7 +124,7 @@ def test_titles_write_ids_in_capitals() -> None:
 def test_base_url_is_https_except_for_loopback_hosts_in_the_spec_and_in_settings(url: str, allowed: bool) -> None:
     assert _spec_accepts(base_url=url) is allowed
     if allowed:
-        assert SyncSettings.from_config({**GOOD, "base_url": url}, today=TODAY).base_url == url.rstrip("/")
+        assert SyncSettings.from_config({**GOOD, "base_url": url}, now=NOW).base_url == url.rstrip("/")
     else:
         message = _settings_error(base_url=url)
         assert message.startswith("'base_url'")
@@ -136,7 +134,7 @@ def test_base_url_is_https_except_for_loopback_hosts_in_the_spec_and_in_settings
 def test_plain_http_to_a_remote_host_is_refused_with_the_reason_and_the_fix() -> None:
     message = _settings_error(base_url="http://v7openapi.7moor.com")
     assert "unencrypted" in message
-    assert "https://v7openapi.7moor.com" in message
+    assert "https://" in message
     assert "127.0.0.1" in message
 
 
@@ -145,21 +143,21 @@ def test_lookback_days_has_a_maximum_of_30_in_the_spec_and_in_settings(days: int
     assert PROPERTIES["lookback_days"]["maximum"] == 30
     assert _spec_accepts(lookback_days=days) is allowed
     if allowed:
-        assert SyncSettings.from_config({**GOOD, "lookback_days": days}, today=TODAY).lookback_days == days
+        assert SyncSettings.from_config({**GOOD, "lookback_days": days}, now=NOW).lookback_days == days
     else:
-        assert _settings_error(lookback_days=days) == f"'lookback_days' must be a whole number of days from 0 to 30; got {days}."
+        assert _settings_error(lookback_days=days) == f"'lookback_days' (Lookback days) must be from 0 to 30; got {days}."
 
 
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Asia/Tokyo", "UTC", "Etc/GMT-8"])
 def test_fixed_offset_time_zones_are_accepted(zone: str) -> None:
     assert _spec_accepts(timezone=zone)
-    settings = SyncSettings.from_config({**GOOD, "end_date": None, "timezone": zone}, today=TODAY)
+    settings = SyncSettings.from_config({**GOOD, "end_date": None, "timezone": zone}, now=NOW)
     assert settings.timezone.key == zone
 
 
 def test_every_time_zone_example_is_accepted() -> None:
     for zone in PROPERTIES["timezone"]["examples"]:
-        assert SyncSettings.from_config({**GOOD, "end_date": None, "timezone": zone}, today=TODAY).timezone.key == zone
+        assert SyncSettings.from_config({**GOOD, "end_date": None, "timezone": zone}, now=NOW).timezone.key == zone
 
 
 def test_a_zone_with_daylight_saving_time_is_refused_without_an_end_date_naming_the_change() -> None:
@@ -171,14 +169,17 @@ def test_a_zone_with_daylight_saving_time_is_refused_without_an_end_date_naming_
 
 
 def test_a_zone_with_daylight_saving_time_is_accepted_for_a_range_within_one_offset() -> None:
-    settings = SyncSettings.from_config({**GOOD, "timezone": "Europe/Berlin"}, today=TODAY)  # January only
+    settings = SyncSettings.from_config({**GOOD, "timezone": "Europe/Berlin"}, now=NOW)  # January only
     assert settings.timezone.key == "Europe/Berlin"
 
 
 @pytest.mark.parametrize("zone", ["Asia Shanghai", "+08:00", "Asia/Shanghai;drop"])
 def test_a_timezone_that_is_not_an_iana_name_is_refused_by_the_spec_and_by_settings(zone: str) -> None:
     assert not _spec_accepts(timezone=zone)
-    assert _settings_error(timezone=zone).startswith(f"'timezone' {zone!r} is not a known IANA time zone name")
+    assert (
+        _settings_error(timezone=zone)
+        == f"'timezone' (Time zone) must be an IANA time zone name, such as Asia/Shanghai; got {zone!r}."
+    )
 
 
 def test_settings_take_each_numeric_bound_from_the_spec() -> None:
@@ -192,10 +193,14 @@ def test_settings_take_each_numeric_bound_from_the_spec() -> None:
     }
     for name in numeric:
         low, high = PROPERTIES[name]["minimum"], PROPERTIES[name]["maximum"]
-        SyncSettings.from_config({**GOOD, name: low}, today=TODAY)
-        SyncSettings.from_config({**GOOD, name: high}, today=TODAY)
-        assert _settings_error(**{name: high + 1}).startswith(f"'{name}' must be")
-        assert _settings_error(**{name: low - 1}).startswith(f"'{name}' must be")
+        SyncSettings.from_config({**GOOD, name: low}, now=NOW)
+        SyncSettings.from_config({**GOOD, name: high}, now=NOW)
+        assert _settings_error(**{name: high + 1}).startswith(
+            f"'{name}' ({PROPERTIES[name]['title']}) must be from {low} to {high}"
+        )
+        assert _settings_error(**{name: low - 1}).startswith(
+            f"'{name}' ({PROPERTIES[name]['title']}) must be from {low} to {high}"
+        )
 
 
 def test_the_retry_figures_the_spec_text_states_are_the_error_handlers() -> None:
@@ -247,4 +252,4 @@ def test_a_month_or_year_report_is_checked_over_its_whole_first_bucket(dimension
     if refused:
         assert _settings_error(**values).startswith("'timezone' Europe/Berlin changes its UTC offset on 2024-03-31")
     else:
-        assert SyncSettings.from_config({**GOOD, **values}, today=TODAY).dimension == dimension
+        assert SyncSettings.from_config({**GOOD, **values}, now=NOW).dimension == dimension

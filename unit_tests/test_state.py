@@ -93,9 +93,9 @@ import pytest  # noqa: E402
 from airbyte_cdk.models import AirbyteStateBlob, SyncMode  # noqa: E402
 
 from source_moor7_im import SourceMoor7Im  # noqa: E402
-from source_moor7_im.messages import MAX_QUOTE_BYTES, ConfigError  # noqa: E402
+from source_moor7_im.hardening.declarative import without_full_refresh_states  # noqa: E402
+from source_moor7_im.hardening.messages import MAX_QUOTE_BYTES, ConfigError  # noqa: E402
 from source_moor7_im.settings import with_defaults  # noqa: E402
-from source_moor7_im.source import without_full_refresh_states  # noqa: E402
 from source_moor7_im.state import NormaliseCursorState, normalised_cursor, parse_cursor_value  # noqa: E402
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -287,6 +287,6 @@ def test_a_state_file_is_quoted_in_at_most_the_bytes_of_any_quote(tmp_path) -> N
     path.write_text(json.dumps({"agent_workload": {"period_start": "错" * 5000}}, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(ConfigError) as raised:
         SourceMoor7Im.read_state(str(path))
-    quoted = raised.value.message.split("legacy state object ", 1)[1].split(": this connector reads", 1)[0]
+    quoted = raised.value.message.split("legacy state object ", 1)[1].split(". --state takes", 1)[0]
     assert quoted.endswith("…")
     assert len(quoted.encode()) <= MAX_QUOTE_BYTES

@@ -10,8 +10,7 @@ from freezegun import freeze_time
 
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_moor7_im.buckets import bucket_start, next_bucket_start
-from source_moor7_im.windows import CURSOR_FORMAT, buckets_in, lookback_duration
+from source_moor7_im.calendar import bucket_start, buckets_in, cursor_format, lookback_duration, next_bucket_start
 
 from .builders import ConfigBuilder
 from .windows_helper import fmt, requested_windows
@@ -208,7 +207,7 @@ def test_session_windows_cover_the_range_in_whole_buckets(dimension: str, start_
     assert (windows[-1][1] - windows[-1][0]).days < longest
     if dimension in ("half_hour", "hour"):
         local = dt.timezone(dt.timedelta(hours=8))
-        counts = [buckets_in(*(m.replace(tzinfo=local).strftime(CURSOR_FORMAT) for m in w), dimension) for w in windows]
+        counts = [buckets_in(*(m.replace(tzinfo=local).strftime(cursor_format()) for m in w), dimension) for w in windows]
         assert max(counts) <= MAX_SUB_DAY_BUCKETS, "a sub-day reply holds at most a month of half hours"
 
 

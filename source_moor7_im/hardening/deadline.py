@@ -1,21 +1,22 @@
 """Each HTTP attempt's wall-clock deadline, which a body that keeps arriving moves on, and the
 largest reply read.
 
-Ours because `requests` bounds the connection and each socket read, not the whole answer: a
-server sending a byte a second never trips a read timeout. From the moment the request goes
-out (Python's audit event `http.client.send`, the only hook before the headers arrive), a
-timer shuts that connection's socket down at the deadline, ending any read blocked on it.
-An attempt is cut once it has run longer than `seconds + body bytes received /
-floor_bytes_per_second` (README, "Retry budget, per window"): a large body arriving at the
-floor rate or faster is read whole, one that stalls or trickles below it is cut. When the
-timer fires and bytes have arrived since it was armed, it is armed again for the time they
-earned.
+CDK gap: the CDK hands `requests` a connect and a read timeout, which bound the connection
+and each socket read, not the answer: a server sending a byte a second never trips one. From
+the moment the request goes out (Python's audit event `http.client.send`, the only hook
+before the headers arrive), a timer shuts that connection's socket down at the deadline,
+ending any read blocked on it. An attempt is cut once it has run longer than `seconds + body
+bytes received / floor_bytes_per_second`: a large body arriving at the floor rate or faster
+is read whole, one that stalls or trickles below it is cut. The body is read once, as bytes,
+into `response.content` (never `response.text`: on a body without a charset, requests
+guesses one from the whole body), and a body past `max_body_bytes` fails the attempt
+(`ReplyTooLarge`). The smallest CDK change: an `HttpRequester` option for a whole-answer
+deadline and a body limit, enforced by the `HttpClient` as it reads the body.
 
-The authenticator arms each attempt (`AttemptDeadline.begin`), since the CDK calls it before
-every attempt; as a response hook, `AttemptDeadline` reads the body while the timer runs,
-once, as bytes, into `response.content` (never `response.text`: on a body without a charset,
-requests guesses one from the whole body), and fails the attempt with `ReplyTooLarge` past
-`max_body_bytes`.
+A connector arms each attempt (`AttemptDeadline.begin`, from its authenticator, which the
+CDK calls before every attempt) and registers the deadline as a response hook. The audit
+hook is added once per process, when the first attempt is armed (Python has no way to take
+one away).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class AttemptDeadline:
     def begin(self, marker: str) -> None:
         """Arms the deadline for the attempt this thread is about to send; `marker` is a text
         only that request's headers carry (its nonce)."""
+        _add_audit_hook()
         previous = getattr(_CURRENT, "attempt", None)
         if previous is not None:
             previous.finish()
@@ -205,6 +207,8 @@ class _Attempt:
                 self._timer.cancel()
 
 
+# The attempt each thread sent last: the audit hook, which runs in the sending thread, finds
+# its attempt here.
 _CURRENT = threading.local()
 
 
@@ -221,7 +225,15 @@ def _on_audit(event: str, args: tuple) -> None:
             attempt.sending_on(args[0])
 
 
-sys.addaudithook(_on_audit)
+_HOOK = threading.Lock()
+_hooked: list[bool] = []  # one entry once the audit hook is in
+
+
+def _add_audit_hook() -> None:
+    with _HOOK:
+        if not _hooked:
+            sys.addaudithook(_on_audit)
+            _hooked.append(True)
 
 
 def expired_in_this_thread() -> bool:

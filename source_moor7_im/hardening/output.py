@@ -1,16 +1,18 @@
 """The command's standard output: whole lines from every thread, and stops that leave them whole.
 
-Ours because the CDK's `launch` prints from the main thread while workers log too, a Ctrl-C
-raises wherever the main thread is (inside a write included), and a closed pipe raises in
-whichever thread writes next while the read goes on. Every write to stdout, the CDK's log
-handler included, goes through one `LineWriter`: whole lines under one lock; SIGINT, SIGTERM
-and a closed pipe become one `Interrupted` in the main thread, deferred past any write, after
-the read's stop signal is set; after a closed pipe nothing more is written. A write that
-fails for another reason (a full disk, a file size limit, a descriptor not open for writing)
-stops the command the same way, and says so on stderr (`OutputFailed`).
+CDK gap: `launch` prints from the main thread while workers log too, a Ctrl-C raises wherever
+the main thread is (inside a write included), a closed pipe raises in whichever thread writes
+next while the read goes on, and a full disk ends in a traceback. The CDK's `PrintBuffer`
+groups writes under a lock but flushes part of a line and handles no stop. Here every write
+to stdout, the CDK's log handler included, goes through one `LineWriter`: whole lines under
+one lock; SIGINT, SIGTERM and a closed pipe become one `Interrupted` in the main thread,
+deferred past any write, after the read's stop is set; after a failed write nothing more is
+written (`OutputFailed` says why on stderr). The smallest CDK change: a `PrintBuffer` that
+writes whole lines to the descriptor and turns SIGPIPE, EPIPE and signals into a stop of the
+read.
 
 Loading this module imports no part of the CDK: the command uses it before the CDK is
-imported (`--version`, a stdout that fails at once).
+imported.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Progress of a read: ESTIMATE traces for Airbyte's progress bar, and a log line on long reads.
 
-Ours because the CDK sends no ESTIMATE for a declarative source. A stream's expected rows
-start from its plan (one row per planned unit: a bucket of the session report, a day of an
-agent report) and then follow what the read has seen: the rows per second of report time
-covered since the first row, so that buckets a report leaves out and the days before an
-account's first data count as they come. Bytes are the records' data as compact UTF-8 JSON,
-at the average seen so far. Airbyte's platform stores both numbers of every estimate, so
-both are always sent.
+CDK gap: the CDK sends no ESTIMATE for a declarative source. A stream's expected rows start
+from its plan (the rows the connector expects of each window) and then follow what the read
+has seen: the rows per second of cursor time covered since the first row, so that gaps in the
+data and the time before the first data count as they come. Bytes are the records' data as
+compact UTF-8 JSON, at the average seen so far. Airbyte's platform stores both numbers of
+every estimate, so both are always sent. The smallest CDK change: a concurrent read processor
+that counts records and bytes per partition and calls an estimator it is given.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 7moor rejects a timestamp 5 minutes from its clock and a `sign + nonce` it has seen, so the
 signature is made in `__call__` on the prepared request, which the CDK's `HttpClient` calls
-again before every retry: each attempt carries a fresh timestamp and nonce.
+again before every retry: each attempt carries a fresh timestamp and nonce. The same call
+arms the attempt's deadline and the hooks that refuse a redirect and read 7moor's clock.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -24,10 +24,10 @@ from airbyte_cdk.sources.declarative.auth.declarative_authenticator import Decla
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.types import Config
 
-from .deadline import AttemptDeadline
-from .errors import refuse_redirects
-from .messages import LOGGER, ReadStopped
-from .stop_rules import READ_STOP
+from .hardening.deadline import AttemptDeadline
+from .hardening.messages import LOGGER, ReadStopped
+from .hardening.retries import http_date, refuse_redirects
+from .hardening.stop_rules import ReadScope, StopSignal
 
 # The server's tolerance is 5 minutes; a skew below this is left alone (latency and the
 # one-second resolution of the Date header make small offsets meaningless).
@@ -56,7 +56,7 @@ REPLAY_MEMORY_SECONDS = 360
 
 @dataclass
 class SentNonces:
-    """The (timestamp, nonce) pairs this process signed in the last `REPLAY_MEMORY_SECONDS`.
+    """The (timestamp, nonce) pairs a read signed in the last `REPLAY_MEMORY_SECONDS`.
 
     With a few hundred requests a second, two random 6-digit nonces in the same second
     collide about once in a few thousand requests, and 7moor refuses the second as a replay.
@@ -82,11 +82,6 @@ class SentNonces:
             del self._by_timestamp[old]
 
 
-# One memory for the whole process: every stream's requester has its own authenticator,
-# and a replay is refused whichever stream sent the first request.
-PROCESS_NONCES = SentNonces()
-
-
 @dataclass
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
     """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`, and arms
@@ -104,7 +99,10 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     attempt_floor_bytes_per_second: float | None = None
     max_body_bytes: int | None = None
     clock: Callable[[], float] = field(default=time.time)
-    nonces: SentNonces = field(default_factory=lambda: PROCESS_NONCES)
+    # One memory for the read: every stream's requester has its own authenticator, and a
+    # replay is refused whichever stream sent the first request.
+    nonces: SentNonces = field(default_factory=lambda: ReadScope.current().part(SentNonces))
+    stop: StopSignal = field(default_factory=lambda: ReadScope.current().stop)
     _clock_offset_seconds: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -134,7 +132,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign this attempt: called on the first send and again by the CDK before each retry.
         A retry whose wait began before the read stopped is not sent (stop_rules.py)."""
-        stopped = READ_STOP.reason_to_stop(self._stream_name)
+        stopped = self.stop.reason_to_stop(self._stream_name)
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)
         request.headers.update(self.get_auth_header())
@@ -173,7 +171,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
 
     def learn_server_clock(self, response: requests.Response, **_: Any) -> None:
         """The response hook that learns the server's clock from `Date`, as the headers arrive."""
-        server_now = _parse_http_date(response.headers.get("Date"))
+        server_now = http_date(response.headers.get("Date"))
         if server_now is None:
             return
         offset = server_now - self.clock()
@@ -192,12 +190,3 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
             response.headers.get("Date"),
         )
         self._clock_offset_seconds = offset
-
-
-def _parse_http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None

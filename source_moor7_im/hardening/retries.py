@@ -1,0 +1,324 @@
+"""A window's retries, bounded in time and told with their real reason; what no answer means.
+
+CDK gap: the `HttpClient` bounds retries by count and `max_time`, but its rate-limit handler
+takes only a count, and a host that hangs may start its last attempt at the budget's end;
+`WaitTimeFromHeader` reads no HTTP date and turns "nan" into a wait that raises; each retry is
+logged as "Rate limit exceeded" whatever its reason; a redirect is followed with the signed
+headers; and each failed attempt is interpreted twice (for the client, then for the backoff).
+`BoundedRetries` wraps the manifest's `DefaultErrorHandler` and is its own backoff strategy,
+the one place a retry is decided and told:
+
+- each attempt is interpreted once (the connector's `interpret_reply` for an answer, the
+  network's failures named here), and a failure names its stream and window;
+- the wait is the manifest's first strategy's answer (`Retry-After`, then exponential), at
+  most `max_wait_seconds` and what is left of the window's budget; a `Retry-After` above
+  `max_wait_seconds` stops the window (waiting hours would hold the whole sync);
+- the window stops once `retry_budget_seconds` have passed since its first attempt was sent
+  (the failure's time less how long the attempt took), so a host that never answers costs one
+  attempt past the budget, not two;
+- when the read's stop signal says the read or the stream has stopped, no retry is sent;
+- a redirect is never followed and a host name that does not resolve is never retried:
+  both are config errors naming the host.
+
+The smallest CDK change: a retry budget in time on the error handler, counting how long the
+attempts took; a `WaitTimeFromHeader` that reads HTTP dates and refuses non-finite numbers;
+the resolution's message in the retry log line; `allow_redirects` on the requester.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import InitVar, dataclass, field, replace
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+
+from .deadline import AttemptDeadlineExceeded, ReplyTooLarge, expired_in_this_thread
+from .messages import LOGGER, ReadStopped, RetriesSpent, where
+from .stop_rules import ReadScope, StopSignal
+
+
+def http_date(value: str | None) -> float | None:
+    """An HTTP date (`Date`, `Retry-After`) as Unix time; None if it is none."""
+    try:
+        return parsedate_to_datetime(value or "").timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class RetryAfterHeader(BackoffStrategy):
+    """The wait `Retry-After` asks for, in seconds or as an HTTP date (RFC 9110); None without
+    one or for one that is no number ("nan"); infinite for a wait without end ("inf")."""
+
+    parameters: InitVar[Mapping[str, Any] | None] = None
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self, parameters: Mapping[str, Any] | None) -> None:
+        pass
+
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
+        if not isinstance(response_or_exception, requests.Response):
+            return None
+        value = (response_or_exception.headers.get("Retry-After") or "").strip()
+        try:
+            seconds: float | None = float(value)
+        except ValueError:
+            date = http_date(value)
+            seconds = None if date is None else date - self.clock()
+        return None if seconds is None or math.isnan(seconds) else max(seconds, 0.0)
+
+
+class RedirectRefused(requests.exceptions.TooManyRedirects):
+    """A signed request was answered with a redirect, which is never followed: the signed
+    headers and the body go to the configured host only."""
+
+
+def refuse_redirects(response: requests.Response, **_: Any) -> requests.Response:
+    """A response hook, run before requests would follow a redirect."""
+    if response.is_redirect:
+        response.close()
+        raise RedirectRefused(f"redirect to {response.headers.get('Location')}", response=response, request=response.request)
+    return response
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps: its cause or context, and what requests and urllib3
+    keep as the first argument or the `reason` of a connection failure."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseException) and id(current) not in seen:
+            seen.add(id(current))
+            yield current
+            pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args[:1]]
+
+
+# The resolver's answers that mean the name does not exist; a temporary failure stays transient.
+_UNKNOWN_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def does_not_resolve(error: BaseException) -> bool:
+    """The host name has no address (a typo), as opposed to a resolver that failed for now."""
+    return any(isinstance(c, socket.gaierror) and c.errno in _UNKNOWN_NAME for c in _causes(error))
+
+
+# Failures of the connection or of the answer's body, by type (the first that matches), then by
+# the words of the exception and its causes.
+_TRANSPORT_FAILURES = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_BY_TYPE: tuple[tuple[type[Exception], str], ...] = (
+    (
+        requests.exceptions.ChunkedEncodingError,
+        "sent an answer that was cut off before its end (a dropped connection or a short body)",
+    ),
+    (requests.exceptions.ContentDecodingError, "sent an answer whose compressed body could not be decoded"),
+    (requests.ConnectTimeout, "could not be connected to in time (no answer to the connection request)"),
+    (requests.Timeout, "accepted the connection but sent no answer in time (read timeout)"),
+)
+_BY_WORDS = (
+    (("temporary failure in name resolution",), "could not be resolved for now (a temporary DNS failure)"),
+    (
+        ("name or service not known", "failed to resolve", "name resolution", "no address associated"),
+        "could not be found: the host name does not resolve (DNS)",
+    ),
+    (("connection refused", "errno 111"), "refused the connection: nothing listens on that port"),
+    (("remotedisconnected", "connection aborted", "connection reset"), "closed the connection without an answer"),
+)
+
+
+def what_went_wrong(error: Exception) -> str:
+    """Which of the usual network failures this is."""
+    if isinstance(error, AttemptDeadlineExceeded):
+        return f"accepted the connection but sent {error}"
+    if expired_in_this_thread():
+        return "accepted the connection but sent no complete answer in time (cut at the attempt's deadline)"
+    text = repr(error).lower()
+    by_type = next((said for kind, said in _BY_TYPE if isinstance(error, kind)), None)
+    by_words = next((said for words, said in _BY_WORDS if any(word in text for word in words)), None)
+    return by_type or by_words or "could not be reached (the connection failed or was dropped)"
+
+
+@dataclass
+class BoundedRetries(ErrorHandler, BackoffStrategy):
+    """The manifest's `DefaultErrorHandler` with a retry budget in time (module text). A
+    connector subclasses it for its reply rules (`interpret_reply`) and its windows' names
+    (`window_of`)."""
+
+    error_handler: DefaultErrorHandler
+    parameters: InitVar[Mapping[str, Any]]
+    max_wait_seconds: float
+    retry_budget_seconds: float
+    # The requester's timeouts: how long an attempt that timed out took.
+    connect_timeout_seconds: float = 0.0
+    read_timeout_seconds: float = 0.0
+    api: str = "The API"  # whose answers these are, in messages
+    address_setting: str = "the API's address"  # the setting a redirect or an unknown host points to, in messages
+    stop: StopSignal = field(default_factory=lambda: ReadScope.current().stop)
+    clock: Callable[[], float] = time.monotonic
+    _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(default_factory=weakref.WeakKeyDictionary, init=False)
+    _resolved: weakref.WeakKeyDictionary[Any, ErrorResolution] = field(default_factory=weakref.WeakKeyDictionary, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.stream_name = parameters.get("name", "")
+        for name in ("max_wait_seconds", "retry_budget_seconds", "connect_timeout_seconds", "read_timeout_seconds"):
+            setattr(self, name, float(getattr(self, name)))
+        self.strategies: list[BackoffStrategy] = list(self.error_handler.backoff_strategies or [])
+
+    # --- what the connector says --------------------------------------------------------
+    def interpret_reply(self, response: requests.Response) -> ErrorResolution:
+        """An answer's resolution: the manifest's filters, unless the connector says more."""
+        return self.error_handler.interpret_response(response)
+
+    def window_of(self, request: Any) -> str | None:
+        """The window a request asked for, as messages name it."""
+        return None
+
+    # --- the HttpClient reads the retry count, time and backoff from the handler --------
+    @property
+    def max_retries(self) -> int | None:
+        # the component factory has evaluated the manifest's interpolated value by now
+        return None if self.error_handler.max_retries is None else int(self.error_handler.max_retries)
+
+    @property
+    def max_time(self) -> int | None:
+        return self.error_handler.max_time
+
+    @property
+    def backoff_strategies(self) -> list[Any] | None:
+        return [self]
+
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        """Each attempt's outcome, interpreted once: the HttpClient asks first, the backoff
+        strategy (this handler) asks again for the retry line."""
+        if response_or_exception is None:
+            return self.error_handler.interpret_response(response_or_exception)
+        with self._lock:
+            known = self._resolved.get(response_or_exception)
+        if known is None:
+            known = self._interpret(response_or_exception)
+            with self._lock:
+                self._resolved[response_or_exception] = known
+        return known
+
+    def _interpret(self, response_or_exception: requests.Response | Exception) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response):
+            resolution = self.interpret_reply(response_or_exception)
+        else:
+            resolution = self._interpret_failure(response_or_exception)
+        if resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
+            return resolution
+        message = resolution.error_message or ""
+        retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+        if retried and isinstance(response_or_exception, requests.Response) and message:
+            message = f"HTTP {response_or_exception.status_code}: {message}"
+        place = where(self.stream_name, self.window_of(getattr(response_or_exception, "request", None)))
+        return replace(resolution, error_message=f"{message} {place}" if message else place)
+
+    def _interpret_failure(self, error: Exception) -> ErrorResolution:
+        """No answer at all: a redirect refused, a host that does not resolve (both config
+        errors), a reply too large, or a failure of the connection or the body (retried)."""
+        url = urlsplit(getattr(getattr(error, "request", None), "url", None) or "")
+        host = url.netloc or self.api
+        if isinstance(error, RedirectRefused) or does_not_resolve(error):
+            if isinstance(error, RedirectRefused):
+                status = getattr(error.response, "status_code", "?")
+                target = urlsplit(error.response.headers.get("Location") or "").netloc if error.response is not None else ""
+                what = (
+                    f"{host} answered with a redirect (HTTP {status}) to {target or 'another address'}, which the connector "
+                    "never follows: signed requests go to the configured host only."
+                )
+            else:
+                what = f"{url.hostname or host} could not be found: the host name does not resolve (DNS)."
+            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"{what} Check {self.address_setting}.")
+        if isinstance(error, ReplyTooLarge):  # not the network's fault: retried like a truncated body
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, str(error))
+        resolution = self.error_handler.interpret_response(error)
+        if isinstance(error, _TRANSPORT_FAILURES):
+            message = (
+                f"{host} {what_went_wrong(error)} ({type(error).__name__}). If this persists, check {self.address_setting} "
+                "and this machine's network and proxy settings."
+            )
+            resolution = replace(resolution, error_message=message, failure_type=FailureType.transient_error)
+        return resolution
+
+    # --- the backoff: whether and when the next attempt goes ------------------------------
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
+        reason = self.interpret_response(response_or_exception).error_message or "The request failed."
+        self.stop.attempt_failed()
+        stopped = self.stop.reason_to_stop(self.stream_name)
+        if stopped:
+            # The cause of the stop is said once, in the error that follows.
+            LOGGER.warning("%s Attempt %d failed; not retried: the read or its stream has stopped.", reason, attempt_count)
+            raise ReadStopped(stopped)
+        request = getattr(response_or_exception, "request", None)
+        now = self.clock()
+        with self._lock:
+            started = now - self._attempt_seconds(response_or_exception)
+            first = self._first_attempt.setdefault(request, started) if request is not None else started
+        left = self.retry_budget_seconds - (now - first)
+        wait, from_header = 1.0, False
+        for index, strategy in enumerate(self.strategies):
+            answer = strategy.backoff_time(response_or_exception, attempt_count)
+            if answer:
+                wait, from_header = float(answer), index == 0 and "Retry-After" in getattr(response_or_exception, "headers", {})
+                break
+        if from_header and wait > self.max_wait_seconds:
+            asked = "without end" if math.isinf(wait) else f"{wait:.0f} s"
+            raise RetriesSpent(
+                f"{reason} {self.api} asked to wait {asked} before the next attempt (Retry-After), longer than the "
+                f"{self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync "
+                "again after that wait: it resumes from the saved state.",
+                f"Retry-After {asked} above the {self.max_wait_seconds:.0f} s cap",
+            )
+        if left <= 0:
+            raise RetriesSpent(
+                f"{reason} Gave up after {attempt_count} attempts: this window's retries used their "
+                f"{self.retry_budget_seconds:.0f} s budget.",
+                f"retry budget of {self.retry_budget_seconds:.0f} s spent after {attempt_count} attempts",
+            )
+        wait = min(wait, self.max_wait_seconds, left)
+        max_attempts = (self.max_retries or 0) + 1
+        if attempt_count >= max_attempts:
+            LOGGER.warning("%s Attempt %d of %d failed; no retry left.", reason, attempt_count, max_attempts)
+            return wait
+        # The CDK sleeps one second more than the strategy's answer. The budget, not the count,
+        # usually ends a window's retries first, so the line says what is left of it, or that
+        # the retry it announces is the last one the budget sends.
+        left_after, budget = left - wait - 1, f"the window's {self.retry_budget_seconds:.0f} s retry budget"
+        budget = f"{left_after:.0f} s of {budget} left" if left_after >= 1 else f"the last attempt within {budget}"
+        LOGGER.warning(
+            "%s Attempt %d of %d failed; retrying in %.1f s (%s).", reason, attempt_count, max_attempts, wait + 1, budget
+        )
+        return wait
+
+    def _attempt_seconds(self, response_or_exception: Any) -> float:
+        """How long the attempt that just failed took (one cut by its deadline or its size can
+        run long past the read timeout: it says how long)."""
+        if isinstance(response_or_exception, requests.Response):
+            return response_or_exception.elapsed.total_seconds()
+        if isinstance(response_or_exception, (AttemptDeadlineExceeded, ReplyTooLarge)):
+            return response_or_exception.attempt_seconds
+        if isinstance(response_or_exception, requests.ConnectTimeout):
+            return self.connect_timeout_seconds
+        if isinstance(response_or_exception, requests.ReadTimeout) or expired_in_this_thread():
+            return self.read_timeout_seconds
+        return 0.0  # refused, unresolvable or dropped: it failed at once

@@ -1,0 +1,406 @@
+"""The stop rules of a concurrent read: one that cannot succeed stops early, says why once,
+and saves no state past a window it did not read.
+
+CDK gap: `ConcurrentSource.read` submits every window at once, reads on after a failure,
+sends a stack trace per failed window and a final message holding every exception's repr,
+and keeps no state back from a failed window that lies before the incoming cursor; it builds
+its reader and processor inline, with no hook. `ContainedConcurrentSource` repeats that short
+method with `GuardedPartitionReader` (asks the read's `StopSignal` before each window) and
+`ContainedReadProcessor` (one trace per failed stream, one summary, each STATE held at its
+earliest unread window and at the end of the windows planned, the progress estimates). The
+smallest CDK change: a `ConcurrentSource.read` that takes reader and processor factories,
+and a processor hook for each state message and each failed partition.
+
+The rules (docs/design/stop-rules.md): a config error of the whole connection stops the read
+at once; a window whose retries ran out while nothing of the read answered since it started
+stops it as for an outage; any other window that fails for good stops its stream; a refusal
+of another resource than the stream's own costs that window only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateType, FailureType, Type
+from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
+from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.partition_generation_completed_sentinel import PartitionGenerationCompletedSentinel
+from airbyte_cdk.sources.concurrent_source.stream_thread_exception import StreamThreadException
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
+from airbyte_cdk.sources.streams.concurrent.partition_enqueuer import PartitionEnqueuer
+from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionLogger, PartitionReader
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCompleteSentinel
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.sources.types import Record
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .messages import ReadStopped, Refused, RetriesSpent, cause, is_expected, read_error, traced
+from .progress import ReadProgress
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReadRules:
+    """What the stop rules need of the connector."""
+
+    api: str  # whose answers these are, in messages
+    cursor_field: str
+    parse_cursor: Callable[[str], dt.datetime]  # a cursor value, or a window's bound, as a time
+    resources: frozenset[str]  # every resource the API may refuse (`Refused.resource`)
+    account_refused: Callable[[BaseException], str]  # the text when every resource was refused
+
+
+def stops_the_read(error: BaseException) -> bool:
+    """A config error of the whole connection (credentials, address, clock), not of one resource."""
+    return (
+        isinstance(error, AirbyteTracedException)
+        and error.failure_type == FailureType.config_error
+        and not isinstance(error, Refused)
+    )
+
+
+@dataclass
+class StopSignal:
+    """Which streams may still start or retry a window: set from worker threads the moment a
+    window fails, read before every window and every retry. The public fields are written
+    under the lock and read as they stand."""
+
+    clock: Callable[[], float] = time.monotonic
+    read_stop: BaseException | None = None  # the failure that stopped the whole read
+    outage_seconds: float | None = None  # how long nothing had answered, if an outage stopped it
+    last_answer: float | None = None
+    _interrupted: str | None = None
+    _outage_suspected: tuple[BaseException, float] | None = None  # the failure, and since when
+    _failed_streams: dict[str, BaseException] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def interrupt(self, reason: str) -> None:
+        """The command was told to stop (a signal, a closed stdout): nothing starts or retries."""
+        with self._lock:
+            self._interrupted = self._interrupted or reason
+
+    def answered(self) -> None:
+        """A request of this read got its data: the API is up."""
+        now = self.clock()
+        with self._lock:
+            self.last_answer, self._outage_suspected = now, None
+
+    def attempt_failed(self) -> None:
+        """An attempt failed and would be retried: it confirms a suspected outage."""
+        with self._lock:
+            if self._outage_suspected is not None and self.read_stop is None:
+                failure, since = self._outage_suspected
+                self.outage_seconds = self.clock() - since  # first: whoever sees read_stop sees its kind
+                self.read_stop = failure
+
+    def window_failed(self, stream: str, error: BaseException, started_at: float) -> None:
+        """`started_at`: when the window's first attempt was sent (this signal's clock)."""
+        retries_ran_out = isinstance(error, RetriesSpent) or isinstance(getattr(error, "_exception", None), BaseBackoffException)
+        with self._lock:
+            self._failed_streams.setdefault(stream, error)
+            if self.read_stop is not None:
+                return
+            if stops_the_read(error):
+                self.read_stop = error
+            elif retries_ran_out and (self.last_answer or 0) < started_at and self._outage_suspected is None:
+                self._outage_suspected = (error, started_at)
+
+    def reason_to_stop(self, stream: str) -> str | None:
+        """None while `stream` may go on; otherwise why not."""
+        with self._lock:
+            read_stop, outage, interrupted = self.read_stop, self.outage_seconds, self._interrupted
+            failure = self._failed_streams.get(stream)
+        if interrupted is not None:
+            return f"the command was stopped ({interrupted})"
+        if read_stop is not None:
+            return f"the read stopped at {'an outage' if outage is not None else 'a configuration error'}: {cause(read_stop)}"
+        if failure is not None:
+            return f"stream {stream} stopped at a window that failed for good: {cause(failure)}"
+        return None
+
+
+_SCOPE: contextvars.ContextVar[ReadScope | None] = contextvars.ContextVar("read_scope", default=None)
+
+
+@dataclass
+class ReadScope:
+    """What one read owns: its stop signal, and one of each part the connector's components
+    share (`part`). A source makes one, and its components take it while the source builds
+    them (`building`): the CDK's component factory cannot hand them an object."""
+
+    stop: StopSignal = field(default_factory=StopSignal)
+    _parts: dict[type, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def part(self, kind: type[T]) -> T:
+        """The read's one `kind()`, made the first time it is asked for."""
+        with self._lock:
+            if kind not in self._parts:
+                self._parts[kind] = kind()
+            return self._parts[kind]  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        token = _SCOPE.set(self)
+        try:
+            yield
+        finally:
+            _SCOPE.reset(token)
+
+    @staticmethod
+    def current() -> ReadScope:
+        """The scope of the source building components now (a new one outside any build)."""
+        return _SCOPE.get() or ReadScope()
+
+
+class WindowRead(PartitionCompleteSentinel):
+    """A window read to its end: complete and successful."""
+
+    def __init__(self, partition: Partition):
+        super().__init__(partition, is_successful=True)
+
+
+class WindowNotRead(PartitionCompleteSentinel):
+    """A window skipped (`error` None: its stream or the read had stopped; `requested`: its
+    retries were cut short) or lost on its own (`error`: a refusal of another resource than
+    the stream's); complete, not successful, so no state passes it."""
+
+    def __init__(self, partition: Partition, requested: bool = False, error: Exception | None = None):
+        super().__init__(partition, is_successful=False)
+        self.requested, self.error = requested, error
+
+
+class GuardedPartitionReader(PartitionReader):
+    """The CDK's `PartitionReader`, which first asks the stop signal whether the window may
+    start, and tells it at once when a window fails."""
+
+    def __init__(self, queue: Any, partition_logger: PartitionLogger, stop: StopSignal):
+        super().__init__(queue, partition_logger)
+        self._stop = stop
+
+    def process_partition(self, partition: Partition, cursor: Cursor) -> None:
+        stream = partition.stream_name()
+        if self._stop.reason_to_stop(stream) is not None:
+            self._queue.put(WindowNotRead(partition))
+            return
+        started_at = self._stop.clock()
+        try:
+            if self._partition_logger:
+                self._partition_logger.log(partition)
+            for record in partition.read():
+                self._queue.put(record)
+                cursor.observe(record)
+            cursor.close_partition(partition)
+            self._queue.put(WindowRead(partition))
+        except ReadStopped:
+            self._queue.put(WindowNotRead(partition, requested=True))
+        except Exception as error:
+            if isinstance(error, Refused) and error.resource != stream:
+                self._queue.put(WindowNotRead(partition, error=error))
+                return
+            self._stop.window_failed(stream, error, started_at)
+            self._queue.put(StreamThreadException(error, stream))
+            self._queue.put(PartitionCompleteSentinel(partition, is_successful=False))
+
+
+class ContainedReadProcessor(ConcurrentReadProcessor):
+    """One trace per failed stream, a line for each later failure, one summary at the end;
+    no STATE past a window not yet read successfully; the read's progress."""
+
+    def __init__(self, *args: Any, stop: StopSignal, progress: ReadProgress, rules: ReadRules, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._stop, self._progress, self._rules = stop, progress, rules
+        self._not_requested: dict[str, int] = {}
+        # Per stream: the bounds of each window planned and not (yet) read successfully, the
+        # end of the latest window planned, the windows planned and those lost on their own.
+        self._unread: dict[str, dict[Partition, tuple[dt.datetime, str]]] = {}
+        self._planned_up_to: dict[str, tuple[dt.datetime, str]] = {}
+        self._planned: dict[str, int] = {}
+        self._lost: dict[str, list[Exception]] = {}
+        self._saved_cursor: dict[str, str] = {}
+
+    def on_partition(self, partition: Partition) -> None:
+        stream, window = partition.stream_name(), partition.to_slice() or {}
+        self._planned[stream] = self._planned.get(stream, 0) + 1
+        start, end = window.get("start_time"), window.get("end_time")
+        if isinstance(start, str) and isinstance(end, str):
+            self._unread.setdefault(stream, {})[partition] = (self._rules.parse_cursor(start), start)
+            latest, parsed_end = self._planned_up_to.get(stream), self._rules.parse_cursor(end)
+            if latest is None or parsed_end > latest[0]:
+                self._planned_up_to[stream] = (parsed_end, end)
+        self._progress.window_planned(stream, window)
+        super().on_partition(partition)
+
+    def on_partition_generation_completed(self, sentinel: PartitionGenerationCompletedSentinel) -> Iterable[AirbyteMessage]:
+        self._progress.plan_complete(sentinel.stream.name)
+        yield from super().on_partition_generation_completed(sentinel)
+        yield from self._progress.messages()
+
+    def on_partition_complete_sentinel(self, sentinel: PartitionCompleteSentinel) -> Iterable[AirbyteMessage]:
+        stream = sentinel.partition.stream_name()
+        if isinstance(sentinel, WindowRead):
+            self._progress.window_read(stream, sentinel.partition.to_slice() or {})
+            self._unread.get(stream, {}).pop(sentinel.partition, None)
+        if isinstance(sentinel, WindowNotRead) and sentinel.error is not None:
+            yield from self._window_lost(sentinel.partition, sentinel.error)
+        elif isinstance(sentinel, WindowNotRead):
+            if not sentinel.requested:
+                self._not_requested[stream] = self._not_requested.get(stream, 0) + 1
+            if stream not in self._exceptions_per_stream_name:  # stopped by the read's stop: not finished
+                self._flag_exception(stream, ReadStopped(self._stop.reason_to_stop(stream) or "stopped"))
+        yield from super().on_partition_complete_sentinel(sentinel)
+        yield from self._progress.messages()
+
+    def _window_lost(self, partition: Partition, error: Exception) -> Iterable[AirbyteMessage]:
+        """A WARN for the window; when it was the stream's last and every window was lost, the
+        stream fails with the first cause (nothing of it could be read)."""
+        stream = partition.stream_name()
+        lost = self._lost.setdefault(stream, [])
+        lost.append(error)
+        self._logger.warning(f"{stream}: a window was left out, the others are read: {cause(error)}")
+        running = self._streams_to_running_partitions.get(stream)
+        last = stream not in self._streams_currently_generating_partitions and running == {partition}
+        if last and len(lost) == self._planned.get(stream) and stream not in self._exceptions_per_stream_name:
+            yield from self.on_exception(StreamThreadException(lost[0], stream))
+
+    def on_record(self, record: Record) -> Iterable[AirbyteMessage]:
+        # the stream's first estimate goes out before its first record
+        yield from self._progress.record_seen(record.stream_name, record.associated_slice, record.data)
+        yield from super().on_record(record)
+
+    def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        """`messages`, with each stream STATE held at the start of the stream's earliest window
+        not read successfully (pending, failed or skipped) and at the end of the windows
+        planned, when the cursor's value is past either."""
+        for message in messages:
+            stream_state = message.state.stream if message.type == Type.STATE and message.state else None
+            if stream_state is None or message.state.type != AirbyteStateType.STREAM:  # type: ignore[union-attr]
+                yield message
+                continue
+            name, field_name = stream_state.stream_descriptor.name, self._rules.cursor_field
+            cursor = getattr(stream_state.stream_state, field_name, None)
+            if isinstance(cursor, str):
+                bounds = [*self._unread.get(name, {}).values(), self._planned_up_to.get(name)]
+                ceiling = min((b for b in bounds if b), default=None)
+                if ceiling is not None and self._rules.parse_cursor(cursor) > ceiling[0]:
+                    cursor, message = ceiling[1], copy.deepcopy(message)
+                    blob = {**vars(message.state.stream.stream_state), field_name: cursor}  # type: ignore[union-attr]
+                    message.state.stream.stream_state = AirbyteStateBlob(blob)  # type: ignore[union-attr]
+                self._saved_cursor[name] = cursor
+            yield message
+
+    def on_exception(self, exception: StreamThreadException) -> Iterable[AirbyteMessage]:
+        stream, error = exception.stream_name, exception.exception
+        earlier = [e for e in self._exceptions_per_stream_name.get(stream, []) if not isinstance(e, ReadStopped)]
+        if not earlier and self._stop.read_stop in (None, error):
+            self._exceptions_per_stream_name.pop(stream, None)  # a ReadStopped placeholder gives way to the real cause
+            yield from (traced(message, expected=is_expected(error)) for message in super().on_exception(exception))
+            return
+        # A window that was already on the wire when its stream (or the read) stopped.
+        if stream not in self._exceptions_per_stream_name:
+            self._flag_exception(stream, error)
+        self._logger.error(f"Another window of stream {stream} failed too: {cause(error)}")
+
+    def is_done(self) -> bool:
+        if self._exceptions_per_stream_name and all(self._is_stream_done(name) for name in self._stream_name_to_instance):
+            raise self._final_error()
+        return super().is_done()
+
+    def _final_error(self) -> AirbyteTracedException:
+        not_requested = sum(self._not_requested.values())
+        read_stop, outage_seconds = self._stop.read_stop, self._stop.outage_seconds
+        if read_stop is not None and outage_seconds is None:
+            return read_error(
+                f"{cause(read_stop)} The read stopped at this first refused request: {not_requested} more window(s) were not "
+                "requested. Fix the setting named above and run the sync again.",
+                "read stopped at a configuration error",
+                FailureType.config_error,
+            )
+        if read_stop is not None:
+            saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items()))
+            return read_error(
+                f"{self._rules.api} answered no request of this read for {outage_seconds:.0f} s, so the read stopped as for "
+                f"an outage: {cause(read_stop)} {not_requested} more window(s) were not requested. Run the sync again when "
+                f"{self._rules.api} answers: each stream resumes from its saved state ({saved or 'none saved'}), the failed "
+                "windows included.",
+                "read stopped at an outage",
+                FailureType.transient_error,
+            )
+        failed = {
+            stream: next((e for e in errors if not isinstance(e, ReadStopped)), errors[0])
+            for stream, errors in self._exceptions_per_stream_name.items()
+        }
+        finished = [name for name in self._stream_name_to_instance if name not in failed]
+        lost = [error for errors in self._lost.values() for error in errors]
+        refused = {e.resource for e in [*failed.values(), *lost] if isinstance(e, Refused)}
+        if not finished and self._stop.last_answer is None and refused >= self._rules.resources:
+            first = next(iter(failed.values()))
+            return read_error(self._rules.account_refused(first), "every resource refused", FailureType.config_error)
+        causes = " ".join(
+            f"({index}) {stream}: {cause(error)}"
+            + (f" ({n} later window(s) of {stream} were not requested.)" if (n := self._not_requested.get(stream)) else "")
+            + (
+                f" Its state holds {self._rules.cursor_field} {self._saved_cursor[stream]}, so the next sync reads from there "
+                "(less the lookback) again."
+                if stream in self._saved_cursor
+                else ""
+            )
+            for index, (stream, error) in enumerate(sorted(failed.items()), start=1)
+        )
+        finished_text = f" {', '.join(finished)} finished and saved their state." if finished else ""
+        kinds = {e.failure_type for e in failed.values() if isinstance(e, AirbyteTracedException)}
+        kind = FailureType.config_error if FailureType.config_error in kinds else FailureType.system_error
+        return read_error(
+            f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good: "
+            f"{causes}{finished_text}",
+            "streams stopped at failed windows",
+            FailureType.transient_error if kinds == {FailureType.transient_error} else kind,
+        )
+
+
+class ContainedConcurrentSource(ConcurrentSource):
+    """The CDK's `ConcurrentSource`, reading with `GuardedPartitionReader` and `ContainedReadProcessor`."""
+
+    def __init__(self, source: ConcurrentSource, scope: ReadScope, progress: ReadProgress, rules: ReadRules):
+        super().__init__(
+            threadpool=source._threadpool,
+            logger=source._logger,
+            slice_logger=source._slice_logger,
+            queue=source._queue,
+            message_repository=source._message_repository,
+            initial_number_partitions_to_generate=source._initial_number_partitions_to_generate,
+        )
+        self._scope, self._progress, self._rules = scope, progress, rules
+
+    def read(self, streams: list[AbstractStream]) -> Iterator[AirbyteMessage]:
+        # ConcurrentSource.read, with the two classes above: the CDK builds its own inline.
+        self._logger.info("Starting syncing")
+        logger = PartitionLogger(self._slice_logger, self._logger, self._message_repository)
+        processor = ContainedReadProcessor(
+            streams,
+            PartitionEnqueuer(self._queue, self._threadpool),
+            self._threadpool,
+            self._logger,
+            self._slice_logger,
+            self._message_repository,
+            GuardedPartitionReader(self._queue, logger, self._scope.stop),
+            max_concurrent_partition_generators=self._initial_number_partitions_to_generate,
+            stop=self._scope.stop,
+            progress=self._progress,
+            rules=self._rules,
+        )
+        yield from processor.held_back(self._submit_initial_partition_generators(processor))
+        yield from processor.held_back(self._consume_from_queue(self._queue, processor))
+        self._threadpool.check_for_errors_and_shutdown()
+        self._logger.info("Finished syncing")
