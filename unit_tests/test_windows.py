@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import itertools
 
@@ -10,7 +11,7 @@ from freezegun import freeze_time
 
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_moor7_im.calendar import bucket_start, buckets_in, cursor_format, lookback_duration, next_bucket_start
+from source_moor7_im.calendar import lookback_duration
 
 from .builders import ConfigBuilder
 from .windows_helper import fmt, requested_windows
@@ -24,6 +25,35 @@ ONE_SECOND = dt.timedelta(seconds=1)
 WINDOW_DAYS = {"half_hour": (28, 31), "hour": (59, 62), "day": (365, 366), "month": (365, 366), "year": (365, 366)}
 # The most buckets one sub-day reply holds: 31 days of half hours, 62 days of hours.
 MAX_SUB_DAY_BUCKETS = 1488
+
+
+# The oracle, written apart from the package's calendar: what a bucket start of each dimension
+# looks like, and how long the fixed buckets are.
+FIXED = {"half_hour": dt.timedelta(minutes=30), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+
+
+def is_bucket_start(moment: dt.datetime, dimension: str) -> bool:
+    midnight = moment.time() == dt.time()
+    return {
+        "half_hour": moment.minute in (0, 30) and moment.second == 0,
+        "hour": moment.minute == 0 and moment.second == 0,
+        "day": midnight,
+        "month": midnight and moment.day == 1,
+        "year": midnight and moment.day == 1 and moment.month == 1,
+    }[dimension]
+
+
+def bucket_floor(day: dt.datetime, dimension: str) -> dt.datetime:
+    """The start of the bucket that holds midnight of `day`."""
+    return day.replace(day=1) if dimension == "month" else day.replace(month=1, day=1) if dimension == "year" else day
+
+
+def bucket_end(day: dt.datetime, dimension: str) -> dt.datetime:
+    """The last second of the month or year that holds `day`."""
+    last_day = (
+        day.replace(day=calendar.monthrange(day.year, day.month)[1]) if dimension == "month" else day.replace(month=12, day=31)
+    )
+    return last_day.replace(hour=23, minute=59, second=59)
 
 
 def _one_year_later(moment: dt.datetime) -> dt.datetime:
@@ -40,11 +70,11 @@ def assert_valid_windows(windows, dimension: str, first: dt.datetime, last: dt.d
     for start, end in windows:
         assert start <= end
         assert end < _one_year_later(start), f"window {start} .. {end} reaches one year"
-        assert bucket_start(start, dimension) == start, f"window starts inside a {dimension} bucket: {start}"
+        assert is_bucket_start(start, dimension), f"window starts inside a {dimension} bucket: {start}"
     for (_, end), (next_start, _) in itertools.pairwise(windows):
         assert next_start == end + ONE_SECOND, f"gap or overlap between {end} and {next_start}"
     for _start, end in windows[:-1]:
-        assert next_bucket_start(end, dimension) == end + ONE_SECOND, f"window ends inside a {dimension} bucket: {end}"
+        assert is_bucket_start(end + ONE_SECOND, dimension), f"window ends inside a {dimension} bucket: {end}"
 
 
 @freeze_time(NOW)
@@ -196,18 +226,17 @@ def test_session_windows_cover_the_range_in_whole_buckets(dimension: str, start_
     config = ConfigBuilder().with_start_date(start_date).with_end_date(end_date).with_values(dimension=dimension).build()
     windows = requested_windows(config, "session_time")
     now_local = dt.datetime(2024, 9, 10, 20, 0, 0)
-    first = bucket_start(dt.datetime.fromisoformat(start_date), dimension)
+    first = bucket_floor(dt.datetime.fromisoformat(start_date), dimension)
     last = now_local if end_date is None else dt.datetime.fromisoformat(end_date).replace(hour=23, minute=59, second=59)
     if end_date is not None and dimension in ("month", "year"):
-        last = min(next_bucket_start(last, dimension) - ONE_SECOND, now_local)
+        last = min(bucket_end(last, dimension), now_local)
     assert_valid_windows(windows, dimension, first, last)
     shortest, longest = WINDOW_DAYS[dimension]
     for start, end in windows[:-1]:
         assert shortest <= (end + ONE_SECOND - start).days <= longest, f"window {start} .. {end} is not its dimension's step"
     assert (windows[-1][1] - windows[-1][0]).days < longest
     if dimension in ("half_hour", "hour"):
-        local = dt.timezone(dt.timedelta(hours=8))
-        counts = [buckets_in(*(m.replace(tzinfo=local).strftime(cursor_format()) for m in w), dimension) for w in windows]
+        counts = [(end + ONE_SECOND - start) // FIXED[dimension] for start, end in windows]
         assert max(counts) <= MAX_SUB_DAY_BUCKETS, "a sub-day reply holds at most a month of half hours"
 
 
