@@ -17,6 +17,10 @@ A figure in the text is an HTML comment, the value, and a closing comment:
 - An optional `|FORMAT` after the source formats the value: `minutes` (seconds / 60), `mib`
   (bytes / 2^20), `kib` (bytes / 1024), `thousands` (16,000).
 
+The spec's text is shown as it is in Airbyte's form, so it carries no markers: its figures
+are found by the words around them (SPEC_FIGURES below) and rewritten in place in
+`source_moor7_im/manifest.yaml`.
+
 A table is a block between `<!-- table:NAME -->` and `<!-- /table -->`, each on a line of its
 own; TABLES below writes it (the settings from the spec, the session report's windows, the
 requests of a first sync).
@@ -44,9 +48,25 @@ SPAN = re.compile(
 TABLE = re.compile(r"^<!-- table:(?P<name>[\w-]+) -->\n(?P<body>.*?)^<!-- /table -->$", re.MULTILINE | re.DOTALL)
 
 
+MANIFEST = Path("source_moor7_im") / "manifest.yaml"
+
+# A figure of the spec's text: the words before it, the figure, the words after it, and the
+# span source that gives it.
+SPEC_FIGURES = (
+    (
+        r"stops retrying ",
+        r" minutes after its first attempt",
+        "manifest:definitions.requester_base.error_handler.retry_budget_seconds|minutes",
+    ),
+    (r"no single wait is longer\s+than ", r" s\.", "manifest:definitions.requester_base.error_handler.max_wait_seconds"),
+    (r"an API that is down ends\s+within ", r" minutes", "derived:outage_bound_seconds|minutes"),
+)
+
+
 def documents(root: Path = ROOT) -> list[Path]:
-    """The files whose spans are generated: README.md and every Markdown page under docs/."""
-    return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    """The files whose figures are generated: the manifest's spec text first (the settings
+    table quotes it), then README.md and every Markdown page under docs/."""
+    return [root / MANIFEST, root / "README.md", *sorted((root / "docs").rglob("*.md"))]
 
 
 def manifest_value(path: str, document: Mapping[str, Any] | None = None) -> Any:
@@ -244,6 +264,19 @@ TABLES: Mapping[str, Callable[[], str]] = {
 # --- files ----------------------------------------------------------------------------------
 
 
+def render_spec_figures(text: str) -> str:
+    """The manifest's text with each figure of SPEC_FIGURES filled from its source, in the
+    spec and in the comments that say it too; a figure whose words are gone is an error."""
+    for before, after, source in SPEC_FIGURES:
+        kind, _, rest = source.partition(":")
+        name, _, format_name = rest.partition("|")
+        value = span_value(kind, name, format_name or None)
+        text, found = re.subn(f"({before})[^\\s]+({after})", lambda match, value=value: f"{match[1]}{value}{match[2]}", text)
+        if not found:
+            raise KeyError(f"the manifest no longer says {before!r} ... {after!r}")
+    return text
+
+
 def render(text: str) -> str:
     """`text` with every span and table filled from its source."""
 
@@ -261,8 +294,13 @@ def render(text: str) -> str:
     return SPAN.sub(span, TABLE.sub(table, text))
 
 
+def render_document(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    return render_spec_figures(text) if path.name == MANIFEST.name else render(text)
+
+
 def stale_documents(root: Path = ROOT) -> list[Path]:
-    return [path for path in documents(root) if render(text := path.read_text(encoding="utf-8")) != text]
+    return [path for path in documents(root) if path.exists() and render_document(path) != path.read_text(encoding="utf-8")]
 
 
 def main(argv: list[str]) -> int:
@@ -275,13 +313,15 @@ def main(argv: list[str]) -> int:
             names = ", ".join(str(path.relative_to(ROOT)) for path in stale)
             print(f"generated spans are out of date in {names}; run python scripts/generate_docs.py", file=sys.stderr)
             return 1
-        print("the figures in README.md and docs/ match the manifest")
+        print("the figures in README.md, docs/ and the spec's text match the manifest")
         return 0
     for path in documents():
-        text = path.read_text(encoding="utf-8")
-        rendered = render(text)
-        if rendered != text:
+        if not path.exists():
+            continue
+        rendered = render_document(path)
+        if rendered != path.read_text(encoding="utf-8"):
             path.write_text(rendered, encoding="utf-8")
+            manifest.cache_clear()  # the pages after it quote the manifest as now written
             print(f"wrote {path.relative_to(ROOT)}")
     return 0
 

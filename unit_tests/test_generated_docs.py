@@ -61,6 +61,24 @@ def test_a_changed_manifest_figure_changes_its_spans(monkeypatch: pytest.MonkeyP
     )
 
 
+def test_a_changed_manifest_figure_changes_the_spec_text_that_states_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The spec's text is shown as it is in Airbyte's form: its figures are found by their words.
+    monkeypatch.setattr(generate_docs, "manifest", lambda: _with(BUDGET, 300))
+    text = (
+        "A window stops retrying 2 minutes after its first attempt, and no single wait is longer\n"
+        "  than 60 s. ... so a sync against an API that is down ends\n  within 4 minutes."
+    )
+    assert generate_docs.render_spec_figures(text) == (
+        "A window stops retrying 5 minutes after its first attempt, and no single wait is longer\n"
+        "  than 60 s. ... so a sync against an API that is down ends\n  within 7 minutes."
+    )
+
+
+def test_a_spec_figure_whose_words_are_gone_is_an_error() -> None:
+    with pytest.raises(KeyError, match="stops retrying"):
+        generate_docs.render_spec_figures("A window retries for a while.")
+
+
 def test_a_stale_span_fails_the_check(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text(f"<!-- manifest:{BUDGET} -->90<!-- /manifest -->\n", encoding="utf-8")

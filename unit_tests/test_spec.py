@@ -203,25 +203,6 @@ def test_settings_take_each_numeric_bound_from_the_spec() -> None:
         )
 
 
-def test_the_retry_figures_the_spec_text_states_are_the_error_handlers() -> None:
-    # README and docs/ take these figures from the manifest as generated spans
-    # (scripts/generate_docs.py); the spec's own text cannot hold a span, so it is compared here.
-    import importlib.util
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("generate_docs", root / "scripts" / "generate_docs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    generate_docs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate_docs)
-    handler = generate_docs.manifest_value("definitions.requester_base.error_handler")
-    description = " ".join(PROPERTIES["max_retries"]["description"].split())
-    assert f"A window stops retrying {handler['retry_budget_seconds'] / 60:g} minutes after its first attempt" in description
-    assert f"no single wait is longer than {handler['max_wait_seconds']:g} s" in description
-    assert f"ends within {generate_docs.outage_bound_seconds() / 60:g} minutes" in description
-
-
 def test_the_spec_says_where_the_docs_page_is_read_until_airbyte_publishes_it() -> None:
     # documentationUrl follows Airbyte's convention: docs.airbyte.com shows the page only once
     # Airbyte's catalog publishes the connector. The form's text says where it is until then.
