@@ -9,6 +9,7 @@ pyproject.toml, and a manifest inside the `source_moor7_im` package."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -222,23 +224,116 @@ def test_validate_metadata_tags_are_key_value_pairs_with_a_language_tag() -> Non
     assert any(tag.startswith("language:") for tag in tags)
 
 
-def test_validate_metadata_pypi_only_for_python() -> None:
-    if METADATA.get("remoteRegistries", {}).get("pypi", {}).get("enabled"):
-        assert {"language:python", "language:low-code"} & set(METADATA["tags"])
+# A check that applies to some connectors only is a rule function run on this connector's
+# metadata and on variants where it applies, so each can be seen to fail.
 
 
-def test_validate_metadata_major_version_and_release_candidate_rules() -> None:
-    major, minor, patch, prerelease, _ = SEMVER.match(METADATA["dockerImageTag"]).groups()
-    breaking = (METADATA.get("releases") or {}).get("breakingChanges") or {}
-    if minor == "0" and patch == "0" and prerelease is None:
-        assert METADATA["dockerImageTag"] in breaking, "a major version needs a releases.breakingChanges entry"
-    rollout = ((METADATA.get("releases") or {}).get("rolloutConfiguration") or {}).get("enableProgressiveRollout")
-    is_rc = prerelease is not None and "rc" in prerelease
-    if is_rc:
-        assert rollout is not None
-        assert not (major != "0" and minor == "0" and patch == "0")
-    if rollout is True:
-        assert prerelease is not None
+def _with(metadata: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(METADATA if metadata is None else metadata), **changes}
+
+
+def pypi_problems(metadata: dict[str, Any]) -> list[str]:
+    if not metadata.get("remoteRegistries", {}).get("pypi", {}).get("enabled"):
+        return []
+    return (
+        [] if {"language:python", "language:low-code"} & set(metadata["tags"]) else ["PyPI publishing for a non-Python connector"]
+    )
+
+
+def version_problems(metadata: dict[str, Any]) -> list[str]:
+    major, minor, patch, prerelease, _ = SEMVER.match(metadata["dockerImageTag"]).groups()
+    releases = metadata.get("releases") or {}
+    rollout = (releases.get("rolloutConfiguration") or {}).get("enableProgressiveRollout")
+    problems = []
+    if (
+        minor == "0"
+        and patch == "0"
+        and prerelease is None
+        and metadata["dockerImageTag"] not in (releases.get("breakingChanges") or {})
+    ):
+        problems.append("a major version needs a releases.breakingChanges entry")
+    if prerelease is not None and "rc" in prerelease:
+        if rollout is None:
+            problems.append("a release candidate needs rolloutConfiguration")
+        if major != "0" and minor == "0" and patch == "0":
+            problems.append("a major version cannot be a release candidate")
+    if rollout is True and prerelease is None:
+        problems.append("a progressive rollout needs a pre-release version")
+    return problems
+
+
+def deadline_problems(metadata: dict[str, Any], today: dt.date) -> list[str]:
+    entry = ((metadata.get("releases") or {}).get("breakingChanges") or {}).get(metadata["dockerImageTag"])
+    if entry and dt.date.fromisoformat(entry["upgradeDeadline"]) <= today + dt.timedelta(days=7):
+        return ["a breaking change's upgrade deadline is a week away or less"]
+    return []
+
+
+def max_seconds_problems(metadata: dict[str, Any]) -> list[str]:
+    if metadata["supportLevel"] == "certified" and not metadata.get("maxSecondsBetweenMessages"):
+        return ["a certified source needs maxSecondsBetweenMessages"]
+    return []
+
+
+def migration_guide_problems(metadata: dict[str, Any], docs_page: Path) -> list[str]:
+    breaking = (metadata.get("releases") or {}).get("breakingChanges")
+    if not breaking:
+        return []
+    guide = docs_page.with_name(f"{docs_page.stem}-migrations.md")
+    if not guide.is_file():
+        return [f"breaking changes without {guide.name}"]
+    lines = guide.read_text(encoding="utf-8").splitlines()
+    problems = [] if lines and lines[0] == f"# {metadata['name']} Migration Guide" else ["the guide's title"]
+    headings = [line.strip().removeprefix("## Upgrading to ") for line in lines if line.strip().startswith("## Upgrading to ")]
+    return problems + (
+        [] if headings == sorted(breaking, reverse=True) else ["one 'Upgrading to' heading per breaking change, newest first"]
+    )
+
+
+BREAKING_2 = {"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2027-06-01"}}}
+
+
+def test_this_connector_passes_the_checks_that_apply_to_some_connectors_only() -> None:
+    assert pypi_problems(METADATA) == []
+    assert version_problems(METADATA) == []
+    assert deadline_problems(METADATA, dt.datetime.now(dt.UTC).date()) == []
+    assert max_seconds_problems(METADATA) == []
+    assert migration_guide_problems(METADATA, DOCS_PAGE) == []
+
+
+@pytest.mark.parametrize(
+    ("problems", "expected"),
+    [
+        (lambda: pypi_problems(_with(tags=["language:java"], remoteRegistries={"pypi": {"enabled": True}})), 1),
+        (lambda: pypi_problems(_with(tags=["language:python"], remoteRegistries={"pypi": {"enabled": True}})), 0),
+        (lambda: version_problems(_with(dockerImageTag="2.0.0", releases={})), 1),
+        (lambda: version_problems(_with(dockerImageTag="2.0.0", releases=BREAKING_2)), 0),
+        (lambda: version_problems(_with(dockerImageTag="1.2.0-rc.1", releases={})), 1),
+        (
+            lambda: version_problems(
+                _with(dockerImageTag="1.2.0", releases={"rolloutConfiguration": {"enableProgressiveRollout": True}})
+            ),
+            1,
+        ),
+        (lambda: deadline_problems(_with(dockerImageTag="2.0.0", releases=BREAKING_2), dt.date(2027, 5, 30)), 1),
+        (lambda: deadline_problems(_with(dockerImageTag="2.0.0", releases=BREAKING_2), dt.date(2027, 1, 1)), 0),
+        (lambda: max_seconds_problems(_with(supportLevel="certified")), 1),
+        (lambda: max_seconds_problems(_with(supportLevel="certified", maxSecondsBetweenMessages=7200)), 0),
+        (lambda: migration_guide_problems(_with(releases=BREAKING_2), DOCS_PAGE), 1),
+    ],
+)
+def test_the_checks_that_apply_to_some_connectors_only_fail_where_they_apply(problems: Any, expected: int) -> None:
+    assert len(problems()) == expected
+
+
+def test_a_migration_guide_in_airbyte_s_shape_passes(tmp_path: Path) -> None:
+    page = tmp_path / "moor7-im.md"
+    page.with_name("moor7-im-migrations.md").write_text(
+        f"# {METADATA['name']} Migration Guide\n\n## Upgrading to 2.0.0\n\nWhat changed.\n", encoding="utf-8"
+    )
+    assert migration_guide_problems(_with(releases=BREAKING_2), page) == []
+    page.with_name("moor7-im-migrations.md").write_text("# Migration\n", encoding="utf-8")
+    assert len(migration_guide_problems(_with(releases=BREAKING_2), page)) == 2
 
 
 def test_check_connector_language_tag() -> None:
@@ -252,38 +347,12 @@ def test_check_connector_cdk_tag() -> None:
     assert cdk_tags == ["cdk:low-code"]  # a manifest in the package means low-code
 
 
-def test_validate_breaking_changes_deadlines() -> None:
-    breaking = (METADATA.get("releases") or {}).get("breakingChanges") or {}
-    entry = breaking.get(METADATA["dockerImageTag"])
-    if entry:
-        deadline = dt.date.fromisoformat(entry["upgradeDeadline"])
-        assert deadline > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)
-
-
-def test_check_connector_max_seconds_between_messages_value() -> None:
-    # Certified sources only; this one is community-supported.
-    if METADATA["supportLevel"] == "certified":
-        assert METADATA.get("maxSecondsBetweenMessages")
-
-
 # --- documentation.py -----------------------------------------------------------------------
 
 
 def test_check_documentation_exists() -> None:
     assert DOCS_PAGE.is_file()
     assert DOCS_PAGE.read_text(encoding="utf-8").strip()
-
-
-def test_check_migration_guide() -> None:
-    breaking = (METADATA.get("releases") or {}).get("breakingChanges")
-    if breaking:
-        guide = DOCS_PAGE.with_name(f"{DOCS_PAGE.stem}-migrations.md")
-        lines = guide.read_text(encoding="utf-8").splitlines()
-        assert lines[0] == f"# {METADATA['name']} Migration Guide"
-        headings = [
-            line.strip().removeprefix("## Upgrading to ") for line in lines if line.strip().startswith("## Upgrading to ")
-        ]
-        assert headings == sorted(breaking, reverse=True)
 
 
 def test_check_changelog_entry() -> None:
@@ -502,17 +571,31 @@ def test_check_changelog_section_content() -> None:
     assert changelog_blocks("\n| Version |\n| :-- |\n") != CHANGELOG_START, "a table alone is no <details> block"
 
 
+def prerequisite_problems(spec: dict[str, Any], prerequisites: str) -> list[str]:
+    """CheckPrerequisitesSectionDescribesRequiredFieldsFromSpec: each required field's title is
+    named in the section, and a spec with OAuth-style credential fields has the section speak
+    of credentials."""
+    text = prerequisites.lower()
+    required = [name for name in spec["required"] if name not in CREDENTIAL_FIELDS]
+    problems = [spec["properties"][name]["title"] for name in required if spec["properties"][name]["title"].lower() not in text]
+    if CREDENTIAL_FIELDS & (set(spec["required"]) | set(spec["properties"])) and not any(
+        word in text for word in CREDENTIAL_WORDS
+    ):
+        problems.append("credentials")
+    return problems
+
+
 def test_check_prerequisites_section_describes_required_fields_from_spec() -> None:
     spec = yaml.safe_load((ROOT / "source_moor7_im" / "manifest.yaml").read_text(encoding="utf-8"))["spec"]
     spec = spec["connection_specification"]
     (prerequisites,) = page_sections(DOCS_TEXT, "Prerequisites")
-    text = prerequisites.lower()
-    required = [name for name in spec["required"] if name not in CREDENTIAL_FIELDS]
-    assert required == ["app_key", "secret_key", "start_date"]
-    missing = [spec["properties"][name]["title"] for name in required if spec["properties"][name]["title"].lower() not in text]
-    assert missing == []
-    if CREDENTIAL_FIELDS & (set(spec["required"]) | set(spec["properties"])):
-        assert any(word in text for word in CREDENTIAL_WORDS)
+    assert [name for name in spec["required"] if name not in CREDENTIAL_FIELDS] == ["app_key", "secret_key", "start_date"]
+    assert prerequisite_problems(spec, prerequisites) == []
+    # the rule fails where it applies: a title not named, credentials not spoken of
+    oauth = {**spec, "properties": {**spec["properties"], "credentials": {"title": "Credentials"}}}
+    assert prerequisite_problems(oauth, "App Key, Secret Key and Start Date.") == ["credentials"]
+    assert prerequisite_problems(oauth, "Your 7moor account: App Key, Secret Key, Start Date.") == []
+    assert prerequisite_problems(spec, "App Key and Start Date.") == [spec["properties"]["secret_key"]["title"]]
 
 
 # --- testing.py ---------------------------------------------------------------------------------
