@@ -96,7 +96,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
         return schema
 
     def _fetch_live_header(self) -> Any:
-        """One request for the header day (windows.py), as report_columns reads it."""
+        """One request for the header day (calendar.py), as report_columns reads it."""
         day = self.config[SYNC_WINDOWS_KEY]["header_day"]
         probe = StreamSlice(partition={}, cursor_slice={"start_time": day["start"], "end_time": day["end"]})
         response = self.requester.send_request(stream_slice=probe)

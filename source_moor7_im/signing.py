@@ -85,7 +85,7 @@ class SentNonces:
 @dataclass
 class SignedRequestAuthenticator(DeclarativeAuthenticator):
     """Signs every attempt with `m7-appkey`, `m7-timestamp`, `m7-nonce` and `m7-sign`, and arms
-    its wall-clock deadline and body limit (deadline.py): the CDK calls this component before
+    its wall-clock deadline and body limit (hardening/deadline.py): the CDK calls this component before
     every attempt. From each response's `Date`, read as its headers arrive
     (`learn_server_clock`), a clock more than `CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS` off
     7moor's is corrected for later timestamps.
@@ -131,7 +131,7 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign this attempt: called on the first send and again by the CDK before each retry.
-        A retry whose wait began before the read stopped is not sent (stop_rules.py)."""
+        A retry whose wait began before the read stopped is not sent (hardening/stop_rules.py)."""
         stopped = self.stop.reason_to_stop(self._stream_name)
         if stopped and "m7-sign" in request.headers:
             raise ReadStopped(stopped)
