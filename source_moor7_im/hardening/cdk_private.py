@@ -17,9 +17,11 @@ from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import Conc
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionReader
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
-    # stop_rules.ContainedConcurrentSource: ConcurrentSource.read, repeated with our reader and processor
+    # stop_rules.ContainedConcurrentSource and ContainedReadProcessor: ConcurrentSource.read, repeated
+    # with our reader and processor
     ConcurrentSource: (
         "_threadpool",
         "_logger",
@@ -33,15 +35,15 @@ PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
     # stop_rules.ContainedReadProcessor: a failed stream's exceptions, and whether a stream is done
     ConcurrentReadProcessor: (
         "_exceptions_per_stream_name",
-        "_flag_exception",
         "_streams_currently_generating_partitions",
-        "_streams_to_running_partitions",
         "_stream_name_to_instance",
         "_is_stream_done",
         "_logger",
     ),
     # stop_rules.GuardedPartitionReader: where a partition's records and its end go
-    PartitionReader: ("_queue", "_partition_logger"),
+    PartitionReader: ("_queue",),
+    # stop_rules.StopSignal.window_failed: whether the CDK's own retries ran out
+    AirbyteTracedException: ("_exception",),
     # declarative.HardenedDeclarativeSource: the transformed config, and the read to replace
     ConcurrentDeclarativeSource: ("_config", "_concurrent_source"),
 }
