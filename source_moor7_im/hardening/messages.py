@@ -75,8 +75,7 @@ def is_expected(error: BaseException | None) -> bool:
 def bounded_text(value: Any, limit: int = MAX_QUOTE_BYTES) -> str:
     """`value` as text of at most `limit` UTF-8 bytes, cut on a character boundary."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    encoded = text.encode()
-    return text if len(encoded) <= limit else encoded[: limit - len("…".encode())].decode(errors="ignore") + "…"
+    return text if len(text.encode()) <= limit else text.encode()[: limit - len("…".encode())].decode(errors="ignore") + "…"
 
 
 # "[stream <name>, <window>]": where a failure happened, after its text.

@@ -38,10 +38,6 @@ class _Window:
     latest: dt.datetime | None = None  # the latest cursor value among its rows so far
     done: bool = False
 
-    def reached(self) -> dt.datetime:
-        """How far the read of this window has come in report time."""
-        return self.end if self.done else max(self.latest or self.start, self.start)
-
 
 @dataclass
 class StreamProgress:
@@ -52,19 +48,21 @@ class StreamProgress:
     bytes: int = 0
     first: dt.datetime | None = None  # the earliest cursor value of any row
     generated: bool = False
-    since_estimate: int = 0
+    estimated_at: int = 0  # the rows seen at the last estimate
     changed: bool = False  # a window was planned or read since the last estimate
     sent: tuple[int, int] | None = None
 
     def estimate(self) -> Iterator[AirbyteMessage]:
         """The ESTIMATE of the rows and bytes the stream is expected to hold, when it differs
         from the last one sent by more than `ESTIMATE_CHANGE`."""
-        self.since_estimate, self.changed = 0, False
+        self.estimated_at, self.changed = self.rows, False
         rows = max(sum(window.units for window in self.windows.values()), self.rows)
         if self.first is not None:
             covered = remaining = 0.0
             for window in self.windows.values():
-                since, reached = max(window.start, self.first), window.reached()
+                # from the stream's first row, or the window's start, to how far its read has come
+                since = max(window.start, self.first)
+                reached = window.end if window.done else max(window.latest or window.start, window.start)
                 covered += max((reached - since).total_seconds(), 0.0)
                 remaining += max((window.end - max(reached, since)).total_seconds(), 0.0)
             if covered > 0:
@@ -111,7 +109,6 @@ class ReadProgress:
             progress.bytes += len(orjson.dumps(data, default=str))
         except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard library writes
             progress.bytes += len(json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode())
-        progress.since_estimate += 1
         try:  # the record's place in report time: its cursor value, with its offset
             moment = dt.datetime.fromisoformat(data.get(self.cursor_field, ""))
         except (TypeError, ValueError):
@@ -120,7 +117,7 @@ class ReadProgress:
         if entry is not None and moment is not None and moment.tzinfo is not None:  # a stream read in windows of report time
             progress.first = min(progress.first or moment, moment)
             entry.latest = max(entry.latest or moment, moment)
-        if progress.sent is None or progress.since_estimate >= RECORDS_BETWEEN_ESTIMATES:
+        if progress.sent is None or progress.rows - progress.estimated_at >= RECORDS_BETWEEN_ESTIMATES:
             yield from progress.estimate()
 
     def window_read(self, stream: str, window: Mapping[str, Any]) -> None:

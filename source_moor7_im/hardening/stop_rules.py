@@ -83,9 +83,8 @@ class StopSignal:
 
     def answered(self) -> None:
         """A request of this read got its data: the API is up."""
-        now = self.clock()
         with self._lock:
-            self.last_answer, self._outage_suspected = now, None
+            self.last_answer, self._outage_suspected = self.clock(), None
 
     def attempt_failed(self) -> None:
         """An attempt failed and would be retried: it confirms a suspected outage."""
@@ -279,8 +278,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         for message in messages:
             state = message.state if message.type == Type.STATE else None
             stream = state.stream if state and state.type == AirbyteStateType.STREAM else None
-            cursor = getattr(stream.stream_state, field_name, None) if stream else None
-            if stream is not None and isinstance(cursor, str):
+            if stream is not None and isinstance(cursor := getattr(stream.stream_state, field_name, None), str):
                 name = stream.stream_descriptor.name
                 bounds = [*self._unread.get(name, {}).values(), self._planned_up_to.get(name)]
                 ceiling = min((b for b in bounds if b), default=None)
@@ -309,21 +307,16 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         stop, api, field_name = self._stop, self._rules.api, self._rules.cursor_field
         more = f"{sum(self._not_requested.values())} more window(s) were not requested."
         if stop.read_stop is not None and stop.outage_seconds is None:
-            return read_error(
-                f"{cause(stop.read_stop)} The read stopped at this first refused request: {more} Fix the setting named above and "
-                "run the sync again.",
-                "read stopped at a configuration error",
-                FailureType.config_error,
-            )
+            fix = f"The read stopped at this first refused request: {more} Fix the setting named above and run the sync again."
+            return read_error(f"{cause(stop.read_stop)} {fix}", "read stopped at a configuration error", FailureType.config_error)
         if stop.read_stop is not None:
             saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items())) or "none saved"
-            return read_error(
+            text = (
                 f"{api} answered no request of this read for {stop.outage_seconds:.0f} s, so the read stopped as for an outage: "
                 f"{cause(stop.read_stop)} {more} Run the sync again when {api} answers: each stream resumes from its saved state "
-                f"({saved}), the failed windows included.",
-                "read stopped at an outage",
-                FailureType.transient_error,
+                f"({saved}), the failed windows included."
             )
+            return read_error(text, "read stopped at an outage", FailureType.transient_error)
         failed = {stream: errors[0] for stream, errors in self._exceptions_per_stream_name.items()}
         finished = [name for name in self._stream_name_to_instance if name not in failed]
         refused = {e.resource for lost in self._lost.values() for e in lost}
