@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,6 @@ class _Window:
 
 @dataclass
 class StreamProgress:
-    name: str
     windows: dict[str, _Window] = field(default_factory=dict)  # by their start_time
     windows_done: int = 0  # every window read, those of a stream not read in windows of report time too
     rows: int = 0
@@ -52,7 +52,7 @@ class StreamProgress:
     changed: bool = False  # a window was planned or read since the last estimate
     sent: tuple[int, int] | None = None
 
-    def estimate(self) -> Iterator[AirbyteMessage]:
+    def estimate(self, name: str) -> Iterator[AirbyteMessage]:
         """The ESTIMATE of the rows and bytes the stream is expected to hold, when it differs
         from the last one sent by more than `ESTIMATE_CHANGE`."""
         self.estimated_at, self.changed = self.rows, False
@@ -70,7 +70,7 @@ class StreamProgress:
         size = round(self.bytes / self.rows * rows) if self.rows else 0
         if self.sent is None or any(abs(new - old) > ESTIMATE_CHANGE * old for new, old in zip((rows, size), self.sent)):
             self.sent = (rows, size)
-            estimate = {"name": self.name, "type": "STREAM", "row_estimate": rows, "byte_estimate": size}
+            estimate = {"name": name, "type": "STREAM", "row_estimate": rows, "byte_estimate": size}
             trace = {"type": "ESTIMATE", "emitted_at": time.time() * 1000, "estimate": estimate}
             yield AirbyteMessageSerializer.load({"type": "TRACE", "trace": trace})
 
@@ -86,24 +86,24 @@ class ReadProgress:
     cursor_field: str
     parse_cursor: Callable[[str], dt.datetime]
     clock: Callable[[], float] = time.monotonic
-    streams: dict[str, StreamProgress] = field(default_factory=dict)
+    streams: dict[str, StreamProgress] = field(default_factory=lambda: defaultdict(StreamProgress))
     _last_log: float | None = None
 
     def window_planned(self, stream: str, window: Mapping[str, Any]) -> None:
         start, end = window.get("start_time"), window.get("end_time")
         if isinstance(start, str) and isinstance(end, str):
             units = self.rows_in_window(stream, window)
-            progress = self._of(stream)
+            progress = self.streams[stream]
             progress.windows[start] = _Window(self.parse_cursor(start), self.parse_cursor(end), 1 if units is None else units)
             progress.changed = True
 
     def plan_complete(self, stream: str) -> None:
-        self._of(stream).generated = True
+        self.streams[stream].generated = True
 
     def record_seen(self, stream: str, window: Mapping[str, Any] | None, data: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
         """Counts a record (before it is written) and yields the stream's first estimate with
         its first record, and a new one every `RECORDS_BETWEEN_ESTIMATES` when it changed."""
-        progress = self._of(stream)
+        progress = self.streams[stream]
         progress.rows += 1
         try:  # the data as compact UTF-8 JSON
             progress.bytes += len(orjson.dumps(data, default=str))
@@ -118,10 +118,10 @@ class ReadProgress:
             progress.first = min(progress.first or moment, moment)
             entry.latest = max(entry.latest or moment, moment)
         if progress.sent is None or progress.rows - progress.estimated_at >= RECORDS_BETWEEN_ESTIMATES:
-            yield from progress.estimate()
+            yield from progress.estimate(stream)
 
     def window_read(self, stream: str, window: Mapping[str, Any]) -> None:
-        progress = self._of(stream)
+        progress = self.streams[stream]
         progress.windows_done += 1
         progress.changed = True
         if (entry := progress.windows.get(str(window.get("start_time")))) is not None:
@@ -130,17 +130,14 @@ class ReadProgress:
     def messages(self) -> Iterator[AirbyteMessage]:
         """The ESTIMATE traces that changed (once a stream's plan is cut), and a progress
         line when due."""
-        for progress in self.streams.values():
+        for name, progress in self.streams.items():
             if progress.changed and (progress.generated or progress.sent is not None):
-                yield from progress.estimate()
+                yield from progress.estimate(name)
         now = self.clock()
         if self._last_log is None:
             self._last_log = now
         if now - self._last_log < PROGRESS_LOG_SECONDS:
             return
         self._last_log = now
-        line = "; ".join(f"{p.name} {p.windows_done}/{len(p.windows)} windows, {p.rows:,} rows" for p in self.streams.values())
+        line = "; ".join(f"{name} {p.windows_done}/{len(p.windows)} windows, {p.rows:,} rows" for name, p in self.streams.items())
         yield AirbyteMessageSerializer.load({"type": "LOG", "log": {"level": "INFO", "message": f"Progress: {line}."}})
-
-    def _of(self, stream: str) -> StreamProgress:
-        return self.streams.setdefault(stream, StreamProgress(stream))
