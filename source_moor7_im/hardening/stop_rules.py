@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateType, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateType, FailureType
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.partition_generation_completed_sentinel import PartitionGenerationCompletedSentinel
@@ -90,9 +90,8 @@ class StopSignal:
         """An attempt failed and would be retried: it confirms a suspected outage."""
         with self._lock:
             if self._outage_suspected is not None and self.read_stop is None:
-                failure, since = self._outage_suspected
-                self.outage_seconds = self.clock() - since  # first: whoever sees read_stop sees its kind
-                self.read_stop = failure
+                self.outage_seconds = self.clock() - self._outage_suspected[1]  # first: whoever sees read_stop sees its kind
+                self.read_stop = self._outage_suspected[0]
 
     def window_failed(self, stream: str, error: BaseException, started_at: float) -> None:
         """`started_at`: when the window's first attempt was sent (this signal's clock)."""
@@ -167,9 +166,9 @@ class GuardedPartitionReader(PartitionReader):
     """The CDK's `PartitionReader`, which first asks the stop signal whether the window may
     start, and tells it at once when a window fails."""
 
-    def __init__(self, queue: Any, partition_logger: PartitionLogger, stop: StopSignal):
-        super().__init__(queue)
-        self._slice_log, self._stop = partition_logger, stop
+    def __init__(self, source: ConcurrentSource, stop: StopSignal):
+        super().__init__(source._queue)
+        self._slice_log, self._stop = PartitionLogger(source._slice_logger, source._logger, source._message_repository), stop
 
     def process_partition(self, partition: Partition, cursor: Cursor) -> None:
         stream = partition.stream_name()
@@ -206,7 +205,6 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
 
     def __init__(self, source: ContainedConcurrentSource, streams: list[AbstractStream]):
         self._stop, self._progress, self._rules = source.scope.stop, source.progress, source.rules
-        log = PartitionLogger(source._slice_logger, source._logger, source._message_repository)
         super().__init__(
             streams,
             PartitionEnqueuer(source._queue, source._threadpool),
@@ -214,7 +212,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             source._logger,
             source._slice_logger,
             source._message_repository,
-            GuardedPartitionReader(source._queue, log, self._stop),
+            GuardedPartitionReader(source, self._stop),
             max_concurrent_partition_generators=source._initial_number_partitions_to_generate,
         )
         self._not_requested: dict[str, int] = {}
@@ -243,8 +241,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         yield from self._progress.messages()
 
     def on_partition_complete_sentinel(self, sentinel: PartitionCompleteSentinel) -> Iterable[AirbyteMessage]:
-        partition = sentinel.partition
-        stream = partition.stream_name()
+        partition, stream = sentinel.partition, sentinel.partition.stream_name()
         if sentinel.is_successful:
             self._progress.window_read(stream, partition.to_slice() or {})
             self._unread.get(stream, {}).pop(partition, None)
@@ -274,17 +271,15 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         """`messages`, with each stream STATE held at the start of the stream's earliest window
         not read successfully (pending, failed or skipped) and at the end of the windows
         planned, when the cursor's value is past either."""
-        field_name = self._rules.cursor_field
         for message in messages:
-            state = message.state if message.type == Type.STATE else None
-            stream = state.stream if state and state.type == AirbyteStateType.STREAM else None
-            if stream is not None and isinstance(cursor := getattr(stream.stream_state, field_name, None), str):
+            stream = message.state.stream if message.state and message.state.type == AirbyteStateType.STREAM else None
+            if stream is not None and isinstance(cursor := getattr(stream.stream_state, self._rules.cursor_field, None), str):
                 name = stream.stream_descriptor.name
                 bounds = [*self._unread.get(name, {}).values(), self._planned_up_to.get(name)]
                 ceiling = min((b for b in bounds if b), default=None)
                 if ceiling is not None and self._rules.parse_cursor(cursor) > ceiling[0]:
                     cursor, message = ceiling[1], copy.deepcopy(message)  # the CDK keeps the state it sent
-                    setattr(message.state.stream.stream_state, field_name, cursor)  # type: ignore[union-attr]
+                    setattr(message.state.stream.stream_state, self._rules.cursor_field, cursor)  # type: ignore[union-attr]
                 self._saved_cursor[name] = cursor
             yield message
 
@@ -319,8 +314,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             return read_error(text, "read stopped at an outage", FailureType.transient_error)
         failed = {stream: errors[0] for stream, errors in self._exceptions_per_stream_name.items()}
         finished = [name for name in self._stream_name_to_instance if name not in failed]
-        refused = {e.resource for lost in self._lost.values() for e in lost}
-        refused |= {e.resource for e in failed.values() if isinstance(e, Refused)}
+        refused = {e.resource for errors in [*self._lost.values(), failed.values()] for e in errors if isinstance(e, Refused)}
         if not finished and stop.last_answer is None and refused >= self._rules.resources:
             first = next(iter(failed.values()))
             return read_error(self._rules.account_refused(first), "every resource refused", FailureType.config_error)
