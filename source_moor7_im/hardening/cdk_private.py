@@ -1,14 +1,15 @@
 """Every private name of the CDK that the hardening layer uses, and where.
 
 The CDK's concurrent read builds its reader and processor inline and keeps their parts
-private (`ConcurrentSource.read`, stop_rules.py), and a declarative source keeps its config
-and its concurrent source private (declarative.py). Nothing outside `hardening/` uses a
-private name of the CDK. `unit_tests/test_cdk_private.py` checks that each name below still
-exists in the installed CDK, so that a release that drops one fails there, with that name,
-and that no other private name of the CDK is used in the package. The smallest CDK change
-that would empty this list: a `ConcurrentSource.read` that takes reader and processor
-factories, processor hooks for a partition's failure and for each state message, and public
-accessors for a declarative source's config and concurrent source.
+private (`ConcurrentSource.read`, stop_rules.py), a traced exception keeps its cause private
+(stop_rules.py), and a declarative source keeps its config and its concurrent source private
+(declarative.py). Nothing outside `hardening/` uses a private name of the CDK.
+`unit_tests/test_cdk_private.py` checks that each name below still exists in the installed
+CDK, so that a release that drops one fails there, with that name, and that no other private
+name of the CDK is used in the package. The smallest CDK change that would empty this list:
+a `ConcurrentSource.read` that takes reader and processor factories, processor hooks for a
+partition's failure and for each state message, and public accessors for a traced
+exception's cause and a declarative source's config and concurrent source.
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ class GuardedPartitionReader(PartitionReader):
                 self._queue.put(PartitionCompleteSentinel(partition, is_successful=False))
 
 
-# The final error's kind of failure: the first of these among the failed streams' causes.
+# The final error's kind of failure: the first of these among the failed streams' traced
+# causes (a system error when none is traced).
 _FIRST_KIND = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
 
 
