@@ -50,9 +50,8 @@ class ReplyTooLarge(requests.RequestException):
 
     def __init__(self, limit: int, announced: int | None, read_bytes: int, attempt_seconds: float, **kwargs: Any) -> None:
         size = f"the {limit:,} bytes ({limit / 2**20:g} MiB) this connector reads from one reply"
-        if announced is None:
-            text = f"The reply's body was larger than {size}, so the attempt failed once it had read that much."
-        else:
+        text = f"The reply's body was larger than {size}, so the attempt failed once it had read that much."
+        if announced is not None:
             text = f"The reply announced a body of {announced:,} bytes (Content-Length), more than {size}, so the attempt failed without reading it."
         super().__init__(text, **kwargs)
         self.announced, self.read_bytes, self.attempt_seconds = announced, read_bytes, attempt_seconds
@@ -70,8 +69,7 @@ class AttemptDeadline:
 
     def allowed_seconds(self, received_bytes: int) -> float:
         """How long an attempt may run once `received_bytes` of its body have arrived."""
-        floor = self.floor_bytes_per_second
-        return self.seconds + received_bytes / floor if floor else self.seconds
+        return self.seconds + received_bytes / self.floor_bytes_per_second if self.floor_bytes_per_second else self.seconds
 
     def begin(self, marker: str) -> None:
         """Arms the deadline for the attempt this thread is about to send; `marker` is a text
@@ -102,16 +100,15 @@ class AttemptDeadline:
             attempt.finish()
         if attempt.expired:
             # Cut by the watchdog; a body that ends at the connection's close may look whole.
-            raise AttemptDeadlineExceeded(
-                self._cut(attempt.cut_at_bytes), attempt_seconds=attempt.seconds_run(), request=response.request
-            )
+            raise AttemptDeadlineExceeded(self._cut(attempt), attempt_seconds=attempt.seconds_run(), request=response.request)
         return response
 
-    def _cut(self, received_bytes: int) -> str:
-        allowed = self.allowed_seconds(received_bytes)
+    def _cut(self, attempt: _Attempt) -> str:
+        """What a cut says: the time the attempt had, and what earned it."""
+        allowed = self.allowed_seconds(attempt.cut_at_bytes)
         if not self.floor_bytes_per_second:
             return f"no complete answer within {allowed:.0f} s (the answer was still arriving)"
-        return f"no complete answer within {allowed:.0f} s ({received_bytes:,} bytes of the body read; an attempt gets {self.seconds:g} s and 1 s more per {self.floor_bytes_per_second:,.0f} bytes of body)"
+        return f"no complete answer within {allowed:.0f} s ({attempt.cut_at_bytes:,} bytes of the body read; an attempt gets {self.seconds:g} s and 1 s more per {self.floor_bytes_per_second:,.0f} bytes of body)"
 
     def _read_body(self, response: requests.Response, attempt: _Attempt) -> None:
         """The body into `response.content`, telling the watchdog how much has arrived."""
@@ -139,11 +136,9 @@ class _Attempt:
     progress, stopped when the body is in."""
 
     def __init__(self, rule: AttemptDeadline, marker: bytes) -> None:
-        self.rule = rule
-        self.marker = marker
+        self.rule, self.marker = rule, marker
         self.expired = False
         self.received = 0  # body bytes read so far, set by the thread that reads them
-        self.cut_at_bytes = 0
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._sent_at: float | None = None
@@ -168,7 +163,7 @@ class _Attempt:
         with self._lock:
             if self._done:
                 return
-            self.cut_at_bytes = self.received
+            self.cut_at_bytes = self.received  # read only once `expired`
             wait = self.rule.allowed_seconds(self.cut_at_bytes) - self.seconds_run()
             if wait > 0:
                 self._arm(wait)  # bytes arrived since the timer was armed: the time they earned
@@ -192,15 +187,13 @@ _hooked: list[bool] = []  # one entry once the audit hook is in
 
 
 def _on_audit(event: str, args: tuple) -> None:
-    if event == "http.client.send":
-        attempt = getattr(_CURRENT, "attempt", None)
-        # Only the attempt's own request starts its clock: one that never went out (refused,
-        # failed to connect) must not time a later, unrelated request of this thread.
-        if attempt is not None and isinstance(args[1], bytes) and attempt.marker in args[1]:
-            attempt.sending_on(args[0])
+    attempt = getattr(_CURRENT, "attempt", None) if event == "http.client.send" else None
+    # Only the attempt's own request starts its clock: one that never went out (refused,
+    # failed to connect) must not time a later, unrelated request of this thread.
+    if attempt is not None and isinstance(args[1], bytes) and attempt.marker in args[1]:
+        attempt.sending_on(args[0])
 
 
 def expired_in_this_thread() -> bool:
     """The last attempt sent from this thread was cut at its deadline."""
-    attempt = getattr(_CURRENT, "attempt", None)
-    return bool(attempt is not None and attempt.expired)
+    return bool(getattr(getattr(_CURRENT, "attempt", None), "expired", False))
