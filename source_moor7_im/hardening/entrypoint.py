@@ -178,20 +178,18 @@ def _log_filter(masked_headers: Collection[str]) -> Callable[[logging.LogRecord]
 
     from .messages import is_expected
 
-    dropped = ("UserDefinedBackoffException: Rate limit exceeded", "Retries exhausted with backoff exception")
     masked = {header.lower() for header in masked_headers}
 
     def quiet(record: logging.LogRecord) -> bool:
         message = str(record.msg)
-        if message.startswith(dropped):
+        if message.startswith(("UserDefinedBackoffException: Rate limit exceeded", "Retries exhausted with backoff exception")):
             return False
         if message.startswith("MemoryMonitor instantiated") or (message.startswith("'") and "Request (body):" in message):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger("airbyte").isEnabledFor(logging.DEBUG)
         if record.exc_info and is_expected(record.exc_info[1]):
             record.exc_info, record.exc_text = None, None
-        headers = getattr(record, "headers", None)
-        if isinstance(headers, Mapping) and masked & {str(key).lower() for key in headers}:
+        if isinstance(headers := getattr(record, "headers", None), Mapping) and masked & {str(key).lower() for key in headers}:
             # A copy: the record holds the request's own headers; "****" as the CDK masks a secret.
             record.headers = {key: "****" if str(key).lower() in masked else value for key, value in headers.items()}
         return True

@@ -84,8 +84,8 @@ class LineWriter:
         try:
             self._fd: int | None = stream.fileno()
         except (AttributeError, OSError, ValueError):
-            self._fd = None  # a stream without one (a test's capture) is written as it is
-        self._stream = stream
+            self._fd = None
+            self._buffer = stream.buffer  # a stream without one (a test's capture) is written as it is
         self.on_stop: Callable[[str], None] = lambda reason: None  # stops the read, once its source is built
         self._lock = threading.RLock()
         self._partial = threading.local()
@@ -150,19 +150,19 @@ class LineWriter:
 
         handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
         handlers = [h for h in handlers if isinstance(h.formatter, AirbyteLogFormatter)]
-        try:
-            sys.stdout.flush()
-            for handler in handlers:
-                handler.flush()  # the CDK's print buffer, which writes to the real stdout
-        except OSError as error:
-            raise write_failure(error) from None
         writer = cls(sys.stdout)
         with contextlib.ExitStack() as restore:  # each part restored, whatever stops the block
+            try:
+                sys.stdout.flush()
+                for handler in handlers:
+                    # setStream flushes the stream it replaces (the CDK's print buffer, which
+                    # writes to the real stdout) and returns it.
+                    restore.callback(handler.setStream, handler.setStream(writer))
+                    handler.addFilter(log_filter)
+                    restore.callback(handler.removeFilter, log_filter)
+            except OSError as error:
+                raise write_failure(error) from None
             restore.enter_context(contextlib.redirect_stdout(writer))  # type: ignore[type-var]
-            for handler in handlers:
-                restore.callback(handler.setStream, handler.setStream(writer))  # setStream returns the stream it replaced
-                handler.addFilter(log_filter)
-                restore.callback(handler.removeFilter, log_filter)
             for signum in ENDING_SIGNALS:
                 restore.callback(signal.signal, signum, signal.signal(signum, writer.stop))
             yield writer
@@ -184,43 +184,37 @@ class LineWriter:
             raise deferred
 
     def _write_pending(self) -> None:
-        """The lines collected, unless a write failed before or the last line is out. After a
-        failed write nothing more is written, and the main thread stops as for a signal
-        (SIGUSR1 stands for a failed write), as a closed pipe or as `OutputFailed`."""
+        """The lines collected, unless a write failed before or the last line is out, to the file
+        descriptor, straight: a buffered writer that a signal interrupts may have written part
+        of a line (a stream without one, a test's capture, is written as it is). After a failed
+        write nothing more is written, and the main thread stops as for a signal (SIGUSR1
+        stands for a failed write), as a closed pipe or as `OutputFailed`. A file that fills up
+        (a full disk, a file size limit) takes part of the data and refuses the rest: it is cut
+        back to its last whole line. A pipe or a device cannot be cut back (nor read again: a
+        pipe's reader has gone, a device keeps nothing)."""
         self._last_flush = time.monotonic()
         data, self._pending = bytes(self._pending), bytearray()
-        if data and not self.closed:
-            try:
-                self._write_all(data)
-            except OSError as error:
-                self.closed = True
-                self._write_failed = write_failure(error)
-                if threading.current_thread() is threading.main_thread():
-                    self.stop(signal.SIGUSR1)
-                else:
-                    _thread.interrupt_main(signal.SIGUSR1)  # runs `stop` in the main thread
-
-    def _write_all(self, data: bytes) -> None:
-        """Every byte to the file descriptor, straight: a buffered writer that a signal
-        interrupts may have written part of a line. A file that fills up (a full disk, a file
-        size limit) takes part of `data` and refuses the rest: it is cut back to its last whole
-        line. A pipe or a device cannot be cut back (nor read again: a pipe's reader has gone, a
-        device keeps nothing)."""
-        fd = self._fd
-        if fd is None:
-            self._stream.buffer.write(data)
-            self._stream.buffer.flush()
+        if not data or self.closed:
             return
         view = memoryview(data)
         try:
-            while view:  # os.write may write part: the rest goes on, so no line is ever cut
-                view = view[os.write(fd, view) :]
-        except OSError:
+            if self._fd is None:
+                self._buffer.write(data)
+                self._buffer.flush()
+            else:
+                while view:  # os.write may write part: the rest goes on, so no line is ever cut
+                    view = view[os.write(self._fd, view) :]
+        except OSError as error:
             written = len(data) - len(view)
             torn = written - (data.rfind(b"\n", 0, written) + 1)
-            if torn:
+            if torn and self._fd is not None:
                 with contextlib.suppress(OSError):  # ESPIPE: a pipe or a device
-                    end = os.lseek(fd, 0, os.SEEK_CUR) - torn
-                    os.ftruncate(fd, end)
-                    os.lseek(fd, end, os.SEEK_SET)  # a stderr that shares this file writes after the last line
-            raise
+                    end = os.lseek(self._fd, 0, os.SEEK_CUR) - torn
+                    os.ftruncate(self._fd, end)
+                    os.lseek(self._fd, end, os.SEEK_SET)  # a stderr that shares this file writes after the last line
+            self.closed = True
+            self._write_failed = write_failure(error)
+            if threading.current_thread() is threading.main_thread():
+                self.stop(signal.SIGUSR1)
+            else:
+                _thread.interrupt_main(signal.SIGUSR1)  # runs `stop` in the main thread
