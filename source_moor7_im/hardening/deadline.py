@@ -73,8 +73,7 @@ class AttemptDeadline:
 
     def begin(self, marker: str) -> None:
         """Arms the deadline for the attempt this thread is about to send; `marker` is a text
-        only that request's headers carry (its nonce). The audit hook is added once per process,
-        with the first attempt: Python has no way to take one away."""
+        only that request's headers carry (its nonce)."""
         with _HOOK:
             if not _hooked:
                 sys.addaudithook(_on_audit)
