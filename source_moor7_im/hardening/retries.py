@@ -162,7 +162,7 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
     # the backoff strategies (this handler alone).
     max_retries: int | None = field(default=None, init=False)
     max_time: int | None = field(default=None, init=False)
-    backoff_strategies: list[BackoffStrategy] = field(default_factory=list, init=False)
+    backoff_strategies: list[BackoffStrategy] = field(default_factory=list, init=False, repr=False, compare=False)
     _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(default_factory=weakref.WeakKeyDictionary, init=False)
     _resolved: weakref.WeakKeyDictionary[Any, ErrorResolution] = field(default_factory=weakref.WeakKeyDictionary, init=False)
 
