@@ -113,7 +113,7 @@ class AttemptDeadline:
         """The body into `response.content`, telling the watchdog how much has arrived."""
         limit = self.max_body_bytes
         announced = (response.headers.get("Content-Length") or "").strip()
-        if limit is not None and announced.isdigit() and int(announced) > limit:
+        if limit is not None and announced.isascii() and announced.isdigit() and int(announced) > limit:
             raise ReplyTooLarge(limit, int(announced), 0, attempt.seconds_run(), request=response.request)
         if response.raw is None:
             return  # nothing to read: requests answers `content` without one
