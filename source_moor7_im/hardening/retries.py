@@ -120,8 +120,7 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
     address_setting: str = "the API's address"  # the setting a redirect or an unknown host points to, in messages
     stop: StopSignal = field(default_factory=lambda: ReadScope.current().stop)
     clock: Callable[[], float] = time.monotonic
-    # What the HttpClient reads of the handler: the manifest's retry count and time, and this handler as the backoff.
-    max_retries: int | None = field(default=None, init=False)
+    max_retries: int | None = field(default=None, init=False)  # these three: what the HttpClient reads of the handler
     max_time: int | None = field(default=None, init=False)
     backoff_strategies: list[BackoffStrategy] = field(default_factory=list, init=False, repr=False, compare=False)
     _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(default_factory=weakref.WeakKeyDictionary, init=False)
@@ -178,34 +177,27 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
         return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"{what} Check {self.address_setting}.")
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
-        """Whether and when the next attempt goes, said in one WARN line."""
+        """Whether and when the next attempt goes (the first strategy that answers says when, else 1 s), in one WARN line."""
         reason = self.interpret_response(response_or_exception).error_message or "The request failed."
         self.stop.attempt_failed()
-        if stopped := self.stop.reason_to_stop(self.stream_name):
-            # The cause of the stop is said once, in the error that follows.
+        if stopped := self.stop.reason_to_stop(self.stream_name):  # its cause is said once, in the error that follows
             LOGGER.warning(f"{reason} Attempt {attempt_count} failed; not retried: the read or its stream has stopped.")
             raise ReadStopped(stopped)
         request, now = getattr(response_or_exception, "request", None), self.clock()
         started = now - self._attempt_seconds(response_or_exception)
         first = self._first_attempt.setdefault(request, started) if request is not None else started
         left = self.retry_budget_seconds - (now - first)
-        # The first strategy that answers gives the wait (one second without an answer).
         answers = enumerate(strategy.backoff_time(response_or_exception, attempt_count) for strategy in self.strategies)
         index, wait = next(((index, float(answer)) for index, answer in answers if answer), (None, 1.0))
         if index == 0 and wait > self.max_wait_seconds and "Retry-After" in getattr(response_or_exception, "headers", {}):
             asked = "without end" if math.isinf(wait) else f"{wait:.0f} s"
-            raise RetriesSpent(
-                f"{reason} {self.api} asked to wait {asked} before the next attempt (Retry-After), longer than the {self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync again after that wait: it resumes from the saved state.",
-                f"Retry-After {asked} above the {self.max_wait_seconds:.0f} s cap",
-            )
+            message = f"{reason} {self.api} asked to wait {asked} before the next attempt (Retry-After), longer than the {self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync again after that wait: it resumes from the saved state."
+            raise RetriesSpent(message, f"Retry-After {asked} above the {self.max_wait_seconds:.0f} s cap")
         if left <= 0:
-            raise RetriesSpent(
-                f"{reason} Gave up after {attempt_count} attempts: this window's retries used their {self.retry_budget_seconds:.0f} s budget.",
-                f"retry budget of {self.retry_budget_seconds:.0f} s spent after {attempt_count} attempts",
-            )
+            message = f"{reason} Gave up after {attempt_count} attempts: this window's retries used their {self.retry_budget_seconds:.0f} s budget."
+            raise RetriesSpent(message, f"retry budget of {self.retry_budget_seconds:.0f} s spent after {attempt_count} attempts")
         wait, max_attempts = min(wait, self.max_wait_seconds, left), (self.max_retries or 0) + 1
-        # The CDK sleeps one second more than the strategy's answer. The budget, not the count, usually ends a window's
-        # retries first, so the line says what is left of it, or that the retry it announces is the last it sends.
+        # The CDK sleeps 1 s more than this. The budget, not the count, usually ends the retries: the line says what is left.
         left_after, budget = left - wait - 1, f"the window's {self.retry_budget_seconds:.0f} s retry budget"
         budget = f"{left_after:.0f} s of {budget} left" if left_after >= 1 else f"the last attempt within {budget}"
         told = "no retry left" if attempt_count >= max_attempts else f"retrying in {wait + 1:.1f} s ({budget})"
