@@ -44,7 +44,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import ReadStopped, Refused, RetriesSpent, cause, is_expected, read_error, traced
+from .messages import ReadStopped, Refused, RetriesSpent, cause, is_expected, rendered, traced
 from .progress import ReadProgress
 
 T = TypeVar("T")
@@ -237,7 +237,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         super().on_partition(partition)
 
     def on_partition_generation_completed(self, sentinel: PartitionGenerationCompletedSentinel) -> Iterable[AirbyteMessage]:
-        self._progress.plan_complete(sentinel.stream.name)
+        self._progress.streams[sentinel.stream.name].generated = True
         yield from super().on_partition_generation_completed(sentinel)
         yield from self._progress.messages()
 
@@ -296,15 +296,16 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
 
     def is_done(self) -> bool:
         if self._exceptions_per_stream_name and all(self._is_stream_done(name) for name in self._stream_name_to_instance):
-            raise self._final_error()
+            text, internal, kind = self._final_error()
+            raise AirbyteTracedException(message=rendered(text), internal_message=internal, failure_type=kind)
         return super().is_done()
 
-    def _final_error(self) -> AirbyteTracedException:
+    def _final_error(self) -> tuple[str, str, FailureType]:
         stop, api, field_name = self._stop, self._rules.api, self._rules.cursor_field
         more = f"{sum(self._not_requested.values())} more window(s) were not requested."
         if stop.read_stop is not None and stop.outage_seconds is None:
             fix = f"The read stopped at this first refused request: {more} Fix the setting named above and run the sync again."
-            return read_error(f"{cause(stop.read_stop)} {fix}", "read stopped at a configuration error", FailureType.config_error)
+            return f"{cause(stop.read_stop)} {fix}", "read stopped at a configuration error", FailureType.config_error
         if stop.read_stop is not None:
             saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items())) or "none saved"
             text = (
@@ -312,13 +313,13 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
                 f"{cause(stop.read_stop)} {more} Run the sync again when {api} answers: each stream resumes from its saved state "
                 f"({saved}), the failed windows included."
             )
-            return read_error(text, "read stopped at an outage", FailureType.transient_error)
+            return text, "read stopped at an outage", FailureType.transient_error
         failed = {stream: errors[0] for stream, errors in self._exceptions_per_stream_name.items()}
         finished = [name for name in self._stream_name_to_instance if name not in failed]
         refused = {e.resource for errors in [*self._lost.values(), failed.values()] for e in errors if isinstance(e, Refused)}
         if not finished and stop.last_answer is None and refused >= self._rules.resources:
             first = next(iter(failed.values()))
-            return read_error(self._rules.account_refused(first), "every resource refused", FailureType.config_error)
+            return self._rules.account_refused(first), "every resource refused", FailureType.config_error
         texts = [f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good:"]
         for index, (stream, error) in enumerate(sorted(failed.items()), start=1):
             texts.append(f"({index}) {stream}: {cause(error)}")
@@ -330,7 +331,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             texts.append(f"{', '.join(finished)} finished and saved their state.")
         kinds = {e.failure_type for e in failed.values() if isinstance(e, AirbyteTracedException)}
         kind = min(kinds, key=_FIRST_KIND.index, default=FailureType.system_error)
-        return read_error(" ".join(texts), "streams stopped at failed windows", kind)
+        return " ".join(texts), "streams stopped at failed windows", kind
 
 
 class ContainedConcurrentSource(ConcurrentSource):
