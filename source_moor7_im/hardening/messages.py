@@ -65,8 +65,7 @@ def where(stream: str, window: str | None = None) -> str:
 
 
 def rendered(text: str, limit: int = MAX_MESSAGE_BYTES, internal: str | None = None) -> str:
-    """A failure's text as the user reads it: its place (`where`) put back when the CDK kept it only in `internal`
-    (a rate limit that outlasted the retries), the CDK's filler cut, secrets masked, at most `limit` UTF-8 bytes."""
+    """The text shown: its place put back from `internal` (where the CDK keeps a rate limit's), filler cut, secrets masked."""
     if (place := _WHERE.search(internal or "")) and not _WHERE.search(text):
         text = f"{text} {place.group(0)}"
     return bounded_text(filter_secrets(_FILLER.sub("Retries exhausted: ", _NOT_AVAILABLE.sub("", text))), limit)
