@@ -234,8 +234,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         yield from super().on_record(record)
 
     def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
-        """`messages`, each stream STATE held at the start of its earliest window not read successfully (pending, failed or
-        skipped) and at the end of the windows planned."""
+        """`messages`, each stream STATE held at its earliest window not read successfully and at the end of those planned."""
         for message in messages:
             stream = message.state.stream if message.state and message.state.type == AirbyteStateType.STREAM else None
             if stream is not None and isinstance(cursor := getattr(stream.stream_state, self._rules.cursor_field, None), str):
