@@ -34,27 +34,18 @@ _EPOCH = re.compile(r"^\d{10}(\d{3})?$")
 def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
     """`value` as an aware datetime, or None if it is none of the accepted forms. A value
     without an offset is account-local wall-clock time, as a person means it."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        value = str(int(value)) if float(value).is_integer() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        value = str(int(value))
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if _EPOCH.match(text):
-        # Ten digits are seconds; thirteen are milliseconds (7moor's own examples show both).
-        seconds = int(text) / (1000 if len(text) == 13 else 1)
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    if len(text) == 10:
-        try:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
-        except ValueError:
-            return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+    if _EPOCH.match(text):  # ten digits are seconds, thirteen milliseconds (7moor's examples show both)
+        return dt.datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), dt.UTC)
     # fromisoformat (3.11) reads a T or a space, fractions of a second, +08:00 and +0800.
     try:
-        moment = dt.datetime.fromisoformat(text)
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
+        moment = dt.datetime.fromisoformat(re.sub("[Zz]$", "+00:00", text))
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
@@ -68,26 +59,19 @@ def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: s
         local = moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
     except (OverflowError, ValueError):  # the ends of the calendar, which no zone can shift
         local = None
-    if moment is None or local is None or not settings.EARLIEST_DATE <= local.date() <= settings.LATEST_DATE:
+    if local is None or not settings.EARLIEST_DATE <= local.date() <= settings.LATEST_DATE:
         raise ConfigError(
             f"The saved state of stream {stream_name} holds {cursor_field()} {value!r}, which is not a point in time "
             f"the connector can read: it expects {ACCEPTED_FORMS}. Correct the value in the connection's state, "
             f"or reset the stream {stream_name} to sync it again from 'start_date'."
         )
     today = (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
-    if local.date() > today:
-        # Airbyte's own acceptance suite reads from a future state and expects no rows, not a failure.
+    if local.date() > today:  # Airbyte's acceptance suite reads from a future state and expects no rows, not a failure.
         LOGGER.warning(
-            "%s: the saved cursor %s is after today (%s in %s): the stream reads nothing until then. No sync could "
-            "have read that far; if the state is wrong, reset the stream %s.",
-            stream_name,
-            value,
-            today.isoformat(),
-            zone.key,
-            stream_name,
+            f"{stream_name}: the saved cursor {value} is after today ({today} in {zone.key}): the stream reads nothing until "
+            f"then. No sync could have read that far; if the state is wrong, reset the stream {stream_name}."
         )
-    floored = bucket_start(local, dimension)
-    return floored.replace(tzinfo=zone).strftime(cursor_format())
+    return bucket_start(local, dimension).replace(tzinfo=zone).strftime(cursor_format())
 
 
 @dataclass
@@ -118,18 +102,11 @@ class NormaliseCursorState(StateMigration):
         found = stream_state[field]
         cursor = normalised_cursor(self.stream_name, found, self._zone, self._dimension)
         if parse_cursor_value(found, self._zone) != parse_cursor(cursor):
-            # Moved back to a bucket start: the last sync used another dimension or time zone
-            # (or a person wrote the state). Rows already written under the old dimension or
-            # offset keep their own primary key; this sync re-reads whole buckets from here.
+            # Moved back to a bucket start: the last sync used another dimension or zone, or a person wrote the state.
             LOGGER.warning(
-                "%s: the saved cursor %s is not the start of a %s bucket in %s (the connection's dimension or time "
-                "zone changed, or the state was written by hand); resuming from %s, the start of its bucket, minus "
-                "the lookback. Rows written under the earlier setting keep their own keys; reset the stream to "
-                "replace them.",
-                self.stream_name,
-                found,
-                self._dimension.replace("_", " "),
-                self._zone.key,
-                cursor,
+                f"{self.stream_name}: the saved cursor {found} is not the start of a {self._dimension.replace('_', ' ')} bucket "
+                f"in {self._zone.key} (the connection's dimension or time zone changed, or the state was written by hand); "
+                f"resuming from {cursor}, the start of its bucket, minus the lookback. Rows written under the earlier setting "
+                "keep their own keys; reset the stream to replace them."
             )
         return {field: cursor}
