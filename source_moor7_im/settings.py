@@ -29,20 +29,17 @@ MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 # The dates a setting may name: the calendar arithmetic of windows and buckets stays far from
 # the ends of Python's calendar (years 1 and 9999).
 EARLIEST_DATE, LATEST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
-# Plain http only reaches a server on this machine (the emulator, a local proxy).
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_KINDS = {"string": "text (a string, in quotes)", "integer": "a whole number", "number": "a number", "array": "a list"}
 
 
 @functools.cache
 def manifest() -> Mapping[str, Any]:
     """The manifest as written (libyaml's loader where there is one); callers copy what they change."""
-    with open(MANIFEST_PATH, encoding="utf-8") as file:
-        return safe_load_yaml(file)  # type: ignore[no-any-return]
+    return safe_load_yaml(MANIFEST_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def report_table() -> Mapping[str, Mapping[str, Any]]:
-    """The stream table (`definitions.reports`): each report's name, path, primary key,
-    bucket, filters and nested fields."""
+    """The stream table (`definitions.reports`): each report's name, path, key, bucket, filters and nested fields."""
     return manifest()["definitions"]["reports"]  # type: ignore[no-any-return]
 
 
@@ -52,10 +49,8 @@ def spec() -> Mapping[str, Any]:
 
 def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     """`config` with the spec's default for every setting left out (or null)."""
-    return {
-        **config,
-        **{key: prop["default"] for key, prop in spec()["properties"].items() if config.get(key) is None and "default" in prop},
-    }
+    defaults = {key: prop["default"] for key, prop in spec()["properties"].items() if "default" in prop}
+    return {**config, **{key: value for key, value in defaults.items() if config.get(key) is None}}
 
 
 def zone_of(config: Mapping[str, Any]) -> ZoneInfo:
@@ -64,8 +59,7 @@ def zone_of(config: Mapping[str, Any]) -> ZoneInfo:
 
 
 def bucket_of(report: Mapping[str, Any], config: Mapping[str, Any]) -> str:
-    """What one row of a report covers: the session `dimension`, or a local day (the stream
-    table's `bucket`)."""
+    """What a row of `report` covers (its `bucket`): the session `dimension`, or a local day."""
     return str(with_defaults(config)["dimension"]) if report["bucket"] == "dimension" else "day"
 
 
@@ -82,7 +76,7 @@ class SyncSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], now: dt.datetime) -> SyncSettings:
-        """Check `config`; `now` is an aware datetime."""
+        """Check `config`; `now` is an aware datetime. The schema checks the dates' form and base_url's host first."""
         given = with_defaults({key: value for key, value in config.items() if value not in (None, "")})
         schema_error(given)
         for key in ("app_key", "secret_key"):
@@ -97,9 +91,14 @@ class SyncSettings:
             raise ConfigError(
                 f"'timezone' {given['timezone']!r} is not a known IANA time zone name; use one such as Asia/Shanghai."
             ) from None
-        today = now.astimezone(timezone).date()
-        start_date, end_date = (_date(given, key) for key in ("start_date", "end_date"))
-        assert start_date is not None  # required by the spec
+        dates = {key: dt.date.fromisoformat(given[key]) for key in ("start_date", "end_date") if key in given}
+        for key, day in dates.items():
+            if not EARLIEST_DATE <= day <= LATEST_DATE:
+                raise ConfigError(
+                    f"'{key}' {day} is outside the dates the connector reads, {EARLIEST_DATE} to {LATEST_DATE}: choose a day "
+                    "in that range."
+                )
+        start_date, end_date, today = dates["start_date"], dates.get("end_date"), now.astimezone(timezone).date()
         if start_date > today:
             raise ConfigError(
                 f"'start_date' {start_date} is in the future (today is {today} in {timezone.key}): choose a day on or before today."
@@ -109,85 +108,54 @@ class SyncSettings:
                 f"'end_date' {end_date} is before 'start_date' {start_date}: set an end date on or after the start date, or "
                 "leave it empty to sync up to now."
             )
-        # A month or year report reads its first and last buckets whole; later syncs go on up to now, a year ahead at most.
+        # Windows are cut in fixed-offset local time: across a change of UTC offset, buckets would split. The range holds the
+        # first and last month or year buckets whole, and without an end date goes on a year ahead.
         dimension, last = given["dimension"], today + dt.timedelta(days=366)
         if end_date is not None:
             end_bucket = calendar.next_bucket_start(dt.datetime.combine(end_date, dt.time(23, 59)), dimension)
             last = min((end_bucket - calendar.ONE_SECOND).date(), last)
         first = calendar.bucket_start(dt.datetime.combine(start_date, dt.time()), dimension).date()
-        _require_one_utc_offset(timezone, first, last)
-        return cls(start_date, end_date, dimension, given["lookback_days"], timezone, _base_url(given["base_url"]))
+        noons = [dt.datetime.combine(first + dt.timedelta(days=n), dt.time(12)) for n in range((last - first).days + 1)]
+        for noon in noons:
+            if timezone.utcoffset(noon) != timezone.utcoffset(noons[0]):
+                raise ConfigError(
+                    f"'timezone' {timezone.key} changes its UTC offset on {noon.date()} (daylight saving time), within the "
+                    f"range this connection syncs ({first} to {last}; without an end date, a year ahead): the connector needs "
+                    "a zone with one UTC offset. Use the account's zone if it has no daylight saving time (7moor accounts run on "
+                    "China Standard Time: Asia/Shanghai), or UTC, or set an end date before the change."
+                )
+        try:
+            if urlparse(given["base_url"]).port == 0:  # refused as urlparse refuses a port above 65535 or an unreadable host
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"'base_url' (API base URL) has no host and port from 1 to 65535 the connector can read; got "
+                f"{given['base_url']!r}."
+            ) from None
+        return cls(start_date, end_date, dimension, given["lookback_days"], timezone, given["base_url"].rstrip("/"))
 
 
 def schema_error(config: Mapping[str, Any]) -> None:
-    """The config's first error against the spec, as one sentence naming the field."""
-    properties = spec()["properties"]
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft7Validator(spec(), format_checker=jsonschema.FormatChecker()).iter_errors(config)
-    )
+    """The config's first error against the spec, as one sentence naming the field (a missing
+    one's error is the config's, with no path; any other is at the field or an item of it)."""
+    validator = jsonschema.Draft7Validator(spec(), format_checker=jsonschema.FormatChecker())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
         return
-    key = error.message.split("'")[1] if error.validator == "required" else str(error.path[0]) if error.path else ""
-    prop = properties.get(key, {})
-    named = f"'{key}' ({prop.get('title', key)})"
-    got = "" if prop.get("airbyte_secret") or error.validator == "required" else f"; got {error.instance!r}"
     rule, value = str(error.validator), error.validator_value
-    if rule == "required":
-        wanted = f"is required: {prop.get('description', '')}"
-    elif rule == "type":
-        wanted = f"must be {_KINDS.get(str(value), value)}"
-    elif rule == "pattern":
-        wanted = f"must be {prop.get('pattern_descriptor') or 'written as ' + str(value)}"
-    elif rule == "enum":
-        wanted = f"must be one of {', '.join(map(str, value))}"
-    elif rule in ("minimum", "maximum"):
-        wanted = f"must be from {prop.get('minimum')} to {prop.get('maximum')}"
-    else:
-        wanted = _SAID.get(rule, f"is not valid: {error.message}")
-    if key in ("access_ids", "agent_ids") and error.validator != "type":
+    key = str(error.path[0]) if error.path else error.message.split("'")[1]
+    prop = spec()["properties"][key]
+    wanted = {
+        "required": f"is required: {prop['description']}",
+        "type": f"must be {_KINDS.get(str(value), value)}",
+        "pattern": f"must be {prop.get('pattern_descriptor') or f'written as {value}'}",
+        "enum": f"must be one of {', '.join(map(str, prop.get('enum', ())))}",
+        "minimum": f"must be from {prop.get('minimum')} to {prop.get('maximum')}",
+        "maximum": f"must be from {prop.get('minimum')} to {prop.get('maximum')}",
+        "minLength": "is empty",
+        "format": "must be a real calendar date written YYYY-MM-DD",
+    }.get(rule, f"is not valid: {error.message}")
+    if key in ("access_ids", "agent_ids") and rule != "type":  # an empty id in the list
         wanted = 'must be a list of non-empty id strings, for example ["jT5AH3dA7dtMNjAQ"]'
-    raise ConfigError(f"{named} {wanted}{got}.")
-
-
-_KINDS = {"string": "text (a string, in quotes)", "integer": "a whole number", "number": "a number", "array": "a list"}
-_SAID = {"minLength": "is empty", "format": "must be a real calendar date written YYYY-MM-DD"}
-
-
-def _date(config: Mapping[str, Any], key: str) -> dt.date | None:
-    if key not in config:
-        return None
-    day = dt.date.fromisoformat(config[key])  # the spec's pattern and format have checked it
-    if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise ConfigError(
-            f"'{key}' {day} is outside the dates the connector reads, {EARLIEST_DATE} to {LATEST_DATE}: choose a day in that range."
-        )
-    return day
-
-
-def _require_one_utc_offset(zone: ZoneInfo, first: dt.date, last: dt.date) -> None:
-    """Windows are cut in fixed-offset local time (calendar.py), so the zone must keep one UTC
-    offset over the range they cover: across a change, windows would no longer start at
-    local midnight and buckets would split."""
-    offset, day = zone.utcoffset(dt.datetime.combine(first, dt.time(12))), first
-    while day <= last:
-        if zone.utcoffset(dt.datetime.combine(day, dt.time(12))) != offset:
-            raise ConfigError(
-                f"'timezone' {zone.key} changes its UTC offset on {day} (daylight saving time), within the range this "
-                f"connection syncs ({first} to {last}; without an end date, a year ahead): the connector needs a zone with "
-                "one UTC offset. Use the account's zone if it has no daylight saving time (7moor accounts run on China "
-                "Standard Time: Asia/Shanghai), or UTC, or set an end date before the change."
-            )
-        day += dt.timedelta(days=1)
-
-
-def _base_url(value: str) -> str:
-    """The spec's pattern has checked the scheme and the host; urlparse checks the port."""
-    try:
-        port = urlparse(value).port  # raises above 65535, and on a host it cannot read
-    except ValueError:
-        port = 0
-    if port == 0:
-        raise ConfigError(
-            f"'base_url' (API base URL) has no host and port from 1 to 65535 the connector can read; got {value!r}."
-        )
-    return value.rstrip("/")
+    got = "" if prop.get("airbyte_secret") or rule == "required" else f"; got {error.instance!r}"
+    raise ConfigError(f"'{key}' ({prop['title']}) {wanted}{got}.")
