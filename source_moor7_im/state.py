@@ -1,10 +1,8 @@
 """The saved cursor, read as an instant and put back on a bucket boundary of today's settings.
 
-The CDK's cursor resumes at the saved `period_start` minus the lookback, so the value must
-be a bucket start of the settings read *now*; one written under another `dimension` or
-`timezone`, or by a person (`2024-01-20`, `...Z`, epoch seconds), is not. The state
-migration `NormaliseCursorState` reads any of those forms, converts to the configured zone
-and floors to the bucket (docs/design/state.md).
+The CDK's cursor resumes at the saved `period_start` minus the lookback, so the value must be a
+bucket start of the settings read *now*; one written under another `dimension` or `timezone`, or
+by a person (`2024-01-20`, `...Z`, epoch seconds), is not (docs/design/state.md).
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ ACCEPTED_FORMS = (
     "milliseconds), a date-time without offset or a date alone (2024-01-20, read in the configured time zone), "
     "or Unix epoch seconds (1705680000) or milliseconds (1705680000000)"
 )
-_EPOCH = re.compile(r"^\d{10}(\d{3})?$")
 
 
 def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
@@ -39,7 +36,7 @@ def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if _EPOCH.match(text):  # ten digits are seconds, thirteen milliseconds (7moor's examples show both)
+    if text.isdecimal() and len(text) in (10, 13):  # seconds or milliseconds (7moor's examples show both)
         return dt.datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), dt.UTC)
     # fromisoformat (3.11) reads a T or a space, fractions of a second, +08:00 and +0800.
     try:
@@ -76,9 +73,8 @@ def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: s
 
 @dataclass
 class NormaliseCursorState(StateMigration):
-    """The stream's saved `period_start` read as an instant, converted to the configured time
-    zone and floored to the stream's bucket (`parameters.bucket`: the session `dimension`, or
-    `day`)."""
+    """The stream's saved `period_start` read as an instant, converted to the configured time zone
+    and floored to the stream's bucket (`parameters.bucket`: the session `dimension`, or `day`)."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
