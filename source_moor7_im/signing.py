@@ -1,9 +1,5 @@
-"""7moor's request signing, applied to every HTTP attempt (docs/design/signing.md).
-
-7moor rejects a timestamp 5 minutes from its clock and a `sign + nonce` it has seen, so the
-signature is made on the prepared request, which the CDK's `HttpClient` hands over again
-before every retry: each attempt carries a fresh timestamp and nonce.
-"""
+"""7moor's request signing, made on the prepared request that the CDK hands over again before every
+retry, so that each attempt carries a fresh timestamp and nonce (docs/design/signing.md)."""
 
 from __future__ import annotations
 
@@ -34,13 +30,7 @@ REPLAY_MEMORY_SECONDS = 360
 
 
 def sign_request(app_key: str, secret_key: str, timestamp: str, nonce: str) -> str:
-    """base64(HMAC-SHA256(key=secret_key, message=app_key + timestamp + nonce))."""
     return base64.b64encode(hmac.digest(secret_key.encode(), f"{app_key}{timestamp}{nonce}".encode(), "sha256")).decode()
-
-
-def new_nonce() -> str:
-    """A 6-digit random number; `secrets` because a predictable nonce helps a replay."""
-    return str(100000 + secrets.randbelow(900000))
 
 
 @dataclass
@@ -48,7 +38,7 @@ class SentNonces:
     """The (timestamp, nonce) pairs a read signed in the last `REPLAY_MEMORY_SECONDS`: two random nonces
     in one second collide about once in a few thousand requests, so `draw` draws until the pair is new."""
 
-    draw_nonce: Callable[[], str] = new_nonce
+    draw_nonce: Callable[[], str] = lambda: str(100000 + secrets.randbelow(900000))  # `secrets`: a guessable nonce helps a replay
     _by_timestamp: dict = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -83,16 +73,13 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
     auth_header = "m7-sign"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        # valid_types=(str,): interpolation would otherwise literal_eval "2000103" into an
-        # int, or a secret such as "1e5" into a float, and sign with the wrong text.
+        # valid_types=(str,): else interpolation makes "2000103" an int (a secret "1e5" a float) and signs the wrong text.
         self._app_key, self._secret_key = (
             InterpolatedString.create(str(key), parameters=parameters).eval(self.config, valid_types=(str,))
             for key in (self.app_key, self.secret_key)
         )
         seconds, floor, most = self.attempt_deadline_seconds, self.attempt_floor_bytes_per_second, self.max_body_bytes
-        self._deadline = (
-            AttemptDeadline(float(seconds), float(floor) if floor else None, int(most) if most else None) if seconds else None
-        )
+        self._deadline = AttemptDeadline(seconds, floor or None, most or None) if seconds else None
         self._stream_name = parameters.get("name", "")
 
     def __repr__(self) -> str:  # never let the secret reach a log line through repr()
@@ -109,9 +96,8 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         request.headers.update(self.get_auth_header())
         # First: a redirect's body is not read. Then the server's clock, before the deadline's
         # hook reads the body: `Date` is compared with the clock when the headers arrive.
-        for hook in (refuse_redirects, self.learn_server_clock, self._deadline):
-            if hook is not None and hook not in request.hooks["response"]:
-                request.register_hook("response", hook)
+        hooks = request.hooks["response"]
+        hooks += [hook for hook in (refuse_redirects, self.learn_server_clock, self._deadline) if hook and hook not in hooks]
         if self._deadline is not None:
             self._deadline.begin(request.headers["m7-nonce"])
         return request
@@ -130,13 +116,9 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
         """The response hook that learns 7moor's clock from `Date` as the headers arrive; only a
         clearly wrong clock is corrected (`CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS`)."""
         server_now = http_date(response.headers.get("Date"))
-        offset = 0.0 if server_now is None else server_now - self.clock()
-        if server_now is None or abs(offset - self._clock_offset_seconds) < CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS:
-            return
-        offset = offset if abs(offset) >= CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS else 0.0
-        LOGGER.warning(
-            f"This machine's clock differs from 7moor's by {offset:+.0f} seconds (about {round(abs(offset) / 60)} minutes; "
-            f"server Date: {response.headers.get('Date')}); request timestamps are corrected by that offset for the rest of "
-            "the sync. Setting the clock right (NTP) removes this warning."
-        )
-        self._clock_offset_seconds = offset
+        offset = self._clock_offset_seconds if server_now is None else server_now - self.clock()
+        if abs(offset - self._clock_offset_seconds) >= CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS:
+            self._clock_offset_seconds = offset if abs(offset) >= CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS else 0.0
+            LOGGER.warning(
+                f"This machine's clock differs from 7moor's by {self._clock_offset_seconds:+.0f} seconds (about {round(abs(self._clock_offset_seconds) / 60)} minutes; server Date: {response.headers.get('Date')}); request timestamps are corrected by that offset for the rest of the sync. Setting the clock right (NTP) removes this warning."
+            )
