@@ -67,7 +67,24 @@ class SyncSettings(NamedTuple):
     def from_config(cls, config: Mapping[str, Any], now: dt.datetime) -> SyncSettings:
         """Check `config` (`now` is aware), the spec's schema first."""
         given = with_defaults({key: value for key, value in config.items() if value not in (None, "")})
-        schema_error(given)
+        # The spec's first error, said as one sentence naming the field (a secret is never quoted).
+        validator = jsonschema.Draft7Validator(spec(), format_checker=jsonschema.FormatChecker())
+        if (error := jsonschema.exceptions.best_match(validator.iter_errors(given))) is not None:
+            rule, value = str(error.validator), error.validator_value
+            key = str(error.path[0]) if error.path else error.message.split("'")[1]  # a missing field's error has no path
+            prop = spec()["properties"][key]
+            wanted = {
+                "required": f"is required: {prop['description']}",
+                "type": f"must be {_KINDS.get(str(value), value)}",
+                "pattern": f"must be {prop.get('pattern_descriptor') or f'written as {value}'}",
+                "enum": f"must be one of {', '.join(map(str, prop.get('enum', ())))}",
+                **dict.fromkeys(("minimum", "maximum"), f"must be from {prop.get('minimum')} to {prop.get('maximum')}"),
+                "format": "must be a real calendar date written YYYY-MM-DD",
+            }.get(rule, f"is not valid: {error.message}")
+            if key in ("access_ids", "agent_ids") and rule != "type":  # an empty id in the list
+                wanted = 'must be a list of non-empty id strings, for example ["jT5AH3dA7dtMNjAQ"]'
+            got = "" if prop.get("airbyte_secret") or rule == "required" else f"; got {error.instance!r}"
+            raise ConfigError(f"'{key}' ({prop['title']}) {wanted}{got}.")
         if padded := next((key for key in ("app_key", "secret_key") if given[key] != given[key].strip()), None):
             raise ConfigError(
                 f"'{padded}' ({spec()['properties'][padded]['title']}) starts or ends with whitespace (a space or line break copied with it): remove it; 7moor signs the exact text."
@@ -110,25 +127,3 @@ class SyncSettings(NamedTuple):
                 f"'base_url' (API base URL) has no host and port from 1 to 65535 the connector can read; got {given['base_url']!r}."
             ) from None
         return cls(start_date, end_date, dimension, given["lookback_days"], timezone, given["base_url"].rstrip("/"))
-
-
-def schema_error(config: Mapping[str, Any]) -> None:
-    """The config's first error against the spec as one sentence naming the field (the secret unquoted)."""
-    validator = jsonschema.Draft7Validator(spec(), format_checker=jsonschema.FormatChecker())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        rule, value = str(error.validator), error.validator_value
-        key = str(error.path[0]) if error.path else error.message.split("'")[1]  # a missing field's error has no path
-        prop = spec()["properties"][key]
-        wanted = {
-            "required": f"is required: {prop['description']}",
-            "type": f"must be {_KINDS.get(str(value), value)}",
-            "pattern": f"must be {prop.get('pattern_descriptor') or f'written as {value}'}",
-            "enum": f"must be one of {', '.join(map(str, prop.get('enum', ())))}",
-            **dict.fromkeys(("minimum", "maximum"), f"must be from {prop.get('minimum')} to {prop.get('maximum')}"),
-            "format": "must be a real calendar date written YYYY-MM-DD",
-        }.get(rule, f"is not valid: {error.message}")
-        if key in ("access_ids", "agent_ids") and rule != "type":  # an empty id in the list
-            wanted = 'must be a list of non-empty id strings, for example ["jT5AH3dA7dtMNjAQ"]'
-        got = "" if prop.get("airbyte_secret") or rule == "required" else f"; got {error.instance!r}"
-        raise ConfigError(f"'{key}' ({prop['title']}) {wanted}{got}.")
