@@ -1,11 +1,5 @@
-"""The saved cursor, read as an instant and put back on a bucket boundary of today's settings.
-
-The CDK's cursor resumes at the saved `period_start` minus the lookback, so the value must
-be a bucket start of the settings read *now*; one written under another `dimension` or
-`timezone`, or by a person (`2024-01-20`, `...Z`, epoch seconds), is not. The state
-migration `NormaliseCursorState` reads any of those forms, converts to the configured zone
-and floors to the bucket (docs/design/state.md).
-"""
+"""The saved cursor, read as an instant and put back on a bucket start of today's settings: the CDK resumes
+at it minus the lookback, and a value saved under other settings or written by hand is no such start (docs/design/state.md)."""
 
 from __future__ import annotations
 
@@ -23,78 +17,47 @@ from . import settings
 from .calendar import bucket_start, cursor_field, cursor_format, parse_cursor
 from .hardening.messages import LOGGER, ConfigError
 
-ACCEPTED_FORMS = (
-    "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without "
-    "milliseconds), a date-time without offset or a date alone (2024-01-20, read in the configured time zone), "
-    "or Unix epoch seconds (1705680000) or milliseconds (1705680000000)"
-)
-_EPOCH = re.compile(r"^\d{10}(\d{3})?$")
+ACCEPTED_FORMS = "an ISO 8601 date-time with its UTC offset (2024-01-20T00:00:00+08:00, +0800 or Z, with or without milliseconds), a date-time without offset or a date alone (2024-01-20, read in the configured time zone), or Unix epoch seconds (1705680000) or milliseconds (1705680000000)"
 
 
 def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
-    """`value` as an aware datetime, or None if it is none of the accepted forms. A value
+    """`value` as an aware datetime in `zone`, or None if it is none of the accepted forms. A value
     without an offset is account-local wall-clock time, as a person means it."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        value = str(int(value)) if float(value).is_integer() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        value = str(int(value))
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if _EPOCH.match(text):
-        # Ten digits are seconds; thirteen are milliseconds (7moor's own examples show both).
-        seconds = int(text) / (1000 if len(text) == 13 else 1)
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    if len(text) == 10:
-        try:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
-        except ValueError:
-            return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # fromisoformat (3.11) reads a T or a space, fractions of a second, +08:00 and +0800.
+    if text.isdecimal() and len(text) in (10, 13):  # seconds or milliseconds (7moor's examples show both)
+        return dt.datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), zone)
     try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
+        moment = dt.datetime.fromisoformat(re.sub("[Zz]$", "+00:00", text))  # 3.11: a T or a space, +08:00 or +0800
+        return moment.astimezone(zone) if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+    except (OverflowError, ValueError):  # OverflowError: the ends of the calendar, which no zone can shift
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def normalised_cursor(stream_name: str, value: Any, zone: ZoneInfo, dimension: str, now: dt.datetime | None = None) -> str:
     """The cursor as the start of its bucket of `dimension` in `zone`, in the cursor's format.
     A value that is no point in time is a config error; one after today is said in a WARN."""
     moment = parse_cursor_value(value, zone)
-    try:
-        local = moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
-    except (OverflowError, ValueError):  # the ends of the calendar, which no zone can shift
-        local = None
-    if moment is None or local is None or not settings.EARLIEST_DATE <= local.date() <= settings.LATEST_DATE:
+    if moment is None or not settings.EARLIEST_DATE <= moment.date() <= settings.LATEST_DATE:
         raise ConfigError(
-            f"The saved state of stream {stream_name} holds {cursor_field()} {value!r}, which is not a point in time "
-            f"the connector can read: it expects {ACCEPTED_FORMS}. Correct the value in the connection's state, "
-            f"or reset the stream {stream_name} to sync it again from 'start_date'."
+            f"The saved state of stream {stream_name} holds {cursor_field()} {value!r}, which is not a point in time the connector can read: it expects {ACCEPTED_FORMS}. Correct the value in the connection's state, or reset the stream {stream_name} to sync it again from 'start_date'."
         )
     today = (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
-    if local.date() > today:
-        # Airbyte's own acceptance suite reads from a future state and expects no rows, not a failure.
+    if moment.date() > today:  # Airbyte's acceptance suite reads from a future state and expects no rows, not a failure.
         LOGGER.warning(
-            "%s: the saved cursor %s is after today (%s in %s): the stream reads nothing until then. No sync could "
-            "have read that far; if the state is wrong, reset the stream %s.",
-            stream_name,
-            value,
-            today.isoformat(),
-            zone.key,
-            stream_name,
+            f"{stream_name}: the saved cursor {value} is after today ({today} in {zone.key}): the stream reads nothing until then. No sync could have read that far; if the state is wrong, reset the stream {stream_name}."
         )
-    floored = bucket_start(local, dimension)
-    return floored.replace(tzinfo=zone).strftime(cursor_format())
+    return bucket_start(moment.replace(tzinfo=None), dimension).replace(tzinfo=zone).strftime(cursor_format())
 
 
 @dataclass
 class NormaliseCursorState(StateMigration):
-    """The stream's saved `period_start` read as an instant, converted to the configured time
-    zone and floored to the stream's bucket (`parameters.bucket`: the session `dimension`, or
-    `day`)."""
+    """The stream's saved `period_start` floored to its bucket (`parameters.bucket`) in the configured time zone."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
@@ -111,25 +74,12 @@ class NormaliseCursorState(StateMigration):
         field = cursor_field()
         if field not in stream_state:
             raise ConfigError(
-                f"The saved state of stream {self.stream_name} is {dict(stream_state)!r}, without a {field}: "
-                f'this connector keeps {{"{field}": <a point in time>}} per stream, where the point in time is '
-                f"{ACCEPTED_FORMS}. Correct the state, or reset the stream {self.stream_name}."
+                f'The saved state of stream {self.stream_name} is {dict(stream_state)!r}, without a {field}: this connector keeps {{"{field}": <a point in time>}} per stream, where the point in time is {ACCEPTED_FORMS}. Correct the state, or reset the stream {self.stream_name}.'
             )
         found = stream_state[field]
         cursor = normalised_cursor(self.stream_name, found, self._zone, self._dimension)
-        if parse_cursor_value(found, self._zone) != parse_cursor(cursor):
-            # Moved back to a bucket start: the last sync used another dimension or time zone
-            # (or a person wrote the state). Rows already written under the old dimension or
-            # offset keep their own primary key; this sync re-reads whole buckets from here.
+        if parse_cursor_value(found, self._zone) != parse_cursor(cursor):  # moved back to a bucket start
             LOGGER.warning(
-                "%s: the saved cursor %s is not the start of a %s bucket in %s (the connection's dimension or time "
-                "zone changed, or the state was written by hand); resuming from %s, the start of its bucket, minus "
-                "the lookback. Rows written under the earlier setting keep their own keys; reset the stream to "
-                "replace them.",
-                self.stream_name,
-                found,
-                self._dimension.replace("_", " "),
-                self._zone.key,
-                cursor,
+                f"{self.stream_name}: the saved cursor {found} is not the start of a {self._dimension.replace('_', ' ')} bucket in {self._zone.key} (the connection's dimension or time zone changed, or the state was written by hand); resuming from {cursor}, the start of its bucket, minus the lookback. Rows written under the earlier setting keep their own keys; reset the stream to replace them."
             )
         return {field: cursor}
