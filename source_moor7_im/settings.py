@@ -91,7 +91,7 @@ class SyncSettings(NamedTuple):
             )
         try:
             timezone = ZoneInfo(given["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of tzdata, such as 'Asia'
             raise ConfigError(
                 f"'timezone' {given['timezone']!r} is not a known IANA time zone name; use one such as Asia/Shanghai."
             ) from None

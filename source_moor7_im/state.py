@@ -31,8 +31,6 @@ def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
     if text.isdecimal() and len(text) in (10, 13):  # seconds or milliseconds (7moor's examples show both)
         return dt.datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), zone)
     try:
-        if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
         moment = dt.datetime.fromisoformat(re.sub("[Zz]$", "+00:00", text))  # 3.11: a T or a space, +08:00 or +0800
         return moment.astimezone(zone) if moment.tzinfo is not None else moment.replace(tzinfo=zone)
     except (OverflowError, ValueError):  # OverflowError: the ends of the calendar, which no zone can shift

@@ -26,6 +26,7 @@ BAD_CONFIGS = [
     ("start_date in the future", {"start_date": "2030-01-01"}, "start_date", False),
     ("unknown dimension", {"dimension": "week"}, "dimension", True),
     ("unknown time zone", {"timezone": "Mars/Olympus_Mons"}, "timezone", False),
+    ("a region, not a zone", {"timezone": "Asia"}, "timezone", False),
     (
         "range across a daylight-saving change",
         {"timezone": "America/New_York", "start_date": "2024-03-01", "end_date": "2024-03-31"},

@@ -136,6 +136,8 @@ def test_every_accepted_form_of_the_cursor_reads_as_one_instant(value, instant_u
         "yesterday",
         "2024-13-01",
         "2024-01-20T25:00",
+        "20240120T1",  # a date with trailing characters is no date
+        "2024W031T1",
         "170568000",
         "",
         None,
