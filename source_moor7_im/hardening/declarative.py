@@ -4,16 +4,14 @@ CDK gap: `ConcurrentDeclarativeSource` reads a config, catalog or state file tha
 not JSON with a stack trace, ignores a LEGACY state and fails on a GLOBAL one; reads a stream
 the catalog lists twice twice; honours a full-refresh stream's state; ignores a misspelt
 setting in silence; answers check and discover with the read's long timeouts; and its read
-cannot stop early or hold a state back (stop_rules.py). `HardenedDeclarativeSource` keeps the
-CDK's behaviour and adds that, given a connector's manifest and a few rules. The smallest CDK
-change: these checks in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and a hook to
-hand the concurrent source a reader and a processor.
+cannot stop early or hold a state back (stop_rules.py). The smallest CDK change: these checks
+in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and a hook to hand the concurrent
+source a reader and a processor.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import logging
 from collections.abc import Iterator, Mapping
@@ -47,11 +45,14 @@ from .messages import ConfigError, bounded_text, rendered, traced
 from .progress import ReadProgress
 from .stop_rules import ContainedConcurrentSource, ReadRules, ReadScope
 
+# The kinds of JSON document a file may hold instead of the one its flag takes (orjson makes no others).
+_JSON_KINDS = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+_UNREADABLE = {FileNotFoundError: "does not exist", IsADirectoryError: "is a directory, not a file"}
+
 
 class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
-    """A connector gives its manifest (`manifest`), what its read's rules need (`read_rules`),
-    the rows it expects of a window (`rows_in_window`), a state message to show
-    (`state_example`), and what `check` and `discover` do once the config is sound."""
+    """A connector gives its manifest, its read's rules, the rows it expects of a window, an
+    example state and what `check` and `discover` do once the config is sound."""
 
     # What each file must hold, said when one cannot be used; a connector may say more.
     FILES_HOLD: ClassVar[dict[str, str]] = {
@@ -68,16 +69,12 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         config_path: str | None = None,
         interactive: bool = False,
     ) -> None:
-        """`interactive`: built for `check` or `discover`, which a person waits on
-        (`interactive_manifest`)."""
+        """`interactive`: for `check` or `discover`, which a person waits on."""
         self._interactive = interactive
         manifest = copy.deepcopy(dict(self.manifest()))
+        manifest = self.interactive_manifest(manifest) if interactive else manifest
         super().__init__(
-            catalog=catalog,
-            config=config,
-            state=without_full_refresh_states(state, catalog),
-            source_config=self.interactive_manifest(manifest) if interactive else manifest,
-            config_path=config_path,
+            catalog, config, without_full_refresh_states(state, catalog), source_config=manifest, config_path=config_path
         )
         self.scope = ReadScope()
         rules = self.read_rules()
@@ -115,30 +112,23 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         """The config as the CDK's migrations and transformations left it."""
         return self._config
 
-    @property
-    def stream_names(self) -> list[str]:
-        return [stream["name"] for stream in self.resolved_manifest["streams"]]
-
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
         with self.scope.building():  # the components take this read's scope
             return super().streams(config)
 
     @classmethod
     def spec_only(cls) -> ConnectorSpecification:
-        """The spec the manifest declares, made by the CDK's own Spec component from the
-        manifest's `spec` alone: `spec` answers without building the source (the CDK's
-        component schema, every stream), in little more than importing the CDK takes."""
+        """The manifest's spec, made by the CDK's Spec component without building the source
+        (the CDK's component schema, every stream): `spec` answers about as fast as the CDK imports."""
         resolved = ManifestReferenceResolver().preprocess_manifest(copy.deepcopy(dict(cls.manifest())))
         spec = ManifestComponentTransformer().propagate_types_and_parameters("", resolved["spec"], {})
         return ModelToComponentFactory().create_component(SpecModel, spec, {}).generate_spec()  # type: ignore[no-any-return]
 
     def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Any:
-        """The source to run a command with. The declarative source builds its streams,
-        concurrency and state from what it was constructed with (it ignores the arguments of
-        check, discover and read), and config transformations run only then: a source
-        constructed without a config (as `airbyte-cdk connector test` does) builds a
-        configured one; one with a config is used as is, except that check and discover
-        always get their interactive requests."""
+        """The source to run a command with: the declarative source builds its streams from what
+        it was constructed with and ignores the command's arguments, so one constructed without a
+        config (as `airbyte-cdk connector test` does) builds a configured one, and check and
+        discover always get their interactive requests."""
         if (self._config or not config) and self._interactive >= interactive:
             return self
         return type(self)(catalog=catalog, config=config or self._config, state=state, interactive=interactive)
@@ -154,7 +144,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
             return source.check(logger, config)  # type: ignore[no-any-return]
         self._warn_unknown_settings(logger, config)
         status = self.checked(logger)
-        status.message = rendered(status.message) if status.message else status.message
+        status.message = status.message and rendered(status.message)
         return status
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
@@ -169,39 +159,33 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         catalog = each_stream_once(catalog, logger)
-        source = self._configured(config, catalog, state)
-        if source is not self:
+        if (source := self._configured(config, catalog, state)) is not self:
             yield from source.read(logger, config, catalog, state)
             return
         self._warn_unknown_settings(logger, config)
-        unknown = [s.stream.name for s in catalog.streams if s.stream.name not in self.stream_names]
-        if unknown:
+        names = [stream["name"] for stream in self.resolved_manifest["streams"]]
+        if unknown := [entry.stream.name for entry in catalog.streams if entry.stream.name not in names]:
             raise ConfigError(
-                f"The catalog names {', '.join(repr(name) for name in unknown)}, which this connector does not have: its "
-                f"streams are {', '.join(self.stream_names)}. Configure the catalog from the output of discover."
+                f"The catalog names {', '.join(map(repr, unknown))}, which this connector does not have: its streams are "
+                f"{', '.join(names)}. Configure the catalog from the output of discover."
             )
         if not catalog.streams:  # the CDK would end without a line
-            logger.warning(
-                f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(self.stream_names)}."
-            )
-        for message in super().read(logger, config, catalog, state):
-            yield traced(message)
+            logger.warning(f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(names)}.")
+        yield from map(traced, super().read(logger, config, catalog, state))
 
     def _warn_unknown_settings(self, logger: logging.Logger, config: Mapping[str, Any]) -> None:
         """A misspelt setting would otherwise be ignored in silence (`end_dat` would sync to today)."""
         known = list(self.resolved_manifest["spec"]["connection_specification"]["properties"])
-        for key in config:
-            if not key.startswith("_") and key not in known:
-                nearest = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
-                logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
+        for key in [key for key in config if not key.startswith("_") and key not in known]:
+            nearest = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
+            logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
 
     # --- the files of a command ----------------------------------------------------------
     @classmethod
     def read_config(cls, config_path: str) -> dict[str, Any]:
-        document = cls._file(config_path, "config")
-        if not isinstance(document, dict):
-            raise cls._unusable(config_path, "config", f"holds a JSON {_json_kind(document)}, not an object")
+        if not isinstance(document := cls._file(config_path, "config"), dict):
+            raise cls._unusable(config_path, "config", f"holds a JSON {_JSON_KINDS[type(document)]}, not an object")
         return document
 
     @classmethod
@@ -222,7 +206,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         if isinstance(document, dict) and document:
             raise cls._unusable(state_path, "state", f"holds a legacy state object {bounded_text(repr(document))}")
         if document and not isinstance(document, list):
-            raise cls._unusable(state_path, "state", f"holds a JSON {_json_kind(document)}, not a list of state messages")
+            raise cls._unusable(state_path, "state", f"holds a JSON {_JSON_KINDS[type(document)]}, not a list of state messages")
         messages = []
         for entry in document or []:
             try:
@@ -241,19 +225,16 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 
     @classmethod
     def _file(cls, path: str, kind: str) -> Any:
-        """The JSON document in the `kind` file at `path`; nothing of its text is quoted (a
-        config file holds a secret)."""
+        """The JSON document in the `kind` file at `path`; no error quotes its text (a config file
+        holds a secret)."""
         try:
             with open(path, "rb") as file:
                 text = file.read().decode("utf-8")
-        except FileNotFoundError:
-            raise cls._unusable(path, kind, "does not exist") from None
-        except IsADirectoryError:
-            raise cls._unusable(path, kind, "is a directory, not a file") from None
         except UnicodeDecodeError as error:
             raise cls._unusable(path, kind, f"is not UTF-8 text (byte {error.start})") from None
         except OSError as error:
-            raise cls._unusable(path, kind, f"cannot be read: {error.strerror or error}") from None
+            why = _UNREADABLE.get(type(error)) or f"cannot be read: {error.strerror or error}"
+            raise cls._unusable(path, kind, why) from None
         if not text.strip():
             raise cls._unusable(path, kind, "is empty")
         try:
@@ -270,16 +251,13 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 def each_stream_once(catalog: ConfiguredAirbyteCatalog, logger: logging.Logger | None = None) -> ConfiguredAirbyteCatalog:
     """The catalog with the first entry of each stream, warning of the others: the CDK would
     read a stream once per entry, every row twice."""
-    kept: dict[str, Any] = {}
-    repeated: list[str] = []
+    first: dict[str, Any] = {}
+    repeated: dict[str, Any] = {}
     for entry in catalog.streams:
-        if entry.stream.name not in kept:
-            kept[entry.stream.name] = entry
-        elif entry.stream.name not in repeated:
-            repeated.append(entry.stream.name)
+        (repeated if entry.stream.name in first else first).setdefault(entry.stream.name, entry)
     for name in repeated if logger else []:
         logger.warning(f"The catalog lists stream '{name}' more than once: it is read once, as its first entry configures it.")  # type: ignore[union-attr]
-    return dataclasses.replace(catalog, streams=list(kept.values())) if repeated else catalog
+    return ConfiguredAirbyteCatalog(streams=list(first.values())) if repeated else catalog
 
 
 def without_full_refresh_states(
@@ -292,8 +270,3 @@ def without_full_refresh_states(
         return state
     full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh}
     return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)]
-
-
-def _json_kind(document: Any) -> str:
-    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
-    return kinds.get(type(document), type(document).__name__)
