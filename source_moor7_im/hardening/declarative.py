@@ -15,7 +15,7 @@ import copy
 import difflib
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import orjson
 
@@ -124,7 +124,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         spec = ManifestComponentTransformer().propagate_types_and_parameters("", resolved["spec"], {})
         return ModelToComponentFactory().create_component(SpecModel, spec, {}).generate_spec()  # type: ignore[no-any-return]
 
-    def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Any:
+    def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Self:
         """The source to run a command with: the declarative source builds its streams from what
         it was constructed with and ignores the command's arguments, so one constructed without a
         config (as `airbyte-cdk connector test` does) builds a configured one, and check and
@@ -140,16 +140,13 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
             if error.failure_type != FailureType.config_error:
                 raise
             return AirbyteConnectionStatus(status=Status.FAILED, message=rendered(error.message or ""))
-        if source is not self:
-            return source.check(logger, config)  # type: ignore[no-any-return]
-        self._warn_unknown_settings(logger, config)
-        status = self.checked(logger)
+        source._warn_unknown_settings(logger, config)
+        status = source.checked(logger)
         status.message = status.message and rendered(status.message)
         return status
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        source = self._configured(config, interactive=True)
-        return self.discovered(logger) if source is self else source.discover(logger, config)  # type: ignore[no-any-return]
+        return self._configured(config, interactive=True).discovered(logger)
 
     def read(
         self,
@@ -266,7 +263,5 @@ def without_full_refresh_states(
     """The incoming state without the streams the catalog reads in full refresh: such a stream
     reads afresh whatever its state says (a destination that overwrites would otherwise lose
     the rows before the cursor); the CDK's concurrent cursor honours any state it is given."""
-    if not state or catalog is None:
-        return state
-    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh}
-    return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)]
+    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh} if catalog else set()
+    return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)] if state else state
