@@ -3,7 +3,6 @@ with what check and discover do for an account that may read some reports and no
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Mapping
@@ -36,10 +35,7 @@ class SourceMoor7Im(HardenedDeclarativeSource):
         "state": "--state takes a list of per-stream STATE messages such as {example} (README, Commands); without "
         "--state, the read syncs from 'start_date'.",
     }
-
-    @classmethod
-    def manifest(cls) -> Mapping[str, Any]:
-        return settings.manifest()
+    manifest = staticmethod(settings.manifest)
 
     def read_rules(self) -> ReadRules:
         return ReadRules("7moor", cursor_field(), parse_cursor, frozenset(settings.report_table()), every_report_refused)
@@ -47,10 +43,9 @@ class SourceMoor7Im(HardenedDeclarativeSource):
     def rows_in_window(self, stream: str, window: Mapping[str, Any]) -> int | None:
         """One row per bucket in a report of the session dimension; None for a daily report
         (one per agent: learned as the read goes)."""
-        report = settings.report_table().get(stream)
-        if report is None or report["bucket"] != "dimension" or "start_time" not in window:
-            return None
-        return buckets_in(window["start_time"], window["end_time"], settings.bucket_of(report, self.config))
+        report = settings.report_table().get(stream, {})
+        known = report.get("bucket") == "dimension" and "start_time" in window
+        return buckets_in(window["start_time"], window["end_time"], settings.bucket_of(report, self.config)) if known else None
 
     @classmethod
     def state_example(cls) -> str:
@@ -60,16 +55,13 @@ class SourceMoor7Im(HardenedDeclarativeSource):
 
     @staticmethod
     def interactive_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-        """`definitions.interactive_requests` applied to the requester and its error handler:
-        short timeouts and a small retry budget for a person who waits (the CDK's requester
-        takes its timeouts as numbers, not templates, so the manifest cannot switch them)."""
-        manifest = copy.deepcopy(manifest)
+        """`definitions.interactive_requests` in place of the requester's timeouts and the retry
+        settings: the CDK's requester takes its timeouts as numbers, not templates, so the
+        manifest cannot switch them itself."""
         definitions = manifest["definitions"]
-        quick = definitions["interactive_requests"]
-        for key in ("connect_timeout_in_seconds", "read_timeout_in_seconds"):
-            definitions["requester_base"][key] = quick[key]
-        handler = definitions["requester_base"]["error_handler"]
-        handler["max_wait_seconds"], handler["retry_budget_seconds"] = quick["max_wait_seconds"], quick["retry_budget_seconds"]
+        quick, requester = definitions["interactive_requests"], definitions["requester_base"]
+        requester.update({key: quick[key] for key in ("connect_timeout_in_seconds", "read_timeout_in_seconds")})
+        requester["error_handler"].update({key: quick[key] for key in ("max_wait_seconds", "retry_budget_seconds")})
         definitions["error_handler"]["max_retries"] = quick["max_retries"]
         for strategy in definitions["error_handler"]["backoff_strategies"]:
             if strategy["type"] == "ExponentialBackoffStrategy":
@@ -83,26 +75,23 @@ class SourceMoor7Im(HardenedDeclarativeSource):
         passes when the credentials work and at least one report answers, and names the
         reports the account may not read."""
         names = self.resolved_manifest["check"]["stream_names"]
+        partitions = [p for s in self.streams(self.config) if s.name in names for p in s.generate_partitions()]  # type: ignore[attr-defined]
         refusals: list[Refused] = []
-        answered = 0
-        for stream in self.streams(self.config):
-            for partition in stream.generate_partitions() if stream.name in names else ():  # type: ignore[attr-defined]
-                try:
-                    for _ in partition.read():
-                        pass
-                    answered += 1
-                except Refused as refusal:
-                    refusals.append(refusal)
-                except Exception as error:  # credentials, network, retries spent: the connection fails
-                    return AirbyteConnectionStatus(status=Status.FAILED, message=cause(error))
-        if refusals and not answered:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=every_report_refused(refusals[0]))
+        for partition in partitions:
+            try:
+                list(partition.read())
+            except Refused as refusal:
+                refusals.append(refusal)
+            except Exception as error:  # credentials, network, retries spent: the connection fails
+                return AirbyteConnectionStatus(status=Status.FAILED, message=cause(error))
         if not refusals:
             return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+        if len(refusals) == len(partitions):
+            return AirbyteConnectionStatus(status=Status.FAILED, message=every_report_refused(refusals[0]))
         message = (
-            f"The credentials work, but 7moor refused {len(refusals)} of {len(refusals) + answered} reports to this "
-            f"account: {', '.join(refusal.resource for refusal in refusals)}. Their streams will fail until the permission "
-            f"is granted in the 7moor console; deselect them in the connection to sync the others. {refusals[0].message}"
+            f"The credentials work, but 7moor refused {len(refusals)} of {len(partitions)} reports to this account: "
+            f"{', '.join(refusal.resource for refusal in refusals)}. Their streams will fail until the permission is granted "
+            f"in the 7moor console; deselect them in the connection to sync the others. {refusals[0].message}"
         )
         logger.warning(message)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)

@@ -98,6 +98,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 
     @staticmethod
     def interactive_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+        """The manifest for `check` and `discover`: the source's own copy, changed in place."""
         return manifest
 
     def checked(self, logger: logging.Logger) -> AirbyteConnectionStatus:
