@@ -1,12 +1,12 @@
 """A declarative source hardened for what users hand it and for reads that go wrong.
 
-CDK gap: `ConcurrentDeclarativeSource` reads a config, catalog or state file that is missing or
-not JSON with a stack trace, ignores a LEGACY state and fails on a GLOBAL one; reads a stream
-the catalog lists twice twice; honours a full-refresh stream's state; ignores a misspelt
-setting in silence; answers check and discover with the read's long timeouts; and its read
-cannot stop early or hold a state back (stop_rules.py). The smallest CDK change: these checks
-in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and a hook to hand the concurrent
-source a reader and a processor.
+CDK gap: `ConcurrentDeclarativeSource` fails with a stack trace on a config, catalog or state
+file that is missing or not JSON, ignores a LEGACY state and fails on a GLOBAL one, reads twice
+a stream the catalog lists twice, honours a full-refresh stream's state, ignores a misspelt
+setting in silence, answers check and discover with the read's long timeouts, and cannot stop
+a read early or hold a state back (stop_rules.py). The smallest CDK change: these checks in
+`Source.read_*` and `ConcurrentDeclarativeSource.read`, and a hook to hand the concurrent source
+a reader and a processor.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteCatalogSerializer,
     ConnectorSpecification,
-    FailureType,
     Status,
     SyncMode,
 )
@@ -126,10 +125,9 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         return ModelToComponentFactory().create_component(SpecModel, spec, {}).generate_spec()  # type: ignore[no-any-return]
 
     def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Self:
-        """The source to run a command with: the declarative source builds its streams from what
-        it was constructed with and ignores the command's arguments, so one constructed without a
-        config (as `airbyte-cdk connector test` does) builds a configured one, and check and
-        discover always get their interactive requests."""
+        """The source to run a command with: the CDK builds its streams from what the source was
+        constructed with, not the command's arguments, so one without a config (as `airbyte-cdk
+        connector test` makes) builds one with it; check and discover get their interactive requests."""
         if (self._config or not config) and self._interactive >= interactive:
             return self
         return type(self)(catalog=catalog, config=config or self._config, state=state, interactive=interactive)
@@ -138,7 +136,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         try:
             source = self._configured(config, interactive=True)
         except AirbyteTracedException as error:
-            if error.failure_type != FailureType.config_error:
+            if error.failure_type != ConfigError.kind:
                 raise
             return AirbyteConnectionStatus(status=Status.FAILED, message=rendered(error.message or ""))
         source._warn_unknown_settings(logger, config)
@@ -157,11 +155,9 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         catalog = each_stream_once(catalog, logger)
-        if (source := self._configured(config, catalog, state)) is not self:
-            yield from source.read(logger, config, catalog, state)
-            return
-        self._warn_unknown_settings(logger, config)
-        names = [stream["name"] for stream in self.resolved_manifest["streams"]]
+        source = self._configured(config, catalog, state)
+        source._warn_unknown_settings(logger, config)
+        names = [stream["name"] for stream in source.resolved_manifest["streams"]]
         if unknown := [entry.stream.name for entry in catalog.streams if entry.stream.name not in names]:
             raise ConfigError(
                 f"The catalog names {', '.join(map(repr, unknown))}, which this connector does not have: its streams are "
@@ -169,7 +165,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
             )
         if not catalog.streams:  # the CDK would end without a line
             logger.warning(f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(names)}.")
-        yield from map(traced, super().read(logger, config, catalog, state))
+        yield from map(traced, super(HardenedDeclarativeSource, source).read(logger, config, catalog, state))  # the CDK's read
 
     def _warn_unknown_settings(self, logger: logging.Logger, config: Mapping[str, Any]) -> None:
         """A misspelt setting would otherwise be ignored in silence (`end_dat` would sync to today)."""
@@ -261,8 +257,7 @@ def each_stream_once(catalog: ConfiguredAirbyteCatalog, logger: logging.Logger |
 def without_full_refresh_states(
     state: list[AirbyteStateMessage] | None, catalog: ConfiguredAirbyteCatalog | None
 ) -> list[AirbyteStateMessage] | None:
-    """The incoming state without the streams the catalog reads in full refresh: such a stream
-    reads afresh whatever its state says (a destination that overwrites would otherwise lose
-    the rows before the cursor); the CDK's concurrent cursor honours any state it is given."""
+    """The state without the streams the catalog reads in full refresh, which read afresh: the
+    CDK's cursor would honour it, and a destination that overwrites would lose the rows before it."""
     full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh} if catalog else set()
     return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)] if state else state
