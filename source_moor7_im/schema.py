@@ -71,8 +71,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
         properties = schema.setdefault("properties", {})
         added = []
         for column in header if isinstance(header, list) else []:
-            prop = column.get("prop") if isinstance(column, dict) else None
-            if isinstance(prop, str) and prop and prop not in properties:
+            if isinstance(column, dict) and isinstance(prop := column.get("prop"), str) and prop and prop not in properties:
                 title = column["label"] if isinstance(column.get("label"), str) and column["label"] else prop
                 description = f"Account-defined report column {title} (header prop {prop})."
                 properties[prop] = {"type": ["null", "number"], "title": title, "description": description}
