@@ -102,7 +102,9 @@ def test_a_body_that_stalls_after_some_bytes_is_cut_at_the_grace_plus_its_bytes_
     assert not result.errors(), result.errors()
     stalled, retry = log
     assert stalled.body_bytes == 512_000
-    assert 97 <= retry.received_at - stalled.received_at < 98.5, "cut at 92 s, retried 5 s later"
+    # The emulator stamps an attempt once it has read its request, which on a loaded machine is
+    # tens of milliseconds after the client began it: half a second either side of 97 s.
+    assert 96.5 <= retry.received_at - stalled.received_at < 98.5, "cut at 92 s, retried 5 s later"
     cut = [line for line in warnings(result) if "Attempt 1 of" in line]
     assert any("no complete answer within 92 s (512,000 bytes of the body read;" in line for line in cut), cut
     assert_union_is_the_ground_truth([result], only("agent_workload", ground_truth(Account(), "2024-03-01", "2024-03-01")))

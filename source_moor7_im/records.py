@@ -19,69 +19,51 @@ from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtr
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.extractors.type_transformer import TypeTransformer
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.types import Config
 
 from . import settings
 from .calendar import parse_cursor
 from .hardening.messages import LOGGER, bounded_text
 
-# `time` labels: only the `day` form ("2021-08-05") is documented; the others are accepted
-# in the shapes a report label can reasonably take.
-_TIME_LABEL = re.compile(
-    r"^(?P<year>\d{4})"
-    r"(?:-(?P<month>\d{2})"
-    r"(?:-(?P<day>\d{2})"
-    r"(?:[ T](?P<hour>\d{2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?)?"
-    r")?)?$"
-)
+# `time` labels, their parts coarsest first (year, month, day, hour, minute, second): only the
+# `day` form ("2021-08-05") is documented; the others are accepted in the shapes a report label
+# can reasonably take.
+_TIME_LABEL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[ T](\d{2})(?::(\d{2})(?::(\d{2}))?)?)?)?)?$")
 # The row field that names a bucket in a report of the session dimension.
 BUCKET_LABEL = "time"
-_AGENT_LABEL = re.compile(r"^(?P<name>.*)\[(?P<number>[^\[\]]*)\]$", re.DOTALL)
+# An agent label: its name, then its number in brackets.
+_AGENT_LABEL = re.compile(r"^(.*)\[([^\[\]]*)\]$", re.DOTALL)
 
 
 @dataclass
 class ReportRowsExtractor(RecordExtractor):
     """The rows of a report, `data.list`, one record each, from the parse the error handler
-    kept (errors.py): the body is decoded once. Not the CDK's `DpathExtractor`: its decoder
+    kept (replies.py): the body is decoded once. Not the CDK's `DpathExtractor`: its decoder
     parses the body again, and for a path without wildcards it walks every node of it, a
     quarter of the CPU of a year of half-hour buckets (py-spy, scripts/bench.py); indexing
-    two keys costs nothing per row. The rows are objects: the handler read the reply as a
-    report only then."""
+    two keys costs nothing per row. The handler read the reply as a report only when `data`
+    is an object and `data.list` a list of objects; a null or missing one gives no rows."""
 
     parameters: InitVar[Mapping[str, Any]]
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        body = response.json()
-        data = body.get("data") if isinstance(body, dict) else None
-        rows = data.get("list") if isinstance(data, dict) else None
-        if isinstance(rows, list):
-            yield from rows
-
-
-# A label's parts, coarsest first: how fine a label is, by the last part it gives.
-LABEL_PARTS = ("year", "month", "day", "hour", "minute", "second")
+        yield from (response.json().get("data") or {}).get("list") or ()
 
 
 def read_time_label(label: Any) -> tuple[dt.datetime, int] | None:
     """`"2024"`, `"2024-08"`, `"2024-08-05"`, `"2024-08-05 13"`, `"2024-08-05 13:30"` or
     `"2024-08-05 13:30:00"` (space or `T`) as a naive local datetime, with how fine the label
-    is (an index into LABEL_PARTS); None if it is none of them."""
+    is (the index of its last part: 0 for a year to 5 for a second); None if it is none of them."""
     match = _TIME_LABEL.match(label.strip()) if isinstance(label, str) else None
     if match is None:
         return None
-    parts = match.groupdict()
+    parts = [int(part) for part in match.groups() if part is not None]  # a part is given only after the coarser ones
+    # a month and a day missing are the first, a time missing is midnight
+    year, month, day, hour, minute, second = (*parts, *(1, 1, 0, 0, 0)[len(parts) - 1 :])
     try:
-        moment = dt.datetime(  # noqa: DTZ001 - a label is account-local wall-clock time
-            int(parts["year"]),
-            int(parts["month"] or 1),
-            int(parts["day"] or 1),
-            int(parts["hour"] or 0),
-            int(parts["minute"] or 0),
-            int(parts["second"] or 0),
-        )
+        return dt.datetime(year, month, day, hour, minute, second), len(parts) - 1  # noqa: DTZ001 - account-local wall-clock time
     except ValueError:  # e.g. "2024-13-40": the shape matched, the date does not exist
         return None
-    return moment, max(index for index, part in enumerate(LABEL_PARTS) if parts[part] is not None)
 
 
 def parse_time_label(label: Any) -> dt.datetime | None:
@@ -94,14 +76,13 @@ def split_agent_label(agent_id: Any) -> tuple[str | None, str | None]:
     """`"在线客服[8029]"` -> (`"在线客服"`, `"8029"`), surrounding whitespace trimmed
     (`"李四[8029] "` too); (None, None) without brackets."""
     match = _AGENT_LABEL.match(agent_id.strip()) if isinstance(agent_id, str) else None
-    if match is None:
-        return None, None
-    return match.group("name").strip(), match.group("number").strip()
+    return (match[1].strip(), match[2].strip()) if match else (None, None)
 
 
 @functools.lru_cache(maxsize=64)  # one parse per window being read, not per row
-def _period_start(start_time: str) -> str:
-    return parse_cursor(start_time).isoformat()
+def _window_day(start_time: str) -> tuple[str, str]:
+    """A window's `period_start` and `report_date`."""
+    return (period_start := parse_cursor(start_time).isoformat()), period_start[:10]
 
 
 @dataclass
@@ -110,8 +91,8 @@ class ReportRowFields(RecordTransformation):
     `dimension`, `period_start` from the `time` label and `report_date` for a `dimension`
     report; `period_start` (the window's day), `report_date`, `agent_name` and `agent_number`
     for a `day` report; then the keys of its `nested_fields` dicts, lifted to the top level
-    (never overwriting). Every row has its key: the reply was read as a report only then
-    (replies.py)."""
+    (never overwriting). Every row has its key and a readable label: the reply was read as a
+    report only then (replies.py); every row comes with its window (the cursor's slice)."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
@@ -122,26 +103,16 @@ class ReportRowFields(RecordTransformation):
         self._zone = settings.zone_of(self.config)
         self._dimension = settings.bucket_of(parameters, self.config) if parameters["bucket"] == "dimension" else None
 
-    def transform(
-        self,
-        record: dict[str, Any],
-        config: Config | None = None,
-        stream_state: StreamState | None = None,
-        stream_slice: StreamSlice | None = None,
-    ) -> None:
+    def transform(self, record: dict[str, Any], config: Any = None, stream_state: Any = None, stream_slice: Any = None) -> None:
         if self._dimension is not None:
             moment = parse_time_label(record[BUCKET_LABEL])
             assert moment is not None  # a reply with a label that is none is no report
-            record["dimension"] = self._dimension
-            record["period_start"] = moment.replace(tzinfo=self._zone).isoformat()
-            record["report_date"] = moment.date().isoformat()
+            local = moment.replace(tzinfo=self._zone).isoformat()
+            record.update(dimension=self._dimension, period_start=local, report_date=moment.date().isoformat())
         else:
-            window: Mapping[str, Any] = stream_slice or {}
-            record["period_start"] = period_start = _period_start(window["start_time"])
-            record["report_date"] = period_start[:10]
+            record["period_start"], record["report_date"] = _window_day(stream_slice["start_time"])
             record["agent_name"], record["agent_number"] = split_agent_label(record[self._key])
-        for nested_field in self._nested_fields:
-            nested = record.get(nested_field)
+        for nested in (record.get(name) for name in self._nested_fields):
             if isinstance(nested, dict):
                 for key, value in nested.items():
                     record.setdefault(key, value)
@@ -161,17 +132,16 @@ class NumberedDpathExtractor(DpathExtractor):
             yield record
 
 
-def _numeric_type(prop: Mapping[str, Any]) -> str | None:
-    """ "integer" or "number" when a column's schema types it as one of them (and null), else None."""
-    kinds = prop.get("type")
-    kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
-    kinds.discard("null")
-    return kinds.pop() if kinds in ({"integer"}, {"number"}) else None
+def _numeric_type(prop: Any) -> str | None:
+    """ "integer" or "number" when a schema (a column's, or its values') types it as one of them
+    (and null), else None; None for a schema that is no object (`additionalProperties: true`)."""
+    kinds = prop.get("type") if isinstance(prop, dict) else None
+    numeric = ({kinds} if isinstance(kinds, str) else set(kinds or ())) - {"null"}
+    return numeric.pop() if numeric in ({"integer"}, {"number"}) else None
 
 
 # A number as JSON writes one, in ASCII digits: not "1_000" or "٣", which Python also reads.
 _NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
-_INT64 = 2**63
 
 
 def as_number(text: str, integer: bool) -> int | float | None:
@@ -181,16 +151,12 @@ def as_number(text: str, integer: bool) -> int | float | None:
     text = text.strip()
     if not _NUMBER.match(text):
         return None
-    if text.lstrip("+-").isdigit():
-        whole = int(text)
-    else:
-        value = float(text)
-        if not math.isfinite(value) or (integer and not value.is_integer()):
-            return None
-        if not integer:
-            return value
-        whole = int(value)
-    return whole if -_INT64 <= whole < _INT64 else None
+    number = int(text) if text.lstrip("+-").isdigit() else float(text)
+    if isinstance(number, float) and (not math.isfinite(number) or (integer and not number.is_integer())):
+        return None
+    if isinstance(number, float) and not integer:
+        return number
+    return int(number) if -(2**63) <= number < 2**63 else None
 
 
 @dataclass
@@ -217,8 +183,7 @@ class NumbersAsTheSchemaTypesThem(TypeTransformer):
         typed, nested = self._columns(schema)
         lifted: dict[str, str] = {}
         for column, kind in nested.items():
-            values = record.get(column)
-            if isinstance(values, dict):
+            if isinstance(values := record.get(column), dict):
                 self._convert(values, dict.fromkeys(values, kind), f"{column}.")
                 lifted.update(dict.fromkeys(values, kind))
         self._convert(record, {**lifted, **typed})
@@ -234,12 +199,9 @@ class NumbersAsTheSchemaTypesThem(TypeTransformer):
             elif prefix + key not in self._warned:
                 self._warned.add(prefix + key)
                 LOGGER.warning(
-                    "%s: column %s holds %s, which is no number, though the schema types the column as %s; it is kept as "
-                    "text, and a typed destination may null or reject it (said once per column per sync).",
-                    self._stream,
-                    prefix + key,
-                    bounded_text(value, 100),
-                    kind,
+                    f"{self._stream}: column {prefix}{key} holds {bounded_text(value, 100)}, which is no number, though the "
+                    f"schema types the column as {kind}; it is kept as text, and a typed destination may null or reject it "
+                    "(said once per column per sync)."
                 )
 
     def _columns(self, schema: Mapping[str, Any]) -> tuple[Mapping[str, str | None], Mapping[str, str]]:
@@ -249,10 +211,7 @@ class NumbersAsTheSchemaTypesThem(TypeTransformer):
         if self._typed[0] != id(schema):
             properties = schema.get("properties") or {}
             nested = {
-                name: kind
-                for name, prop in properties.items()
-                if isinstance(prop.get("additionalProperties"), dict)
-                and (kind := _numeric_type(prop["additionalProperties"])) is not None
+                name: kind for name, prop in properties.items() if (kind := _numeric_type(prop.get("additionalProperties")))
             }
             self._typed = (id(schema), {name: _numeric_type(prop) for name, prop in properties.items()}, nested)
         return self._typed[1], self._typed[2]

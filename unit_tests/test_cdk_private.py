@@ -29,13 +29,17 @@ def test_each_private_cdk_name_the_layer_uses_still_exists(owner: type, name: st
 
 
 def _private_names_read(path: Path) -> set[str]:
-    """The `_name` attributes a module reads but never sets itself (its own private fields and
+    """The `_name` attributes a module reads (by name or through getattr) but never sets itself (its own private fields and
     methods are set there: `self._x = ...`, `def _x`, a dataclass field `_x: ...`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     read, own = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
             (own if isinstance(node.ctx, ast.Store) else read).add(node.attr)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"):
+            named = node.args[1] if len(node.args) > 1 else None  # getattr(error, "_exception", None) reads it too
+            if isinstance(named, ast.Constant) and isinstance(named.value, str) and named.value.startswith("_"):
+                read.add(named.value)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith("_"):
             own.add(node.name)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):

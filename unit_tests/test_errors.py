@@ -299,6 +299,8 @@ def test_a_report_the_account_may_not_read_fails_its_stream_as_a_refusal_not_as_
         (200, {"success": True, "code": "200", "data": None}, "malformed"),
         (500, {"success": False, "code": "500", "message": "服务器内部错误"}, "failed"),
         (200, ["not", "an", "envelope"], "failed"),
+        (200, {"success": False, "code": "²", "message": ""}, "failed"),  # a digit to str.isdigit, no number to int
+        (200, {"success": False, "code": "٤٠١", "message": ""}, "failed"),  # Arabic-Indic digits: no code of 7moor's
     ],
 )
 def test_a_reply_is_read_into_one_verdict_whatever_the_json_types(status: int, body: Any, verdict: str) -> None:

@@ -44,32 +44,17 @@ class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):
 
 
 class ReplyTooLarge(requests.RequestException):
-    """A reply whose body is larger than `max_body_bytes`: the attempt fails having read
+    """A reply whose body is larger than `limit` bytes: the attempt fails having read
     `read_bytes` of it (the limit and at most one read of `CONTENT_CHUNK_SIZE` more), or none
-    when its Content-Length says so. `attempt_seconds`: how long the attempt ran."""
+    when its Content-Length (`announced`) says so. `attempt_seconds`: how long the attempt ran."""
 
-    def __init__(
-        self,
-        limit: int,
-        *,
-        announced: int | None = None,
-        read_bytes: int = 0,
-        attempt_seconds: float = 0.0,
-        request: Any = None,
-    ) -> None:
+    def __init__(self, limit: int, announced: int | None, read_bytes: int, attempt_seconds: float, **kwargs: Any) -> None:
         size = f"the {limit:,} bytes ({limit / 2**20:g} MiB) this connector reads from one reply"
+        text = f"The reply's body was larger than {size}, so the attempt failed once it had read that much."
         if announced is not None:
-            text = (
-                f"The reply announced a body of {announced:,} bytes (Content-Length), more than {size}, so the attempt "
-                f"failed without reading it."
-            )
-        else:
-            text = f"The reply's body was larger than {size}, so the attempt failed once it had read that much."
-        super().__init__(text, request=request)
-        self.limit = limit
-        self.announced = announced
-        self.read_bytes = read_bytes
-        self.attempt_seconds = attempt_seconds
+            text = f"The reply announced a body of {announced:,} bytes (Content-Length), more than {size}, so the attempt failed without reading it."
+        super().__init__(text, **kwargs)
+        self.announced, self.read_bytes, self.attempt_seconds = announced, read_bytes, attempt_seconds
 
 
 @dataclass(frozen=True)
@@ -84,56 +69,52 @@ class AttemptDeadline:
 
     def allowed_seconds(self, received_bytes: int) -> float:
         """How long an attempt may run once `received_bytes` of its body have arrived."""
-        if not self.floor_bytes_per_second:
-            return self.seconds
-        return self.seconds + received_bytes / self.floor_bytes_per_second
+        return self.seconds + received_bytes / self.floor_bytes_per_second if self.floor_bytes_per_second else self.seconds
 
     def begin(self, marker: str) -> None:
         """Arms the deadline for the attempt this thread is about to send; `marker` is a text
         only that request's headers carry (its nonce)."""
-        _add_audit_hook()
-        previous = getattr(_CURRENT, "attempt", None)
-        if previous is not None:
+        with _HOOK:
+            if not _hooked:
+                sys.addaudithook(_on_audit)
+                _hooked.append(True)
+        if (previous := getattr(_CURRENT, "attempt", None)) is not None:
             previous.finish()
         _CURRENT.attempt = _Attempt(self, marker.encode())
 
     def __call__(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
-        """The response hook: the body is read while the watchdog runs."""
-        attempt = getattr(_CURRENT, "attempt", None)
+        """The response hook (of a request whose attempt `begin` armed in this thread): the body
+        is read while the watchdog runs."""
+        attempt: _Attempt = _CURRENT.attempt
         try:
             if not send_kwargs.get("stream"):
                 self._read_body(response, attempt)
         except requests.RequestException as error:
             response.close()  # a half-read connection must not go back to the pool
-            if attempt is None or not attempt.expired:
+            if not attempt.expired:
                 # `iter_content` raises without the request, which names the stream's window
                 error.request = error.request or response.request
                 raise
         finally:
-            if attempt is not None:
-                attempt.finish()
-        if attempt is not None and attempt.expired:
+            attempt.finish()
+        if attempt.expired:
             # Cut by the watchdog; a body that ends at the connection's close may look whole.
-            raise AttemptDeadlineExceeded(
-                self.describe_cut(attempt.cut_at_bytes), attempt_seconds=_seconds_run(attempt), request=response.request
-            )
+            raise AttemptDeadlineExceeded(self._cut(attempt), attempt_seconds=attempt.seconds_run(), request=response.request)
         return response
 
-    def describe_cut(self, received_bytes: int) -> str:
-        allowed = self.allowed_seconds(received_bytes)
+    def _cut(self, attempt: _Attempt) -> str:
+        """What a cut says: the time the attempt had, and what earned it."""
+        allowed = self.allowed_seconds(attempt.cut_at_bytes)
         if not self.floor_bytes_per_second:
             return f"no complete answer within {allowed:.0f} s (the answer was still arriving)"
-        return (
-            f"no complete answer within {allowed:.0f} s ({received_bytes:,} bytes of the body read; an attempt gets "
-            f"{self.seconds:g} s and 1 s more per {self.floor_bytes_per_second:,.0f} bytes of body)"
-        )
+        return f"no complete answer within {allowed:.0f} s ({attempt.cut_at_bytes:,} bytes of the body read; an attempt gets {self.seconds:g} s and 1 s more per {self.floor_bytes_per_second:,.0f} bytes of body)"
 
-    def _read_body(self, response: requests.Response, attempt: _Attempt | None) -> None:
+    def _read_body(self, response: requests.Response, attempt: _Attempt) -> None:
         """The body into `response.content`, telling the watchdog how much has arrived."""
         limit = self.max_body_bytes
         announced = (response.headers.get("Content-Length") or "").strip()
-        if limit is not None and announced.isdigit() and int(announced) > limit:
-            raise ReplyTooLarge(limit, announced=int(announced), attempt_seconds=_seconds_run(attempt), request=response.request)
+        if limit is not None and announced.isascii() and announced.isdigit() and int(announced) > limit:
+            raise ReplyTooLarge(limit, int(announced), 0, attempt.seconds_run(), request=response.request)
         if response.raw is None:
             return  # nothing to read: requests answers `content` without one
         # One buffer that grows in place: its value is handed over without a second copy.
@@ -142,12 +123,9 @@ class AttemptDeadline:
         # time: the bytes of a chunk not yet whole earn nothing yet.
         for chunk in response.iter_content(CONTENT_CHUNK_SIZE):
             body.write(chunk)
-            if attempt is not None:
-                attempt.received = body.tell()
-            if limit is not None and body.tell() > limit:
-                raise ReplyTooLarge(
-                    limit, read_bytes=body.tell(), attempt_seconds=_seconds_run(attempt), request=response.request
-                )
+            attempt.received = body.tell()
+            if limit is not None and attempt.received > limit:
+                raise ReplyTooLarge(limit, None, attempt.received, attempt.seconds_run(), request=response.request)
         # Where requests keeps a body it has read: `content` returns it from now on.
         response._content = body.getvalue()
 
@@ -157,20 +135,17 @@ class _Attempt:
     progress, stopped when the body is in."""
 
     def __init__(self, rule: AttemptDeadline, marker: bytes) -> None:
-        self.rule = rule
-        self.marker = marker
+        self.rule, self.marker = rule, marker
         self.expired = False
         self.received = 0  # body bytes read so far, set by the thread that reads them
-        self.cut_at_bytes = 0
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
-        self._sock: socket.socket | None = None
         self._sent_at: float | None = None
         self._done = False
 
     def sending_on(self, connection: Any) -> None:
         with self._lock:
-            self._sock = getattr(connection, "sock", None)
+            self._sock: socket.socket = connection.sock  # connected: http.client audits a send once it has a socket
             if self._timer is None and not self._done:
                 self._sent_at = time.monotonic()
                 self._arm(self.rule.seconds)
@@ -187,18 +162,14 @@ class _Attempt:
         with self._lock:
             if self._done:
                 return
-            received = self.received
-            allowed = self.rule.allowed_seconds(received)
-            ran = self.seconds_run()
-            if ran < allowed:
-                self._arm(allowed - ran)  # bytes arrived since the timer was armed: the time they earned
+            self.cut_at_bytes = self.received  # read only once `expired`
+            wait = self.rule.allowed_seconds(self.cut_at_bytes) - self.seconds_run()
+            if wait > 0:
+                self._arm(wait)  # bytes arrived since the timer was armed: the time they earned
                 return
             self.expired = True
-            self.cut_at_bytes = received
-            sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # ends any read blocked on it, in any phase
+            with contextlib.suppress(OSError):  # the timer runs once the request went out on this socket
+                self._sock.shutdown(socket.SHUT_RDWR)  # ends any read blocked on it, in any phase
 
     def finish(self) -> None:
         with self._lock:
@@ -210,33 +181,18 @@ class _Attempt:
 # The attempt each thread sent last: the audit hook, which runs in the sending thread, finds
 # its attempt here.
 _CURRENT = threading.local()
-
-
-def _seconds_run(attempt: _Attempt | None) -> float:
-    return 0.0 if attempt is None else attempt.seconds_run()
-
-
-def _on_audit(event: str, args: tuple) -> None:
-    if event == "http.client.send":
-        attempt = getattr(_CURRENT, "attempt", None)
-        # Only the attempt's own request starts its clock: one that never went out (refused,
-        # failed to connect) must not time a later, unrelated request of this thread.
-        if attempt is not None and isinstance(args[1], bytes) and attempt.marker in args[1]:
-            attempt.sending_on(args[0])
-
-
 _HOOK = threading.Lock()
 _hooked: list[bool] = []  # one entry once the audit hook is in
 
 
-def _add_audit_hook() -> None:
-    with _HOOK:
-        if not _hooked:
-            sys.addaudithook(_on_audit)
-            _hooked.append(True)
+def _on_audit(event: str, args: tuple) -> None:
+    attempt = getattr(_CURRENT, "attempt", None) if event == "http.client.send" else None
+    # Only the attempt's own request starts its clock: one that never went out (refused,
+    # failed to connect) must not time a later, unrelated request of this thread.
+    if attempt is not None and isinstance(args[1], bytes) and attempt.marker in args[1]:
+        attempt.sending_on(args[0])
 
 
 def expired_in_this_thread() -> bool:
     """The last attempt sent from this thread was cut at its deadline."""
-    attempt = getattr(_CURRENT, "attempt", None)
-    return bool(attempt is not None and attempt.expired)
+    return bool(getattr(getattr(_CURRENT, "attempt", None), "expired", False))

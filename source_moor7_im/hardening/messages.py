@@ -75,19 +75,13 @@ def is_expected(error: BaseException | None) -> bool:
 def bounded_text(value: Any, limit: int = MAX_QUOTE_BYTES) -> str:
     """`value` as text of at most `limit` UTF-8 bytes, cut on a character boundary."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    return encoded[: limit - len("…".encode())].decode("utf-8", errors="ignore") + "…"
+    return text if len(text.encode()) <= limit else text.encode()[: limit - len("…".encode())].decode(errors="ignore") + "…"
 
 
 # "[stream <name>, <window>]": where a failure happened, after its text.
 _WHERE = re.compile(r"\[stream [^\]]+\]")
-# The CDK's wordings around a cause: the cause is what matters.
-_FILLER = (
-    ("Exhausted available request attempts. Please see logs for more details. Exception: ", "Retries exhausted: "),
-    ("Exhausted available request attempts. Exception: ", "Retries exhausted: "),
-)
+# The CDK's wording around a cause: the cause is what matters.
+_FILLER = re.compile(r"Exhausted available request attempts\. (?:Please see logs for more details\. )?Exception: ")
 _NOT_AVAILABLE = re.compile(r"^Stream \w+ is not available: ")
 
 
@@ -102,27 +96,20 @@ def rendered(text: str, limit: int = MAX_MESSAGE_BYTES, internal: str | None = N
     place = _WHERE.search(internal or "")
     if place and not _WHERE.search(text):
         text = f"{text} {place.group(0)}"
-    text = _NOT_AVAILABLE.sub("", text)
-    for filler, plain in _FILLER:
-        text = text.replace(filler, plain)
-    return bounded_text(filter_secrets(text), limit)
+    return bounded_text(filter_secrets(_FILLER.sub("Retries exhausted: ", _NOT_AVAILABLE.sub("", text))), limit)
 
 
 def cause(error: BaseException) -> str:
     """One failure's text, bounded to fit in a summary of several."""
     if isinstance(error, AirbyteTracedException):
-        text = error.message or error.internal_message or type(error).__name__
-        return rendered(text, MAX_CAUSE_BYTES, error.internal_message)
+        return rendered(error.message or error.internal_message or type(error).__name__, MAX_CAUSE_BYTES, error.internal_message)
     return rendered(f"{type(error).__name__}: {error}", MAX_CAUSE_BYTES)
 
 
 def traced(message: AirbyteMessage, expected: bool = False) -> AirbyteMessage:
     """A message as written: an error TRACE's texts rendered and bounded, without a stack trace
     when the failure was expected."""
-    error = (
-        message.trace.error if message.type == Type.TRACE and message.trace and message.trace.type == TraceType.ERROR else None
-    )
-    if error is not None:
+    if message.type == Type.TRACE and message.trace and message.trace.type == TraceType.ERROR and (error := message.trace.error):
         error.message = rendered(error.message or "", internal=error.internal_message)
         if error.internal_message:
             error.internal_message = bounded_text(filter_secrets(error.internal_message), MAX_INTERNAL_MESSAGE_BYTES)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import _thread
 import contextlib
-import errno
 import logging
 import os
 import signal
@@ -29,18 +28,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-# What the CDK's log handler takes as a filter: a `logging.Filter`, or a plain callable.
-_LogFilter = logging.Filter | Callable[[logging.LogRecord], bool]
-
-# Whole lines are collected and written at least every 0.1 s or 64 KB, as the CDK's own
-# print buffer does: a write per record would cost a system call per record.
-_FLUSH_BYTES = 64 * 1024
-_FLUSH_SECONDS = 0.1
 # The signal the command ends by, after its last whole line: the one it was sent, so that a
 # shell reports 130 or 143 and a parent process sees -2 or -15 (PyAirbyte accepts -15 from
 # a connector it stops); SIGUSR1 stands for "the reader went away", which ends by SIGPIPE (141).
 ENDING_SIGNALS: dict[int, int] = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM, signal.SIGUSR1: signal.SIGPIPE}
-SIGNAL_REASONS: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "a closed stdout"}
 
 
 class Interrupted(BaseException):
@@ -49,7 +40,7 @@ class Interrupted(BaseException):
     Exception` on the way up swallows it."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(SIGNAL_REASONS[signum])
+        super().__init__("a closed stdout" if signum == signal.SIGUSR1 else signal.Signals(signum).name)
         self.ending_signal = ENDING_SIGNALS[signum]
 
     def end_process(self) -> NoReturn:
@@ -68,16 +59,12 @@ class OutputFailed(Interrupted):
     stderr, the only place left, and exits 1, as a failed command does."""
 
     def __init__(self, error: OSError) -> None:
-        BaseException.__init__(self, f"a failed write to stdout ({error.strerror or error})")
-        self.error = error
+        self.reason = error.strerror or str(error)
+        BaseException.__init__(self, f"a failed write to stdout ({self.reason})")
 
     def end_process(self) -> NoReturn:
         """Ends the process with exit code 1, without waiting for worker threads."""
-        message = (
-            f"{os.path.basename(sys.argv[0])}: writing to stdout failed ({self.error.strerror or self.error}), so the command stopped there. "
-            "Every line it wrote is whole, and a read resumes from the last STATE among them. "
-            "Give stdout room (or another file) and run it again.\n"
-        )
+        message = f"{os.path.basename(sys.argv[0])}: writing to stdout failed ({self.reason}), so the command stopped there. Every line it wrote is whole, and a read resumes from the last STATE among them. Give stdout room (or another file) and run it again.\n"
         with contextlib.suppress(OSError):  # stderr failing too leaves the exit code to tell
             os.write(2, message.encode())
         os._exit(1)
@@ -85,15 +72,21 @@ class OutputFailed(Interrupted):
 
 def write_failure(error: OSError) -> Interrupted:
     """The stop a failed write to stdout makes: a closed pipe's (EPIPE), or `OutputFailed`."""
-    return Interrupted(signal.SIGUSR1) if error.errno == errno.EPIPE else OutputFailed(error)
+    return Interrupted(signal.SIGUSR1) if isinstance(error, BrokenPipeError) else OutputFailed(error)
 
 
 class LineWriter:
     """A text stream for sys.stdout: whole lines, one lock, stops deferred past a write."""
 
-    def __init__(self, write_all: Callable[[bytes], None], on_stop: Callable[[str], None]) -> None:
-        self._write_all = write_all
-        self._on_stop = on_stop
+    encoding = "utf-8"
+
+    def __init__(self, stream: Any) -> None:
+        try:
+            self._fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None
+            self._buffer = stream.buffer  # a stream without one (a test's capture) is written as it is
+        self.on_stop: Callable[[str], None] = lambda reason: None  # stops the read, once its source is built
         self._lock = threading.RLock()
         self._partial = threading.local()
         self._pending = bytearray()
@@ -106,11 +99,14 @@ class LineWriter:
 
     # --- the text stream interface that print() and logging use -----------------------
     def write(self, text: str) -> int:
-        held = getattr(self._partial, "text", "") + text
-        lines, newline, rest = held.rpartition("\n")
-        self._partial.text = rest
+        lines, newline, self._partial.text = (getattr(self._partial, "text", "") + text).rpartition("\n")
         if newline and not self.closed:
-            self._append((lines + newline).encode("utf-8", errors="replace"))
+            with self._writing():
+                self._pending += (lines + newline).encode("utf-8", errors="replace")
+                # Written at least every 64 KB or 0.1 s, as the CDK's own print buffer does: a write
+                # per record would cost a system call per record.
+                if len(self._pending) >= 64 * 1024 or time.monotonic() - self._last_flush >= 0.1:
+                    self._write_pending()
         return len(text)
 
     def flush(self) -> None:
@@ -121,10 +117,8 @@ class LineWriter:
         """Writes `text` as the last line, whole: the lock is kept, so no worker thread writes
         after it, and the process is to end right after."""
         self._lock.acquire()
-        self._partial.text = ""
-        if not self.closed:
-            self._pending += (text + "\n").encode("utf-8", errors="replace")
-            self._write_pending()
+        self._pending += (text + "\n").encode("utf-8", errors="replace")
+        self._write_pending()  # writes nothing once closed
         self.closed = True  # nothing after this line
 
     def isatty(self) -> bool:
@@ -133,143 +127,94 @@ class LineWriter:
     def writable(self) -> bool:
         return True
 
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
-
     # --- stops ----------------------------------------------------------------------------
     def stop(self, signum: int, _frame: Any = None) -> None:
         """The signal handler (the main thread): stop the read, then raise `Interrupted`,
         after the write in progress if there is one; once only."""
-        if self._stopping:
-            return
-        self._stopping = True
-        interrupted = self._write_failed if signum == signal.SIGUSR1 and self._write_failed else Interrupted(signum)
-        self._on_stop(str(interrupted))
-        if self._main_writing:
+        if not self._stopping:
+            self._stopping = True
+            interrupted = self._write_failed if signum == signal.SIGUSR1 and self._write_failed else Interrupted(signum)
+            self.on_stop(str(interrupted))
+            if not self._main_writing:
+                raise interrupted
             self._deferred = interrupted
-            return
-        raise interrupted
 
     @classmethod
     @contextlib.contextmanager
-    def installed(cls, on_stop: Callable[[str], None], *log_filters: _LogFilter) -> Iterator[LineWriter]:
-        """sys.stdout, the stream and `log_filters` of the CDK's log handler (the root handler
+    def installed(cls, log_filter: Callable[[logging.LogRecord], bool]) -> Iterator[LineWriter]:
+        """sys.stdout, the stream and `log_filter` of the CDK's log handler (the root handler
         that formats Airbyte messages) and the stop signals' handlers, for the block (a
         command, or a test that runs one in-process). A stdout that fails already (a full
         disk) stops the command here, before it does anything."""
         from airbyte_cdk.logger import AirbyteLogFormatter
 
-        handlers = [
-            h
-            for h in logging.getLogger().handlers
-            if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, AirbyteLogFormatter)
-        ]
-        try:
-            sys.stdout.flush()
-            for handler in handlers:
-                handler.flush()  # the CDK's print buffer, which writes to the real stdout
-        except OSError as error:
-            raise write_failure(error) from None
-        writer = cls(_write_all_to(sys.stdout), on_stop)
-        saved = sys.stdout, [h.stream for h in handlers], {s: signal.getsignal(s) for s in ENDING_SIGNALS}
-        sys.stdout = writer  # type: ignore[assignment]
-        for handler in handlers:
-            handler.setStream(writer)  # type: ignore[arg-type]
-            for log_filter in log_filters:
-                handler.addFilter(log_filter)
-        for signum in ENDING_SIGNALS:
-            signal.signal(signum, writer.stop)
-        try:
+        handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+        handlers = [h for h in handlers if isinstance(h.formatter, AirbyteLogFormatter)]
+        writer = cls(sys.stdout)
+        with contextlib.ExitStack() as restore:  # each part restored, whatever stops the block
+            try:
+                sys.stdout.flush()
+                for handler in handlers:
+                    # setStream flushes the stream it replaces (the CDK's print buffer, which
+                    # writes to the real stdout) and returns it.
+                    restore.callback(handler.setStream, handler.setStream(writer))
+                    handler.addFilter(log_filter)
+                    restore.callback(handler.removeFilter, log_filter)
+            except OSError as error:
+                raise write_failure(error) from None
+            restore.enter_context(contextlib.redirect_stdout(writer))  # type: ignore[type-var]
+            for signum in ENDING_SIGNALS:
+                restore.callback(signal.signal, signum, signal.signal(signum, writer.stop))
             yield writer
-        finally:
-            sys.stdout = saved[0]
-            for handler, stream in zip(handlers, saved[1]):
-                handler.setStream(stream)
-                for log_filter in log_filters:
-                    handler.removeFilter(log_filter)
-            for signum, previous in saved[2].items():
-                signal.signal(signum, previous)
 
     # --- internals --------------------------------------------------------------------------
-    def _append(self, data: bytes) -> None:
-        with self._writing():
-            self._pending += data
-            if len(self._pending) >= _FLUSH_BYTES or time.monotonic() - self._last_flush >= _FLUSH_SECONDS:
-                self._write_pending()
-
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """The lock; in the main thread, a stop that arrives meanwhile waits for the block's end,
         so that a write blocked on a full pipe is never cut short."""
         main = threading.current_thread() is threading.main_thread()
         with self._lock:
-            if main:
-                self._main_writing = True
+            self._main_writing = main  # a worker holds the lock only while the main thread is outside
             try:
                 yield
             finally:
-                if main:
-                    self._main_writing = False
+                self._main_writing = False
         if main and self._deferred is not None:
             deferred, self._deferred = self._deferred, None
             raise deferred
 
     def _write_pending(self) -> None:
+        """The lines collected, unless a write failed before or the last line is out, to the file
+        descriptor, straight: a buffered writer that a signal interrupts may have written part
+        of a line (a stream without one, a test's capture, is written as it is). After a failed
+        write nothing more is written, and the main thread stops as for a signal (SIGUSR1
+        stands for a failed write), as a closed pipe or as `OutputFailed`. A file that fills up
+        (a full disk, a file size limit) takes part of the data and refuses the rest: it is cut
+        back to its last whole line. A pipe or a device cannot be cut back (nor read again: a
+        pipe's reader has gone, a device keeps nothing)."""
         self._last_flush = time.monotonic()
         data, self._pending = bytes(self._pending), bytearray()
         if not data or self.closed:
             return
-        try:
-            self._write_all(data)
-        except OSError as error:
-            self._write_failed_with(error)
-
-    def _write_failed_with(self, error: OSError) -> None:
-        """Nothing more is written; the main thread stops as for a signal (SIGUSR1 stands for
-        a failed write), as a closed pipe or as `OutputFailed`."""
-        self.closed = True
-        self._write_failed = write_failure(error)
-        if threading.current_thread() is threading.main_thread():
-            self.stop(signal.SIGUSR1)
-        else:
-            _thread.interrupt_main(signal.SIGUSR1)  # runs `stop` in the main thread
-
-
-def _write_all_to(stream: Any) -> Callable[[bytes], None]:
-    """Writes every byte to the stream's file descriptor, straight: a buffered writer that a
-    signal interrupts may have written part of a line. A stream without one (a test's
-    capture) is written as it is."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        buffer = stream.buffer
-
-        def write_to_stream(data: bytes) -> None:
-            buffer.write(data)
-            buffer.flush()
-
-        return write_to_stream
-
-    def write_to_fd(data: bytes) -> None:
         view = memoryview(data)
         try:
-            while view:  # os.write may write part: the rest goes on, so no line is ever cut
-                view = view[os.write(fd, view) :]
-        except OSError:
-            _drop_torn_line(fd, data, written=len(data) - len(view))
-            raise
-
-    return write_to_fd
-
-
-def _drop_torn_line(fd: int, data: bytes, written: int) -> None:
-    """A file that filled up (a full disk, a file size limit) took the first `written` bytes
-    of `data` and refused the rest: the file is cut back to its last whole line. A pipe or a
-    device cannot be cut back (nor read again: a pipe's reader has gone, a device keeps nothing)."""
-    torn = written - (data.rfind(b"\n", 0, written) + 1)
-    if torn:
-        with contextlib.suppress(OSError):  # ESPIPE: a pipe or a device
-            end = os.lseek(fd, 0, os.SEEK_CUR) - torn
-            os.ftruncate(fd, end)
-            os.lseek(fd, end, os.SEEK_SET)  # a stderr that shares this file writes after the last line
+            if self._fd is None:
+                self._buffer.write(data)
+                self._buffer.flush()
+            else:
+                while view:  # os.write may write part: the rest goes on, so no line is ever cut
+                    view = view[os.write(self._fd, view) :]
+        except OSError as error:
+            written = len(data) - len(view)
+            torn = written - (data.rfind(b"\n", 0, written) + 1)
+            if torn and self._fd is not None:
+                with contextlib.suppress(OSError):  # ESPIPE: a pipe or a device
+                    end = os.lseek(self._fd, 0, os.SEEK_CUR) - torn
+                    os.ftruncate(self._fd, end)
+                    os.lseek(self._fd, end, os.SEEK_SET)  # a stderr that shares this file writes after the last line
+            self.closed = True
+            self._write_failed = write_failure(error)
+            if threading.current_thread() is threading.main_thread():
+                self.stop(signal.SIGUSR1)
+            else:
+                _thread.interrupt_main(signal.SIGUSR1)  # runs `stop` in the main thread

@@ -14,22 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from airbyte_cdk.models import (
-    AirbyteEstimateTraceMessage,
-    AirbyteLogMessage,
-    AirbyteMessage,
-    AirbyteTraceMessage,
-    EstimateType,
-    Level,
-    TraceType,
-    Type,
-)
+from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer
 
 # A progress line at most this often; reads shorter than that print none.
 PROGRESS_LOG_SECONDS = 10.0
@@ -44,44 +36,43 @@ class _Window:
     start: dt.datetime
     end: dt.datetime
     units: int  # rows the plan expects: its buckets, or 1 for a window of a daily report
-    rows: int = 0
     latest: dt.datetime | None = None  # the latest cursor value among its rows so far
     done: bool = False
-
-    def reached(self) -> dt.datetime:
-        """How far the read of this window has come in report time."""
-        if self.done:
-            return self.end
-        return max(self.latest, self.start) if self.latest is not None else self.start
 
 
 @dataclass
 class StreamProgress:
-    windows: dict[str, _Window] = field(default_factory=dict)
-    windows_done: int = 0
+    windows: dict[str, _Window] = field(default_factory=dict)  # by their start_time
+    windows_done: int = 0  # every window read, those of a stream not read in windows of report time too
     rows: int = 0
     bytes: int = 0
     first: dt.datetime | None = None  # the earliest cursor value of any row
     generated: bool = False
-    since_estimate: int = 0
+    estimated_at: int = 0  # the rows seen at the last estimate
     changed: bool = False  # a window was planned or read since the last estimate
     sent: tuple[int, int] | None = None
 
-    def estimate(self) -> tuple[int, int]:
-        """(rows, bytes) the stream is expected to hold."""
-        planned = sum(window.units for window in self.windows.values())
-        rows = max(planned, self.rows)
+    def estimate(self, name: str) -> Iterator[AirbyteMessage]:
+        """The ESTIMATE of the rows and bytes the stream is expected to hold, when it differs
+        from the last one sent by more than `ESTIMATE_CHANGE`."""
+        self.estimated_at, self.changed = self.rows, False
+        rows = max(sum(window.units for window in self.windows.values()), self.rows)
         if self.first is not None:
             covered = remaining = 0.0
             for window in self.windows.values():
+                # from the stream's first row, or the window's start, to how far its read has come
                 since = max(window.start, self.first)
-                reached = window.reached()
+                reached = window.end if window.done else max(window.latest or window.start, window.start)
                 covered += max((reached - since).total_seconds(), 0.0)
                 remaining += max((window.end - max(reached, since)).total_seconds(), 0.0)
             if covered > 0:
                 rows = round(self.rows + self.rows / covered * remaining)
         size = round(self.bytes / self.rows * rows) if self.rows else 0
-        return rows, size
+        if self.sent is None or any(abs(new - old) > ESTIMATE_CHANGE * old for new, old in zip((rows, size), self.sent)):
+            self.sent = (rows, size)
+            estimate = {"name": name, "type": "STREAM", "row_estimate": rows, "byte_estimate": size}
+            trace = {"type": "ESTIMATE", "emitted_at": time.time() * 1000, "estimate": estimate}
+            yield AirbyteMessageSerializer.load({"type": "TRACE", "trace": trace})
 
 
 @dataclass
@@ -95,46 +86,45 @@ class ReadProgress:
     cursor_field: str
     parse_cursor: Callable[[str], dt.datetime]
     clock: Callable[[], float] = time.monotonic
-    streams: dict[str, StreamProgress] = field(default_factory=dict)
+    streams: dict[str, StreamProgress] = field(default_factory=lambda: defaultdict(StreamProgress))
     _last_log: float | None = None
 
     def window_planned(self, stream: str, window: Mapping[str, Any]) -> None:
         start, end = window.get("start_time"), window.get("end_time")
-        if not isinstance(start, str) or not isinstance(end, str):
-            return
-        units = self.rows_in_window(stream, window)
-        progress = self._of(stream)
-        progress.windows[start] = _Window(self.parse_cursor(start), self.parse_cursor(end), 1 if units is None else units)
-        progress.changed = True
+        if isinstance(start, str) and isinstance(end, str):
+            units = self.rows_in_window(stream, window)
+            progress = self.streams[stream]
+            progress.windows[start] = _Window(self.parse_cursor(start), self.parse_cursor(end), 1 if units is None else units)
+            progress.changed = True
 
     def plan_complete(self, stream: str) -> None:
-        self._of(stream).generated = True
+        self.streams[stream].generated = True
 
     def record_seen(self, stream: str, window: Mapping[str, Any] | None, data: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
         """Counts a record (before it is written) and yields the stream's first estimate with
         its first record, and a new one every `RECORDS_BETWEEN_ESTIMATES` when it changed."""
-        progress = self._of(stream)
+        progress = self.streams[stream]
         progress.rows += 1
-        progress.bytes += _json_size(data)
-        progress.since_estimate += 1
+        try:  # the data as compact UTF-8 JSON
+            progress.bytes += len(orjson.dumps(data, default=str))
+        except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard library writes
+            progress.bytes += len(json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode())
+        try:  # the record's place in report time: its cursor value, with its offset
+            moment = dt.datetime.fromisoformat(data.get(self.cursor_field, ""))
+        except (TypeError, ValueError):
+            moment = None
         entry = progress.windows.get(str((window or {}).get("start_time")))
-        if entry is not None:  # a stream read in windows of report time: the record's place in it
-            entry.rows += 1
-            moment = _moment(data.get(self.cursor_field))
-            if moment is not None:
-                if progress.first is None or moment < progress.first:
-                    progress.first = moment
-                if entry.latest is None or moment > entry.latest:
-                    entry.latest = moment
-        if progress.sent is None or progress.since_estimate >= RECORDS_BETWEEN_ESTIMATES:
-            yield from self._estimate(stream, progress)
+        if entry is not None and moment is not None and moment.tzinfo is not None:  # a stream read in windows of report time
+            progress.first = min(progress.first or moment, moment)
+            entry.latest = max(entry.latest or moment, moment)
+        if progress.sent is None or progress.rows - progress.estimated_at >= RECORDS_BETWEEN_ESTIMATES:
+            yield from progress.estimate(stream)
 
     def window_read(self, stream: str, window: Mapping[str, Any]) -> None:
-        progress = self._of(stream)
+        progress = self.streams[stream]
         progress.windows_done += 1
         progress.changed = True
-        entry = progress.windows.get(str(window.get("start_time")))
-        if entry is not None:
+        if (entry := progress.windows.get(str(window.get("start_time")))) is not None:
             entry.done = True
 
     def messages(self) -> Iterator[AirbyteMessage]:
@@ -142,61 +132,12 @@ class ReadProgress:
         line when due."""
         for name, progress in self.streams.items():
             if progress.changed and (progress.generated or progress.sent is not None):
-                yield from self._estimate(name, progress)
+                yield from progress.estimate(name)
         now = self.clock()
         if self._last_log is None:
             self._last_log = now
-        elif now - self._last_log >= PROGRESS_LOG_SECONDS:
-            self._last_log = now
-            yield _log_message(self._summary())
-
-    def _of(self, stream: str) -> StreamProgress:
-        return self.streams.setdefault(stream, StreamProgress())
-
-    @staticmethod
-    def _estimate(stream: str, progress: StreamProgress) -> Iterator[AirbyteMessage]:
-        progress.since_estimate, progress.changed = 0, False
-        rows, size = progress.estimate()
-        if progress.sent is not None:
-            last_rows, last_size = progress.sent
-            if abs(rows - last_rows) <= ESTIMATE_CHANGE * last_rows and abs(size - last_size) <= ESTIMATE_CHANGE * last_size:
-                return
-        progress.sent = (rows, size)
-        yield _estimate_message(stream, rows, size)
-
-    def _summary(self) -> str:
-        parts = [f"{name} {p.windows_done}/{len(p.windows)} windows, {p.rows:,} rows" for name, p in self.streams.items()]
-        return "Progress: " + "; ".join(parts) + "."
-
-
-def _json_size(data: Mapping[str, Any]) -> int:
-    """The record's data as compact UTF-8 JSON, in bytes."""
-    try:
-        return len(orjson.dumps(data, default=str))
-    except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard library writes
-        return len(json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _estimate_message(stream: str, rows: int, size: int) -> AirbyteMessage:
-    return AirbyteMessage(
-        type=Type.TRACE,
-        trace=AirbyteTraceMessage(
-            type=TraceType.ESTIMATE,
-            emitted_at=time.time() * 1000,
-            estimate=AirbyteEstimateTraceMessage(name=stream, type=EstimateType.STREAM, row_estimate=rows, byte_estimate=size),
-        ),
-    )
-
-
-def _log_message(text: str) -> AirbyteMessage:
-    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=text))
+        if now - self._last_log < PROGRESS_LOG_SECONDS:
+            return
+        self._last_log = now
+        line = "; ".join(f"{name} {p.windows_done}/{len(p.windows)} windows, {p.rows:,} rows" for name, p in self.streams.items())
+        yield AirbyteMessageSerializer.load({"type": "LOG", "log": {"level": "INFO", "message": f"Progress: {line}."}})

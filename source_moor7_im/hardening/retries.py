@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import socket
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.exceptions import ChunkedEncodingError, ConnectTimeout, ContentDecodingError, Timeout
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
@@ -61,24 +61,21 @@ def http_date(value: str | None) -> float | None:
 @dataclass
 class RetryAfterHeader(BackoffStrategy):
     """The wait `Retry-After` asks for, in seconds or as an HTTP date (RFC 9110); None without
-    one or for one that is no number ("nan"); infinite for a wait without end ("inf")."""
+    one or for one that is no number ("nan"); infinite for a wait without end ("inf"). Not the
+    CDK's `WaitTimeFromHeaderBackoffStrategy`: it reads no HTTP date, and it answers "nan" with
+    a wait that raises."""
 
-    parameters: InitVar[Mapping[str, Any] | None] = None
     clock: Callable[[], float] = time.time
-
-    def __post_init__(self, parameters: Mapping[str, Any] | None) -> None:
-        pass
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
         if not isinstance(response_or_exception, requests.Response):
             return None
         value = (response_or_exception.headers.get("Retry-After") or "").strip()
         try:
-            seconds: float | None = float(value)
+            seconds = float(value)
         except ValueError:
-            date = http_date(value)
-            seconds = None if date is None else date - self.clock()
-        return None if seconds is None or math.isnan(seconds) else max(seconds, 0.0)
+            seconds = math.nan if (date := http_date(value)) is None else date - self.clock()
+        return None if math.isnan(seconds) else max(seconds, 0.0)
 
 
 class RedirectRefused(requests.exceptions.TooManyRedirects):
@@ -116,31 +113,19 @@ def does_not_resolve(error: BaseException) -> bool:
     return any(isinstance(c, socket.gaierror) and c.errno in _UNKNOWN_NAME for c in _causes(error))
 
 
-# Failures of the connection or of the answer's body, by type (the first that matches), then by
-# the words of the exception and its causes.
-_TRANSPORT_FAILURES = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
-_BY_TYPE: tuple[tuple[type[Exception], str], ...] = (
-    (
-        requests.exceptions.ChunkedEncodingError,
-        "sent an answer that was cut off before its end (a dropped connection or a short body)",
-    ),
-    (requests.exceptions.ContentDecodingError, "sent an answer whose compressed body could not be decoded"),
-    (requests.ConnectTimeout, "could not be connected to in time (no answer to the connection request)"),
-    (requests.Timeout, "accepted the connection but sent no answer in time (read timeout)"),
-)
-_BY_WORDS = (
-    (("temporary failure in name resolution",), "could not be resolved for now (a temporary DNS failure)"),
-    (
-        ("name or service not known", "failed to resolve", "name resolution", "no address associated"),
-        "could not be found: the host name does not resolve (DNS)",
-    ),
-    (("connection refused", "errno 111"), "refused the connection: nothing listens on that port"),
-    (("remotedisconnected", "connection aborted", "connection reset"), "closed the connection without an answer"),
+# Failures of the connection or of the answer's body; what each is, by its type (the first
+# that matches), then by the words of the exception and its causes.
+_TRANSPORT_FAILURES = (requests.ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)
+_NO_SUCH_HOST = "could not be found: the host name does not resolve (DNS)"
+_FAILURES: tuple[tuple[type[Exception] | tuple[()], tuple[str, ...], str], ...] = (
+    (ChunkedEncodingError, (), "sent an answer that was cut off before its end (a dropped connection or a short body)"),
+    (ContentDecodingError, (), "sent an answer whose compressed body could not be decoded"),
+    (ConnectTimeout, (), "could not be connected to in time (no answer to the connection request)"),
+    (Timeout, (), "accepted the connection but sent no answer in time (read timeout)"),
+    ((), ("temporary failure in name resolution",), "could not be resolved for now (a temporary DNS failure)"),
+    ((), ("name or service not known", "failed to resolve", "name resolution", "no address associated"), _NO_SUCH_HOST),
+    ((), ("connection refused", "errno 111"), "refused the connection: nothing listens on that port"),
+    ((), ("remotedisconnected", "connection aborted", "connection reset"), "closed the connection without an answer"),
 )
 
 
@@ -151,16 +136,16 @@ def what_went_wrong(error: Exception) -> str:
     if expired_in_this_thread():
         return "accepted the connection but sent no complete answer in time (cut at the attempt's deadline)"
     text = repr(error).lower()
-    by_type = next((said for kind, said in _BY_TYPE if isinstance(error, kind)), None)
-    by_words = next((said for words, said in _BY_WORDS if any(word in text for word in words)), None)
-    return by_type or by_words or "could not be reached (the connection failed or was dropped)"
+    said = (said for kind, words, said in _FAILURES if isinstance(error, kind) or any(word in text for word in words))
+    return next(said, "could not be reached (the connection failed or was dropped)")
 
 
 @dataclass
 class BoundedRetries(ErrorHandler, BackoffStrategy):
     """The manifest's `DefaultErrorHandler` with a retry budget in time (module text). A
     connector subclasses it for its reply rules (`interpret_reply`) and its windows' names
-    (`window_of`)."""
+    (`window_of`). Its memories are weak dictionaries, each entry written and read by the one
+    thread that sends its request."""
 
     error_handler: DefaultErrorHandler
     parameters: InitVar[Mapping[str, Any]]
@@ -173,14 +158,21 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
     address_setting: str = "the API's address"  # the setting a redirect or an unknown host points to, in messages
     stop: StopSignal = field(default_factory=lambda: ReadScope.current().stop)
     clock: Callable[[], float] = time.monotonic
+    # What the HttpClient reads of the handler: the retry count and time (the manifest's), and
+    # the backoff strategies (this handler alone).
+    max_retries: int | None = field(default=None, init=False)
+    max_time: int | None = field(default=None, init=False)
+    backoff_strategies: list[BackoffStrategy] = field(default_factory=list, init=False, repr=False, compare=False)
     _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(default_factory=weakref.WeakKeyDictionary, init=False)
     _resolved: weakref.WeakKeyDictionary[Any, ErrorResolution] = field(default_factory=weakref.WeakKeyDictionary, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.stream_name = parameters.get("name", "")
         for name in ("max_wait_seconds", "retry_budget_seconds", "connect_timeout_seconds", "read_timeout_seconds"):
             setattr(self, name, float(getattr(self, name)))
+        # the component factory has evaluated the manifest's interpolated count by now
+        self.max_retries = None if self.error_handler.max_retries is None else int(self.error_handler.max_retries)
+        self.max_time, self.backoff_strategies = self.error_handler.max_time, [self]
         self.strategies: list[BackoffStrategy] = list(self.error_handler.backoff_strategies or [])
 
     # --- what the connector says --------------------------------------------------------
@@ -192,45 +184,26 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
         """The window a request asked for, as messages name it."""
         return None
 
-    # --- the HttpClient reads the retry count, time and backoff from the handler --------
-    @property
-    def max_retries(self) -> int | None:
-        # the component factory has evaluated the manifest's interpolated value by now
-        return None if self.error_handler.max_retries is None else int(self.error_handler.max_retries)
-
-    @property
-    def max_time(self) -> int | None:
-        return self.error_handler.max_time
-
-    @property
-    def backoff_strategies(self) -> list[Any] | None:
-        return [self]
-
+    # --- each attempt's outcome ------------------------------------------------------------
     def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
         """Each attempt's outcome, interpreted once: the HttpClient asks first, the backoff
         strategy (this handler) asks again for the retry line."""
         if response_or_exception is None:
             return self.error_handler.interpret_response(response_or_exception)
-        with self._lock:
-            known = self._resolved.get(response_or_exception)
+        known = self._resolved.get(response_or_exception)
         if known is None:
-            known = self._interpret(response_or_exception)
-            with self._lock:
-                self._resolved[response_or_exception] = known
+            known = self._resolved[response_or_exception] = self._interpret(response_or_exception)
         return known
 
-    def _interpret(self, response_or_exception: requests.Response | Exception) -> ErrorResolution:
-        if isinstance(response_or_exception, requests.Response):
-            resolution = self.interpret_reply(response_or_exception)
-        else:
-            resolution = self._interpret_failure(response_or_exception)
+    def _interpret(self, outcome: requests.Response | Exception) -> ErrorResolution:
+        resolution = self.interpret_reply(outcome) if isinstance(outcome, requests.Response) else self._interpret_failure(outcome)
         if resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
             return resolution
         message = resolution.error_message or ""
         retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
-        if retried and isinstance(response_or_exception, requests.Response) and message:
-            message = f"HTTP {response_or_exception.status_code}: {message}"
-        place = where(self.stream_name, self.window_of(getattr(response_or_exception, "request", None)))
+        if retried and message and isinstance(outcome, requests.Response):
+            message = f"HTTP {outcome.status_code}: {message}"
+        place = where(self.stream_name, self.window_of(getattr(outcome, "request", None)))
         return replace(resolution, error_message=f"{message} {place}" if message else place)
 
     def _interpret_failure(self, error: Exception) -> ErrorResolution:
@@ -238,50 +211,44 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
         errors), a reply too large, or a failure of the connection or the body (retried)."""
         url = urlsplit(getattr(getattr(error, "request", None), "url", None) or "")
         host = url.netloc or self.api
-        if isinstance(error, RedirectRefused) or does_not_resolve(error):
-            if isinstance(error, RedirectRefused):
-                status = getattr(error.response, "status_code", "?")
-                target = urlsplit(error.response.headers.get("Location") or "").netloc if error.response is not None else ""
-                what = (
-                    f"{host} answered with a redirect (HTTP {status}) to {target or 'another address'}, which the connector "
-                    "never follows: signed requests go to the configured host only."
-                )
-            else:
-                what = f"{url.hostname or host} could not be found: the host name does not resolve (DNS)."
-            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"{what} Check {self.address_setting}.")
-        if isinstance(error, ReplyTooLarge):  # not the network's fault: retried like a truncated body
+        if isinstance(error, RedirectRefused):
+            status = getattr(error.response, "status_code", "?")
+            target = urlsplit(error.response.headers.get("Location") or "").netloc if error.response is not None else ""
+            what = (
+                f"{host} answered with a redirect (HTTP {status}) to {target or 'another address'}, which the connector "
+                "never follows: signed requests go to the configured host only."
+            )
+        elif does_not_resolve(error):
+            what = f"{url.hostname or host} {_NO_SUCH_HOST}."
+        elif isinstance(error, ReplyTooLarge):  # not the network's fault: retried like a truncated body
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, str(error))
-        resolution = self.error_handler.interpret_response(error)
-        if isinstance(error, _TRANSPORT_FAILURES):
+        elif isinstance(error, _TRANSPORT_FAILURES):
             message = (
                 f"{host} {what_went_wrong(error)} ({type(error).__name__}). If this persists, check {self.address_setting} "
                 "and this machine's network and proxy settings."
             )
-            resolution = replace(resolution, error_message=message, failure_type=FailureType.transient_error)
-        return resolution
+            resolution = self.error_handler.interpret_response(error)
+            return replace(resolution, error_message=message, failure_type=FailureType.transient_error)
+        else:
+            return self.error_handler.interpret_response(error)
+        return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"{what} Check {self.address_setting}.")
 
     # --- the backoff: whether and when the next attempt goes ------------------------------
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
         reason = self.interpret_response(response_or_exception).error_message or "The request failed."
         self.stop.attempt_failed()
-        stopped = self.stop.reason_to_stop(self.stream_name)
-        if stopped:
+        if stopped := self.stop.reason_to_stop(self.stream_name):
             # The cause of the stop is said once, in the error that follows.
-            LOGGER.warning("%s Attempt %d failed; not retried: the read or its stream has stopped.", reason, attempt_count)
+            LOGGER.warning(f"{reason} Attempt {attempt_count} failed; not retried: the read or its stream has stopped.")
             raise ReadStopped(stopped)
-        request = getattr(response_or_exception, "request", None)
-        now = self.clock()
-        with self._lock:
-            started = now - self._attempt_seconds(response_or_exception)
-            first = self._first_attempt.setdefault(request, started) if request is not None else started
+        request, now = getattr(response_or_exception, "request", None), self.clock()
+        started = now - self._attempt_seconds(response_or_exception)
+        first = self._first_attempt.setdefault(request, started) if request is not None else started
         left = self.retry_budget_seconds - (now - first)
-        wait, from_header = 1.0, False
-        for index, strategy in enumerate(self.strategies):
-            answer = strategy.backoff_time(response_or_exception, attempt_count)
-            if answer:
-                wait, from_header = float(answer), index == 0 and "Retry-After" in getattr(response_or_exception, "headers", {})
-                break
-        if from_header and wait > self.max_wait_seconds:
+        # The first strategy that answers gives the wait (one second without an answer).
+        answers = enumerate(strategy.backoff_time(response_or_exception, attempt_count) for strategy in self.strategies)
+        index, wait = next(((index, float(answer)) for index, answer in answers if answer), (None, 1.0))
+        if index == 0 and wait > self.max_wait_seconds and "Retry-After" in getattr(response_or_exception, "headers", {}):
             asked = "without end" if math.isinf(wait) else f"{wait:.0f} s"
             raise RetriesSpent(
                 f"{reason} {self.api} asked to wait {asked} before the next attempt (Retry-After), longer than the "
@@ -295,30 +262,24 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
                 f"{self.retry_budget_seconds:.0f} s budget.",
                 f"retry budget of {self.retry_budget_seconds:.0f} s spent after {attempt_count} attempts",
             )
-        wait = min(wait, self.max_wait_seconds, left)
-        max_attempts = (self.max_retries or 0) + 1
-        if attempt_count >= max_attempts:
-            LOGGER.warning("%s Attempt %d of %d failed; no retry left.", reason, attempt_count, max_attempts)
-            return wait
+        wait, max_attempts = min(wait, self.max_wait_seconds, left), (self.max_retries or 0) + 1
         # The CDK sleeps one second more than the strategy's answer. The budget, not the count,
         # usually ends a window's retries first, so the line says what is left of it, or that
         # the retry it announces is the last one the budget sends.
         left_after, budget = left - wait - 1, f"the window's {self.retry_budget_seconds:.0f} s retry budget"
         budget = f"{left_after:.0f} s of {budget} left" if left_after >= 1 else f"the last attempt within {budget}"
-        LOGGER.warning(
-            "%s Attempt %d of %d failed; retrying in %.1f s (%s).", reason, attempt_count, max_attempts, wait + 1, budget
-        )
+        told = "no retry left" if attempt_count >= max_attempts else f"retrying in {wait + 1:.1f} s ({budget})"
+        LOGGER.warning(f"{reason} Attempt {attempt_count} of {max_attempts} failed; {told}.")
         return wait
 
-    def _attempt_seconds(self, response_or_exception: Any) -> float:
-        """How long the attempt that just failed took (one cut by its deadline or its size can
-        run long past the read timeout: it says how long)."""
-        if isinstance(response_or_exception, requests.Response):
-            return response_or_exception.elapsed.total_seconds()
-        if isinstance(response_or_exception, (AttemptDeadlineExceeded, ReplyTooLarge)):
-            return response_or_exception.attempt_seconds
-        if isinstance(response_or_exception, requests.ConnectTimeout):
+    def _attempt_seconds(self, outcome: Any) -> float:
+        """How long the attempt that just failed took: one cut by its deadline or its size says
+        how long (it can run long past the read timeout); one refused, unresolvable or dropped
+        failed at once."""
+        if isinstance(outcome, requests.Response):
+            return outcome.elapsed.total_seconds()
+        if isinstance(outcome, (AttemptDeadlineExceeded, ReplyTooLarge)):
+            return outcome.attempt_seconds
+        if isinstance(outcome, ConnectTimeout):
             return self.connect_timeout_seconds
-        if isinstance(response_or_exception, requests.ReadTimeout) or expired_in_this_thread():
-            return self.read_timeout_seconds
-        return 0.0  # refused, unresolvable or dropped: it failed at once
+        return self.read_timeout_seconds if isinstance(outcome, requests.ReadTimeout) or expired_in_this_thread() else 0.0

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateType, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateType, FailureType
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.partition_generation_completed_sentinel import PartitionGenerationCompletedSentinel
@@ -61,15 +61,6 @@ class ReadRules:
     account_refused: Callable[[BaseException], str]  # the text when every resource was refused
 
 
-def stops_the_read(error: BaseException) -> bool:
-    """A config error of the whole connection (credentials, address, clock), not of one resource."""
-    return (
-        isinstance(error, AirbyteTracedException)
-        and error.failure_type == FailureType.config_error
-        and not isinstance(error, Refused)
-    )
-
-
 @dataclass
 class StopSignal:
     """Which streams may still start or retry a window: set from worker threads the moment a
@@ -92,42 +83,38 @@ class StopSignal:
 
     def answered(self) -> None:
         """A request of this read got its data: the API is up."""
-        now = self.clock()
         with self._lock:
-            self.last_answer, self._outage_suspected = now, None
+            self.last_answer, self._outage_suspected = self.clock(), None
 
     def attempt_failed(self) -> None:
         """An attempt failed and would be retried: it confirms a suspected outage."""
         with self._lock:
             if self._outage_suspected is not None and self.read_stop is None:
-                failure, since = self._outage_suspected
-                self.outage_seconds = self.clock() - since  # first: whoever sees read_stop sees its kind
-                self.read_stop = failure
+                self.outage_seconds = self.clock() - self._outage_suspected[1]  # first: whoever sees read_stop sees its kind
+                self.read_stop = self._outage_suspected[0]
 
     def window_failed(self, stream: str, error: BaseException, started_at: float) -> None:
         """`started_at`: when the window's first attempt was sent (this signal's clock)."""
-        retries_ran_out = isinstance(error, RetriesSpent) or isinstance(getattr(error, "_exception", None), BaseBackoffException)
+        ran_out = isinstance(error, RetriesSpent) or isinstance(getattr(error, "_exception", None), BaseBackoffException)
+        config_error = isinstance(error, AirbyteTracedException) and error.failure_type == FailureType.config_error
         with self._lock:
             self._failed_streams.setdefault(stream, error)
-            if self.read_stop is not None:
-                return
-            if stops_the_read(error):
+            # a config error of the whole connection (credentials, address, clock), not of one resource
+            if self.read_stop is None and config_error and not isinstance(error, Refused):
                 self.read_stop = error
-            elif retries_ran_out and (self.last_answer or 0) < started_at and self._outage_suspected is None:
+            elif self.read_stop is None and ran_out and (self.last_answer or 0) < started_at and self._outage_suspected is None:
                 self._outage_suspected = (error, started_at)
 
     def reason_to_stop(self, stream: str) -> str | None:
         """None while `stream` may go on; otherwise why not."""
         with self._lock:
-            read_stop, outage, interrupted = self.read_stop, self.outage_seconds, self._interrupted
-            failure = self._failed_streams.get(stream)
+            read_stop, interrupted, failure = self.read_stop, self._interrupted, self._failed_streams.get(stream)
+            kind = "an outage" if self.outage_seconds is not None else "a configuration error"
         if interrupted is not None:
             return f"the command was stopped ({interrupted})"
         if read_stop is not None:
-            return f"the read stopped at {'an outage' if outage is not None else 'a configuration error'}: {cause(read_stop)}"
-        if failure is not None:
-            return f"stream {stream} stopped at a window that failed for good: {cause(failure)}"
-        return None
+            return f"the read stopped at {kind}: {cause(read_stop)}"
+        return None if failure is None else f"stream {stream} stopped at a window that failed for good: {cause(failure)}"
 
 
 _SCOPE: contextvars.ContextVar[ReadScope | None] = contextvars.ContextVar("read_scope", default=None)
@@ -164,19 +151,13 @@ class ReadScope:
         return _SCOPE.get() or ReadScope()
 
 
-class WindowRead(PartitionCompleteSentinel):
-    """A window read to its end: complete and successful."""
-
-    def __init__(self, partition: Partition):
-        super().__init__(partition, is_successful=True)
-
-
 class WindowNotRead(PartitionCompleteSentinel):
     """A window skipped (`error` None: its stream or the read had stopped; `requested`: its
     retries were cut short) or lost on its own (`error`: a refusal of another resource than
-    the stream's); complete, not successful, so no state passes it."""
+    the stream's); complete, not successful, so no state passes it. A window read to its end
+    is the CDK's successful `PartitionCompleteSentinel`."""
 
-    def __init__(self, partition: Partition, requested: bool = False, error: Exception | None = None):
+    def __init__(self, partition: Partition, requested: bool = False, error: Refused | None = None):
         super().__init__(partition, is_successful=False)
         self.requested, self.error = requested, error
 
@@ -185,9 +166,9 @@ class GuardedPartitionReader(PartitionReader):
     """The CDK's `PartitionReader`, which first asks the stop signal whether the window may
     start, and tells it at once when a window fails."""
 
-    def __init__(self, queue: Any, partition_logger: PartitionLogger, stop: StopSignal):
-        super().__init__(queue, partition_logger)
-        self._stop = stop
+    def __init__(self, source: ConcurrentSource, stop: StopSignal):
+        super().__init__(source._queue)
+        self._slice_log, self._stop = PartitionLogger(source._slice_logger, source._logger, source._message_repository), stop
 
     def process_partition(self, partition: Partition, cursor: Cursor) -> None:
         stream = partition.stream_name()
@@ -196,38 +177,52 @@ class GuardedPartitionReader(PartitionReader):
             return
         started_at = self._stop.clock()
         try:
-            if self._partition_logger:
-                self._partition_logger.log(partition)
+            self._slice_log.log(partition)
             for record in partition.read():
                 self._queue.put(record)
                 cursor.observe(record)
             cursor.close_partition(partition)
-            self._queue.put(WindowRead(partition))
+            self._queue.put(PartitionCompleteSentinel(partition, is_successful=True))
         except ReadStopped:
             self._queue.put(WindowNotRead(partition, requested=True))
         except Exception as error:
             if isinstance(error, Refused) and error.resource != stream:
                 self._queue.put(WindowNotRead(partition, error=error))
-                return
-            self._stop.window_failed(stream, error, started_at)
-            self._queue.put(StreamThreadException(error, stream))
-            self._queue.put(PartitionCompleteSentinel(partition, is_successful=False))
+            else:
+                self._stop.window_failed(stream, error, started_at)
+                self._queue.put(StreamThreadException(error, stream))
+                self._queue.put(PartitionCompleteSentinel(partition, is_successful=False))
+
+
+# The final error's kind of failure: the first of these among the failed streams' traced
+# causes (a system error when none is traced).
+_FIRST_KIND = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
 
 
 class ContainedReadProcessor(ConcurrentReadProcessor):
     """One trace per failed stream, a line for each later failure, one summary at the end;
-    no STATE past a window not yet read successfully; the read's progress."""
+    no STATE past a window not yet read successfully; the read's progress. A failed stream
+    holds one exception: its cause, or a `ReadStopped` until the cause comes."""
 
-    def __init__(self, *args: Any, stop: StopSignal, progress: ReadProgress, rules: ReadRules, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._stop, self._progress, self._rules = stop, progress, rules
+    def __init__(self, source: ContainedConcurrentSource, streams: list[AbstractStream]):
+        self._stop, self._progress, self._rules = source.scope.stop, source.progress, source.rules
+        super().__init__(
+            streams,
+            PartitionEnqueuer(source._queue, source._threadpool),
+            source._threadpool,
+            source._logger,
+            source._slice_logger,
+            source._message_repository,
+            GuardedPartitionReader(source, self._stop),
+            max_concurrent_partition_generators=source._initial_number_partitions_to_generate,
+        )
         self._not_requested: dict[str, int] = {}
         # Per stream: the bounds of each window planned and not (yet) read successfully, the
         # end of the latest window planned, the windows planned and those lost on their own.
         self._unread: dict[str, dict[Partition, tuple[dt.datetime, str]]] = {}
         self._planned_up_to: dict[str, tuple[dt.datetime, str]] = {}
         self._planned: dict[str, int] = {}
-        self._lost: dict[str, list[Exception]] = {}
+        self._lost: dict[str, list[Refused]] = {}
         self._saved_cursor: dict[str, str] = {}
 
     def on_partition(self, partition: Partition) -> None:
@@ -236,9 +231,8 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         start, end = window.get("start_time"), window.get("end_time")
         if isinstance(start, str) and isinstance(end, str):
             self._unread.setdefault(stream, {})[partition] = (self._rules.parse_cursor(start), start)
-            latest, parsed_end = self._planned_up_to.get(stream), self._rules.parse_cursor(end)
-            if latest is None or parsed_end > latest[0]:
-                self._planned_up_to[stream] = (parsed_end, end)
+            bound = (self._rules.parse_cursor(end), end)
+            self._planned_up_to[stream] = max(self._planned_up_to.get(stream, bound), bound, key=lambda b: b[0])
         self._progress.window_planned(stream, window)
         super().on_partition(partition)
 
@@ -248,31 +242,26 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         yield from self._progress.messages()
 
     def on_partition_complete_sentinel(self, sentinel: PartitionCompleteSentinel) -> Iterable[AirbyteMessage]:
-        stream = sentinel.partition.stream_name()
-        if isinstance(sentinel, WindowRead):
-            self._progress.window_read(stream, sentinel.partition.to_slice() or {})
-            self._unread.get(stream, {}).pop(sentinel.partition, None)
-        if isinstance(sentinel, WindowNotRead) and sentinel.error is not None:
-            yield from self._window_lost(sentinel.partition, sentinel.error)
+        partition, stream = sentinel.partition, sentinel.partition.stream_name()
+        if sentinel.is_successful:
+            self._progress.window_read(stream, partition.to_slice() or {})
+            self._unread.get(stream, {}).pop(partition, None)
+        elif isinstance(sentinel, WindowNotRead) and sentinel.error is not None:
+            lost = self._lost.setdefault(stream, [])
+            lost.append(sentinel.error)
+            self._logger.warning(f"{stream}: a window was left out, the others are read: {cause(sentinel.error)}")
+            # When it was the stream's last and every window was lost, the stream fails with
+            # the first cause (nothing of it could be read).
+            last = stream not in self._streams_currently_generating_partitions and len(lost) == self._planned[stream]
+            if last and stream not in self._exceptions_per_stream_name:
+                yield from self.on_exception(StreamThreadException(lost[0], stream))
         elif isinstance(sentinel, WindowNotRead):
             if not sentinel.requested:
                 self._not_requested[stream] = self._not_requested.get(stream, 0) + 1
-            if stream not in self._exceptions_per_stream_name:  # stopped by the read's stop: not finished
-                self._flag_exception(stream, ReadStopped(self._stop.reason_to_stop(stream) or "stopped"))
+            # stopped by the read's stop: not finished
+            self._exceptions_per_stream_name.setdefault(stream, [ReadStopped(self._stop.reason_to_stop(stream) or "stopped")])
         yield from super().on_partition_complete_sentinel(sentinel)
         yield from self._progress.messages()
-
-    def _window_lost(self, partition: Partition, error: Exception) -> Iterable[AirbyteMessage]:
-        """A WARN for the window; when it was the stream's last and every window was lost, the
-        stream fails with the first cause (nothing of it could be read)."""
-        stream = partition.stream_name()
-        lost = self._lost.setdefault(stream, [])
-        lost.append(error)
-        self._logger.warning(f"{stream}: a window was left out, the others are read: {cause(error)}")
-        running = self._streams_to_running_partitions.get(stream)
-        last = stream not in self._streams_currently_generating_partitions and running == {partition}
-        if last and len(lost) == self._planned.get(stream) and stream not in self._exceptions_per_stream_name:
-            yield from self.on_exception(StreamThreadException(lost[0], stream))
 
     def on_record(self, record: Record) -> Iterable[AirbyteMessage]:
         # the stream's first estimate goes out before its first record
@@ -284,19 +273,14 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         not read successfully (pending, failed or skipped) and at the end of the windows
         planned, when the cursor's value is past either."""
         for message in messages:
-            stream_state = message.state.stream if message.type == Type.STATE and message.state else None
-            if stream_state is None or message.state.type != AirbyteStateType.STREAM:  # type: ignore[union-attr]
-                yield message
-                continue
-            name, field_name = stream_state.stream_descriptor.name, self._rules.cursor_field
-            cursor = getattr(stream_state.stream_state, field_name, None)
-            if isinstance(cursor, str):
+            stream = message.state.stream if message.state and message.state.type == AirbyteStateType.STREAM else None
+            if stream is not None and isinstance(cursor := getattr(stream.stream_state, self._rules.cursor_field, None), str):
+                name = stream.stream_descriptor.name
                 bounds = [*self._unread.get(name, {}).values(), self._planned_up_to.get(name)]
                 ceiling = min((b for b in bounds if b), default=None)
                 if ceiling is not None and self._rules.parse_cursor(cursor) > ceiling[0]:
-                    cursor, message = ceiling[1], copy.deepcopy(message)
-                    blob = {**vars(message.state.stream.stream_state), field_name: cursor}  # type: ignore[union-attr]
-                    message.state.stream.stream_state = AirbyteStateBlob(blob)  # type: ignore[union-attr]
+                    cursor, message = ceiling[1], copy.deepcopy(message)  # the CDK keeps the state it sent
+                    setattr(message.state.stream.stream_state, self._rules.cursor_field, cursor)  # type: ignore[union-attr]
                 self._saved_cursor[name] = cursor
             yield message
 
@@ -304,13 +288,11 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         stream, error = exception.stream_name, exception.exception
         earlier = [e for e in self._exceptions_per_stream_name.get(stream, []) if not isinstance(e, ReadStopped)]
         if not earlier and self._stop.read_stop in (None, error):
-            self._exceptions_per_stream_name.pop(stream, None)  # a ReadStopped placeholder gives way to the real cause
+            self._exceptions_per_stream_name.pop(stream, None)  # a ReadStopped gives way to the real cause
             yield from (traced(message, expected=is_expected(error)) for message in super().on_exception(exception))
-            return
-        # A window that was already on the wire when its stream (or the read) stopped.
-        if stream not in self._exceptions_per_stream_name:
-            self._flag_exception(stream, error)
-        self._logger.error(f"Another window of stream {stream} failed too: {cause(error)}")
+        else:  # a window that was already on the wire when its stream (or the read) stopped
+            self._exceptions_per_stream_name.setdefault(stream, [error])
+            self._logger.error(f"Another window of stream {stream} failed too: {cause(error)}")
 
     def is_done(self) -> bool:
         if self._exceptions_per_stream_name and all(self._is_stream_done(name) for name in self._stream_name_to_instance):
@@ -318,88 +300,51 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         return super().is_done()
 
     def _final_error(self) -> AirbyteTracedException:
-        not_requested = sum(self._not_requested.values())
-        read_stop, outage_seconds = self._stop.read_stop, self._stop.outage_seconds
-        if read_stop is not None and outage_seconds is None:
-            return read_error(
-                f"{cause(read_stop)} The read stopped at this first refused request: {not_requested} more window(s) were not "
-                "requested. Fix the setting named above and run the sync again.",
-                "read stopped at a configuration error",
-                FailureType.config_error,
+        stop, api, field_name = self._stop, self._rules.api, self._rules.cursor_field
+        more = f"{sum(self._not_requested.values())} more window(s) were not requested."
+        if stop.read_stop is not None and stop.outage_seconds is None:
+            fix = f"The read stopped at this first refused request: {more} Fix the setting named above and run the sync again."
+            return read_error(f"{cause(stop.read_stop)} {fix}", "read stopped at a configuration error", FailureType.config_error)
+        if stop.read_stop is not None:
+            saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items())) or "none saved"
+            text = (
+                f"{api} answered no request of this read for {stop.outage_seconds:.0f} s, so the read stopped as for an outage: "
+                f"{cause(stop.read_stop)} {more} Run the sync again when {api} answers: each stream resumes from its saved state "
+                f"({saved}), the failed windows included."
             )
-        if read_stop is not None:
-            saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items()))
-            return read_error(
-                f"{self._rules.api} answered no request of this read for {outage_seconds:.0f} s, so the read stopped as for "
-                f"an outage: {cause(read_stop)} {not_requested} more window(s) were not requested. Run the sync again when "
-                f"{self._rules.api} answers: each stream resumes from its saved state ({saved or 'none saved'}), the failed "
-                "windows included.",
-                "read stopped at an outage",
-                FailureType.transient_error,
-            )
-        failed = {
-            stream: next((e for e in errors if not isinstance(e, ReadStopped)), errors[0])
-            for stream, errors in self._exceptions_per_stream_name.items()
-        }
+            return read_error(text, "read stopped at an outage", FailureType.transient_error)
+        failed = {stream: errors[0] for stream, errors in self._exceptions_per_stream_name.items()}
         finished = [name for name in self._stream_name_to_instance if name not in failed]
-        lost = [error for errors in self._lost.values() for error in errors]
-        refused = {e.resource for e in [*failed.values(), *lost] if isinstance(e, Refused)}
-        if not finished and self._stop.last_answer is None and refused >= self._rules.resources:
+        refused = {e.resource for errors in [*self._lost.values(), failed.values()] for e in errors if isinstance(e, Refused)}
+        if not finished and stop.last_answer is None and refused >= self._rules.resources:
             first = next(iter(failed.values()))
             return read_error(self._rules.account_refused(first), "every resource refused", FailureType.config_error)
-        causes = " ".join(
-            f"({index}) {stream}: {cause(error)}"
-            + (f" ({n} later window(s) of {stream} were not requested.)" if (n := self._not_requested.get(stream)) else "")
-            + (
-                f" Its state holds {self._rules.cursor_field} {self._saved_cursor[stream]}, so the next sync reads from there "
-                "(less the lookback) again."
-                if stream in self._saved_cursor
-                else ""
-            )
-            for index, (stream, error) in enumerate(sorted(failed.items()), start=1)
-        )
-        finished_text = f" {', '.join(finished)} finished and saved their state." if finished else ""
+        texts = [f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good:"]
+        for index, (stream, error) in enumerate(sorted(failed.items()), start=1):
+            texts.append(f"({index}) {stream}: {cause(error)}")
+            if n := self._not_requested.get(stream):
+                texts.append(f"({n} later window(s) of {stream} were not requested.)")
+            if (held := self._saved_cursor.get(stream)) is not None:
+                texts.append(f"Its state holds {field_name} {held}, so the next sync reads from there (less the lookback) again.")
+        if finished:
+            texts.append(f"{', '.join(finished)} finished and saved their state.")
         kinds = {e.failure_type for e in failed.values() if isinstance(e, AirbyteTracedException)}
-        kind = FailureType.config_error if FailureType.config_error in kinds else FailureType.system_error
-        return read_error(
-            f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good: "
-            f"{causes}{finished_text}",
-            "streams stopped at failed windows",
-            FailureType.transient_error if kinds == {FailureType.transient_error} else kind,
-        )
+        kind = min(kinds, key=_FIRST_KIND.index, default=FailureType.system_error)
+        return read_error(" ".join(texts), "streams stopped at failed windows", kind)
 
 
 class ContainedConcurrentSource(ConcurrentSource):
-    """The CDK's `ConcurrentSource`, reading with `GuardedPartitionReader` and `ContainedReadProcessor`."""
+    """The CDK's `ConcurrentSource` (the one given, as it was built), reading with
+    `GuardedPartitionReader` and `ContainedReadProcessor`."""
 
     def __init__(self, source: ConcurrentSource, scope: ReadScope, progress: ReadProgress, rules: ReadRules):
-        super().__init__(
-            threadpool=source._threadpool,
-            logger=source._logger,
-            slice_logger=source._slice_logger,
-            queue=source._queue,
-            message_repository=source._message_repository,
-            initial_number_partitions_to_generate=source._initial_number_partitions_to_generate,
-        )
-        self._scope, self._progress, self._rules = scope, progress, rules
+        vars(self).update(vars(source))
+        self.scope, self.progress, self.rules = scope, progress, rules
 
     def read(self, streams: list[AbstractStream]) -> Iterator[AirbyteMessage]:
         # ConcurrentSource.read, with the two classes above: the CDK builds its own inline.
         self._logger.info("Starting syncing")
-        logger = PartitionLogger(self._slice_logger, self._logger, self._message_repository)
-        processor = ContainedReadProcessor(
-            streams,
-            PartitionEnqueuer(self._queue, self._threadpool),
-            self._threadpool,
-            self._logger,
-            self._slice_logger,
-            self._message_repository,
-            GuardedPartitionReader(self._queue, logger, self._scope.stop),
-            max_concurrent_partition_generators=self._initial_number_partitions_to_generate,
-            stop=self._scope.stop,
-            progress=self._progress,
-            rules=self._rules,
-        )
+        processor = ContainedReadProcessor(self, streams)
         yield from processor.held_back(self._submit_initial_partition_generators(processor))
         yield from processor.held_back(self._consume_from_queue(self._queue, processor))
         self._threadpool.check_for_errors_and_shutdown()
