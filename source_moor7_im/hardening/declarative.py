@@ -1,20 +1,17 @@
-"""A declarative source hardened for what users hand it and for reads that go wrong.
-
-CDK gap: `ConcurrentDeclarativeSource` fails with a stack trace on a config, catalog or state
-file that is missing or not JSON, ignores a LEGACY state and fails on a GLOBAL one, reads twice
-a stream the catalog lists twice, honours a full-refresh stream's state, ignores a misspelt
-setting in silence, answers check and discover with the read's long timeouts, and cannot stop
-a read early or hold a state back (stop_rules.py). The smallest CDK change: these checks in
-`Source.read_*` and `ConcurrentDeclarativeSource.read`, and a hook to hand the concurrent source
-a reader and a processor.
-"""
+"""A declarative source hardened for what users hand it and for reads that go wrong. CDK gap:
+`ConcurrentDeclarativeSource` fails with a stack trace on a config, catalog or state file that is
+missing or not JSON, ignores a LEGACY state and fails on a GLOBAL one, reads twice a stream listed
+twice, honours a full-refresh stream's state, ignores a misspelt setting in silence, gives check
+and discover the read's long timeouts, and cannot stop a read early or hold a state back
+(stop_rules.py). Smallest CDK change: these checks in `Source.read_*` and
+`ConcurrentDeclarativeSource.read`, and a hook to give the concurrent source a reader and a processor."""
 
 from __future__ import annotations
 
 import copy
 import difflib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Self
 
 import orjson
@@ -50,10 +47,10 @@ _UNREADABLE = {FileNotFoundError: "does not exist", IsADirectoryError: "is a dir
 
 
 class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
-    """A connector gives its manifest, its read's rules, the rows it expects of a window, an
-    example state and what `check` and `discover` do once the config is sound."""
+    """A connector gives its manifest, its read's rules, the rows it expects of a window, an example
+    state, what `check` and `discover` do once the config is sound, and what each file must hold."""
 
-    # What each file must hold, said when one cannot be used; a connector may say more.
+    manifest: ClassVar[Callable[[], Mapping[str, Any]]]
     FILES_HOLD: ClassVar[dict[str, str]] = {
         "config": "--config takes the connector's settings, a JSON object.",
         "catalog": "--catalog takes a configured catalog, each stream with its sync mode (from the output of discover).",
@@ -70,20 +67,14 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
     ) -> None:
         """`interactive`: for `check` or `discover`, which a person waits on."""
         self._interactive = interactive
-        manifest = copy.deepcopy(dict(self.manifest()))
+        manifest = copy.deepcopy(dict(type(self).manifest()))
         manifest = self.interactive_manifest(manifest) if interactive else manifest
-        super().__init__(
-            catalog, config, without_full_refresh_states(state, catalog), source_config=manifest, config_path=config_path
-        )
+        state = without_full_refresh_states(state, catalog)
+        super().__init__(catalog, config, state, source_config=manifest, config_path=config_path)
         self.scope = ReadScope()
         rules = self.read_rules()
         progress = ReadProgress(self.rows_in_window, rules.cursor_field, rules.parse_cursor)
         self._concurrent_source = ContainedConcurrentSource(self._concurrent_source, self.scope, progress, rules)
-
-    # --- what the connector gives ----------------------------------------------------------
-    @classmethod
-    def manifest(cls) -> Mapping[str, Any]:
-        raise NotImplementedError
 
     def read_rules(self) -> ReadRules:
         raise NotImplementedError
@@ -106,7 +97,6 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
     def discovered(self, logger: logging.Logger) -> AirbyteCatalog:
         return super().discover(logger, self.config)
 
-    # --- the source ---------------------------------------------------------------------
     @property
     def config(self) -> Mapping[str, Any]:
         """The config as the CDK's migrations and transformations left it."""
@@ -175,7 +165,6 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
             hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
             logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
 
-    # --- the files of a command ----------------------------------------------------------
     @classmethod
     def read_config(cls, config_path: str) -> dict[str, Any]:
         if not isinstance(document := cls._file(config_path, "config"), dict):
@@ -184,9 +173,8 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 
     @classmethod
     def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
-        document = cls._file(catalog_path, "catalog")
         try:
-            return ConfiguredAirbyteCatalogSerializer.load(document)
+            return ConfiguredAirbyteCatalogSerializer.load(cls._file(catalog_path, "catalog"))
         except ValueError as error:  # the serializer's schema validation
             found = getattr(error, "errors", None) or [error]
             why = "; ".join(f"{getattr(e, 'message', e)} (at {getattr(e, 'instance_path', '') or 'the top'})" for e in found)
@@ -211,8 +199,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
                 ) from None
             if message.type != AirbyteStateType.STREAM or message.stream is None:
                 form = f"a {message.type.value} state message" if message.type else "a state message without a type"
-                if message.type == AirbyteStateType.STREAM:
-                    form = "a STREAM state message without its stream"
+                form += " without its stream" if message.type == AirbyteStateType.STREAM else ""
                 raise cls._unusable(state_path, "state", f"holds {form}: this connector keeps one state per stream")
             messages.append(message)
         return messages
@@ -227,8 +214,9 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         except UnicodeDecodeError as error:
             raise cls._unusable(path, kind, f"is not UTF-8 text (byte {error.start})") from None
         except OSError as error:
-            why = _UNREADABLE.get(type(error)) or f"cannot be read: {error.strerror or error}"
-            raise cls._unusable(path, kind, why) from None
+            raise cls._unusable(
+                path, kind, _UNREADABLE.get(type(error)) or f"cannot be read: {error.strerror or error}"
+            ) from None
         if not text.strip():
             raise cls._unusable(path, kind, "is empty")
         try:
