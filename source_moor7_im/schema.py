@@ -1,11 +1,6 @@
-"""Stream schemas: the documented columns from `schemas/`, plus the account's own columns from
-the live report header at `discover`.
-
-Ours because an account's own columns (agent states, satisfaction levels) arrive with a UUID
-`prop` and a `label`, and the CDK's `DynamicSchemaLoader` keeps no title. The header costs
-one request per stream, so it is fetched only inside `live_header_discovery()`, around
-`discover` (a read uses the catalog it was given).
-"""
+"""Stream schemas: the documented columns from `schemas/`, plus at `discover` the account's own
+columns (a UUID `prop` and a `label`, which the CDK's `DynamicSchemaLoader` would leave untitled)
+from the live report header: a request per stream, so only inside `live_header_discovery()`."""
 
 from __future__ import annotations
 
@@ -29,8 +24,8 @@ _LIVE_HEADER: contextvars.ContextVar[list[Refused] | None] = contextvars.Context
 
 @contextlib.contextmanager
 def live_header_discovery() -> Iterator[list[Refused]]:
-    """Schemas read inside the block add the live header's columns; a report the account may
-    not read keeps its documented schema, with a WARN, and its refusal joins the list given."""
+    """Schemas read inside add the live header's columns; a report the account may not read keeps
+    its documented schema, with a WARN, and its refusal joins the list given."""
     refusals: list[Refused] = []
     token = _LIVE_HEADER.set(refusals)
     try:
@@ -48,9 +43,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
     requester: Requester
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._stream_name = getattr(self.requester, "name", None) or parameters.get("name", "report")
+    name: str = "report"  # the stream's, from its $parameters
 
     def get_json_schema(self) -> Mapping[str, Any]:
         schema = dict(self.static_schema.get_json_schema())  # the loader reads its file afresh on each call
@@ -63,8 +56,7 @@ class ReportHeaderSchemaLoader(SchemaLoader):
         except Refused as refusal:
             refusals.append(refusal)
             LOGGER.warning(
-                f"{self._stream_name}: the live report header could not be read, so the stream keeps its documented columns "
-                f"(the account's own columns are missing). {refusal.message}"
+                f"{self.name}: the live report header could not be read, so the stream keeps its documented columns (the account's own columns are missing). {refusal.message}"
             )
             return schema
         header = (response.json().get("data") or {}).get("header") if response is not None else []
@@ -77,5 +69,5 @@ class ReportHeaderSchemaLoader(SchemaLoader):
                 properties[prop] = {"type": ["null", "number"], "title": title, "description": description}
                 added.append(f"{prop} ({title})")
         if added:
-            LOGGER.info("%s: the live report header adds %d account columns: %s", self._stream_name, len(added), ", ".join(added))
+            LOGGER.info("%s: the live report header adds %d account columns: %s", self.name, len(added), ", ".join(added))
         return schema
