@@ -1,34 +1,21 @@
-"""A declarative source hardened for what users hand it and for reads that go wrong. CDK gap:
-`ConcurrentDeclarativeSource` fails with a stack trace on a config, catalog or state file that is
-missing or not JSON, ignores a LEGACY state and fails on a GLOBAL one, reads twice a stream listed
-twice, honours a full-refresh stream's state, ignores a misspelt setting in silence, gives check
-and discover the read's long timeouts, and cannot stop a read early or hold a state back
-(stop_rules.py). Smallest CDK change: these checks in `Source.read_*` and
-`ConcurrentDeclarativeSource.read`, and a hook to give the concurrent source a reader and a processor."""
+"""A declarative source hardened for what users hand it and for reads that go wrong. CDK gap: `ConcurrentDeclarativeSource`
+fails with a stack trace on a config, catalog or state file that is missing or not JSON, ignores a LEGACY state and
+fails on a GLOBAL one, reads twice a stream listed twice, honours a full-refresh stream's state, ignores a misspelt
+setting in silence, gives check and discover the read's long timeouts, and cannot stop a read early or hold a state
+back (stop_rules.py). Smallest CDK change: these checks in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and
+a hook to give the concurrent source a reader and a processor."""
 
 from __future__ import annotations
 
 import copy
 import difflib
-import logging
 from collections.abc import Callable, Iterator, Mapping
+from logging import Logger
 from typing import Any, ClassVar, Self
 
 import orjson
 
-from airbyte_cdk.models import (
-    AirbyteCatalog,
-    AirbyteConnectionStatus,
-    AirbyteMessage,
-    AirbyteStateMessage,
-    AirbyteStateMessageSerializer,
-    AirbyteStateType,
-    ConfiguredAirbyteCatalog,
-    ConfiguredAirbyteCatalogSerializer,
-    ConnectorSpecification,
-    Status,
-    SyncMode,
-)
+from airbyte_cdk import models
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import Spec as SpecModel
 from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
@@ -59,9 +46,9 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 
     def __init__(
         self,
-        catalog: ConfiguredAirbyteCatalog | None = None,
+        catalog: models.ConfiguredAirbyteCatalog | None = None,
         config: Mapping[str, Any] | None = None,
-        state: list[AirbyteStateMessage] | None = None,
+        state: list[models.AirbyteStateMessage] | None = None,
         config_path: str | None = None,
         interactive: bool = False,
     ) -> None:
@@ -91,10 +78,10 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         """The manifest for `check` and `discover`: the source's own copy, changed in place."""
         return manifest
 
-    def checked(self, logger: logging.Logger) -> AirbyteConnectionStatus:
+    def checked(self, logger: Logger) -> models.AirbyteConnectionStatus:
         return super().check(logger, self.config)
 
-    def discovered(self, logger: logging.Logger) -> AirbyteCatalog:
+    def discovered(self, logger: Logger) -> models.AirbyteCatalog:
         return super().discover(logger, self.config)
 
     @property
@@ -107,57 +94,55 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
             return super().streams(config)
 
     @classmethod
-    def spec_only(cls) -> ConnectorSpecification:
-        """The manifest's spec, made by the CDK's Spec component without building the source
-        (the CDK's component schema, every stream): `spec` answers about as fast as the CDK imports."""
+    def spec_only(cls) -> models.ConnectorSpecification:
+        """The manifest's spec by the CDK's Spec component alone: building the source (component schema, every
+        stream) would make `spec` slower than the CDK's import."""
         resolved = ManifestReferenceResolver().preprocess_manifest(copy.deepcopy(dict(cls.manifest())))
         spec = ManifestComponentTransformer().propagate_types_and_parameters("", resolved["spec"], {})
         return ModelToComponentFactory().create_component(SpecModel, spec, {}).generate_spec()  # type: ignore[no-any-return]
 
     def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Self:
-        """The source to run a command with: the CDK builds its streams from what the source was
-        constructed with, not the command's arguments, so one without a config (as `airbyte-cdk
-        connector test` makes) builds one with it; check and discover get their interactive requests."""
+        """The source to run a command with: the CDK builds streams from the constructor's arguments, not the command's,
+        so one without a config (`airbyte-cdk connector test`) builds one with it; check and discover get quick requests."""
         if (self._config or not config) and self._interactive >= interactive:
             return self
         return type(self)(catalog=catalog, config=config or self._config, state=state, interactive=interactive)
 
-    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+    def check(self, logger: Logger, config: Mapping[str, Any]) -> models.AirbyteConnectionStatus:
         try:
             source = self._configured(config, interactive=True)
         except AirbyteTracedException as error:
             if error.failure_type != ConfigError.kind:
                 raise
-            return AirbyteConnectionStatus(status=Status.FAILED, message=rendered(error.message or ""))
+            return models.AirbyteConnectionStatus(status=models.Status.FAILED, message=rendered(error.message or ""))
         source._warn_unknown_settings(logger, config)
         status = source.checked(logger)
         status.message = status.message and rendered(status.message)
         return status
 
-    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+    def discover(self, logger: Logger, config: Mapping[str, Any]) -> models.AirbyteCatalog:
         return self._configured(config, interactive=True).discovered(logger)
 
     def read(
         self,
-        logger: logging.Logger,
+        logger: Logger,
         config: Mapping[str, Any],
-        catalog: ConfiguredAirbyteCatalog,
-        state: list[AirbyteStateMessage] | None = None,
-    ) -> Iterator[AirbyteMessage]:
+        catalog: models.ConfiguredAirbyteCatalog,
+        state: list[models.AirbyteStateMessage] | None = None,
+    ) -> Iterator[models.AirbyteMessage]:
         catalog = each_stream_once(catalog, logger)
         source = self._configured(config, catalog, state)
         source._warn_unknown_settings(logger, config)
         names = [stream["name"] for stream in source.resolved_manifest["streams"]]
         if unknown := [entry.stream.name for entry in catalog.streams if entry.stream.name not in names]:
             raise ConfigError(
-                f"The catalog names {', '.join(map(repr, unknown))}, which this connector does not have: its streams are "
-                f"{', '.join(names)}. Configure the catalog from the output of discover."
+                f"The catalog names {', '.join(map(repr, unknown))}, which this connector does not have: its streams are {', '.join(names)}. Configure the catalog from the output of discover."
             )
         if not catalog.streams:  # the CDK would end without a line
             logger.warning(f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(names)}.")
         yield from map(traced, super(HardenedDeclarativeSource, source).read(logger, config, catalog, state))  # the CDK's read
 
-    def _warn_unknown_settings(self, logger: logging.Logger, config: Mapping[str, Any]) -> None:
+    def _warn_unknown_settings(self, logger: Logger, config: Mapping[str, Any]) -> None:
         """A misspelt setting would otherwise be ignored in silence (`end_dat` would sync to today)."""
         known = list(self.resolved_manifest["spec"]["connection_specification"]["properties"])
         for key in [key for key in config if not key.startswith("_") and key not in known]:
@@ -172,16 +157,16 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         return document
 
     @classmethod
-    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+    def read_catalog(cls, catalog_path: str) -> models.ConfiguredAirbyteCatalog:
         try:
-            return ConfiguredAirbyteCatalogSerializer.load(cls._file(catalog_path, "catalog"))
+            return models.ConfiguredAirbyteCatalogSerializer.load(cls._file(catalog_path, "catalog"))
         except ValueError as error:  # the serializer's schema validation
             found = getattr(error, "errors", None) or [error]
             why = "; ".join(f"{getattr(e, 'message', e)} (at {getattr(e, 'instance_path', '') or 'the top'})" for e in found)
             raise cls._unusable(catalog_path, "catalog", f"is not a configured catalog: {bounded_text(why)}") from None
 
     @classmethod
-    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+    def read_state(cls, state_path: str) -> list[models.AirbyteStateMessage]:
         """Per-stream STATE messages only, as a connector writes them: the CDK would ignore a
         LEGACY one (and sync afresh without a word) and fail on a GLOBAL one with a stack trace."""
         document = cls._file(state_path, "state") if state_path else []
@@ -192,31 +177,29 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         messages = []
         for entry in document or []:
             try:
-                message = AirbyteStateMessageSerializer.load(entry)
+                message = models.AirbyteStateMessageSerializer.load(entry)
             except Exception:
                 raise cls._unusable(
                     state_path, "state", f"holds {bounded_text(repr(entry))}, not an Airbyte state message"
                 ) from None
-            if message.type != AirbyteStateType.STREAM or message.stream is None:
+            if message.type != models.AirbyteStateType.STREAM or message.stream is None:
                 form = f"a {message.type.value} state message" if message.type else "a state message without a type"
-                form += " without its stream" if message.type == AirbyteStateType.STREAM else ""
+                form += " without its stream" if message.type == models.AirbyteStateType.STREAM else ""
                 raise cls._unusable(state_path, "state", f"holds {form}: this connector keeps one state per stream")
             messages.append(message)
         return messages
 
     @classmethod
     def _file(cls, path: str, kind: str) -> Any:
-        """The JSON document in the `kind` file at `path`; no error quotes its text (a config file
-        holds a secret)."""
+        """The JSON document in the `kind` file at `path`; no error quotes its text (a config file holds a secret)."""
         try:
             with open(path, "rb") as file:
                 text = file.read().decode("utf-8")
         except UnicodeDecodeError as error:
             raise cls._unusable(path, kind, f"is not UTF-8 text (byte {error.start})") from None
         except OSError as error:
-            raise cls._unusable(
-                path, kind, _UNREADABLE.get(type(error)) or f"cannot be read: {error.strerror or error}"
-            ) from None
+            why = _UNREADABLE.get(type(error)) or f"cannot be read: {error.strerror or error}"
+            raise cls._unusable(path, kind, why) from None
         if not text.strip():
             raise cls._unusable(path, kind, "is empty")
         try:
@@ -230,22 +213,21 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         return ConfigError(f"The {kind} file {bounded_text(path)!r} (--{kind}) {what}. {holds}")
 
 
-def each_stream_once(catalog: ConfiguredAirbyteCatalog, logger: logging.Logger | None = None) -> ConfiguredAirbyteCatalog:
-    """The catalog with the first entry of each stream, warning of the others: the CDK would
-    read a stream once per entry, every row twice."""
+def each_stream_once(catalog: models.ConfiguredAirbyteCatalog, logger: Logger | None = None) -> models.ConfiguredAirbyteCatalog:
+    """The catalog with each stream's first entry, warning of the others: the CDK would read a stream once per entry."""
     first: dict[str, Any] = {}
     repeated: dict[str, Any] = {}
     for entry in catalog.streams:
         (repeated if entry.stream.name in first else first).setdefault(entry.stream.name, entry)
     for name in repeated if logger else []:
         logger.warning(f"The catalog lists stream '{name}' more than once: it is read once, as its first entry configures it.")  # type: ignore[union-attr]
-    return ConfiguredAirbyteCatalog(streams=list(first.values())) if repeated else catalog
+    return models.ConfiguredAirbyteCatalog(streams=list(first.values())) if repeated else catalog
 
 
 def without_full_refresh_states(
-    state: list[AirbyteStateMessage] | None, catalog: ConfiguredAirbyteCatalog | None
-) -> list[AirbyteStateMessage] | None:
+    state: list[models.AirbyteStateMessage] | None, catalog: models.ConfiguredAirbyteCatalog | None
+) -> list[models.AirbyteStateMessage] | None:
     """The state without the streams the catalog reads in full refresh, which read afresh: the
     CDK's cursor would honour it, and a destination that overwrites would lose the rows before it."""
-    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh} if catalog else set()
+    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == models.SyncMode.full_refresh} if catalog else set()
     return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)] if state else state
