@@ -46,8 +46,7 @@ class SourceMoor7Im(HardenedDeclarativeSource):
 
     @staticmethod
     def interactive_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-        """`definitions.interactive_requests` in place of the requester's timeouts and retry settings:
-        the CDK's requester takes its timeouts as numbers, not templates, so the manifest cannot switch them."""
+        """`definitions.interactive_requests` for the timeouts and retries, which the CDK takes as numbers, not templates."""
         definitions = manifest["definitions"]
         quick, requester = definitions["interactive_requests"], definitions["requester_base"]
         requester.update({key: quick[key] for key in ("connect_timeout_in_seconds", "read_timeout_in_seconds")})
@@ -59,8 +58,7 @@ class SourceMoor7Im(HardenedDeclarativeSource):
         return manifest
 
     def checked(self, logger: logging.Logger) -> AirbyteConnectionStatus:
-        """Reads every window of the manifest's `check` streams (report_columns: a header day of each report):
-        it passes when at least one report answers, naming those refused (design: retries-and-deadlines.md)."""
+        """Passes if the credentials work and a report answers, naming those refused (design: retries-and-deadlines.md)."""
         names = self.resolved_manifest["check"]["stream_names"]
         partitions = [p for s in self.streams(self.config) if s.name in names for p in s.generate_partitions()]  # type: ignore[attr-defined]
         refusals: list[Refused] = []
