@@ -1,19 +1,14 @@
-"""Airbyte source for the 7moor (七陌) IM report API."""
+"""Airbyte source for the 7moor (七陌) IM report API; `SourceMoor7Im` is imported on first use (run.py says why)."""
 
-from __future__ import annotations
-
+__all__ = ["SourceMoor7Im"]
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from .source import SourceMoor7Im
 
-__all__ = ["SourceMoor7Im"]
-
 
 def __getattr__(name: str) -> object:
-    """`SourceMoor7Im` on first use: importing the package must not import the CDK, because
-    the command (`source_moor7_im.run`) loads the package before its signal handler is in place."""
-    if name == "SourceMoor7Im":
-        from .source import SourceMoor7Im
+    if name != "SourceMoor7Im":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .source import SourceMoor7Im
 
-        return SourceMoor7Im
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return SourceMoor7Im

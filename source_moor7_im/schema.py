@@ -1,17 +1,11 @@
-"""Stream schemas: the documented columns from `schemas/`, plus the account's own columns from
-the live report header at `discover`.
-
-Ours because an account's own columns (agent states, satisfaction levels) arrive with a UUID
-`prop` and a `label`, and the CDK's `DynamicSchemaLoader` keeps no title. The header costs
-one request per stream, so it is fetched only inside `live_header_discovery()`, around
-`discover` (a read uses the catalog it was given).
-"""
+"""Stream schemas: the documented columns from `schemas/`, plus at `discover` the account's own
+columns (a UUID `prop` and a `label`, which the CDK's `DynamicSchemaLoader` would leave untitled)
+from the live report header: a request per stream, so only inside `live_header_discovery()`."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
@@ -30,8 +24,8 @@ _LIVE_HEADER: contextvars.ContextVar[list[Refused] | None] = contextvars.Context
 
 @contextlib.contextmanager
 def live_header_discovery() -> Iterator[list[Refused]]:
-    """Schemas read inside the block add the live header's columns; a report the account may
-    not read keeps its documented schema, with a WARN, and its refusal joins the list given."""
+    """Schemas read inside add the live header's columns; a report the account may not read keeps
+    its documented schema, with a WARN, and its refusal joins the list given."""
     refusals: list[Refused] = []
     token = _LIVE_HEADER.set(refusals)
     try:
@@ -40,66 +34,40 @@ def live_header_discovery() -> Iterator[list[Refused]]:
         _LIVE_HEADER.reset(token)
 
 
-def header_columns(header: Any) -> list[dict[str, Any]]:
-    """The `{prop, label}` entries of a report header, skipping malformed ones."""
-    if not isinstance(header, list):
-        return []
-    return [column for column in header if isinstance(column, dict) and isinstance(column.get("prop"), str) and column["prop"]]
-
-
-def custom_column_schema(prop: str, label: Any) -> dict[str, Any]:
-    title = label if isinstance(label, str) and label else prop
-    return {
-        "type": ["null", "number"],
-        "title": title,
-        "description": f"Account-defined report column {title} (header prop {prop}).",
-    }
-
-
 @dataclass
 class ReportHeaderSchemaLoader(SchemaLoader):
-    """The static schema, extended at discover with the columns of a one-day live header."""
+    """The static schema, extended at discover with the columns of the live header of the
+    header day (calendar.py), read as report_columns reads it."""
 
     static_schema: JsonFileSchemaLoader
     requester: Requester
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._stream_name = getattr(self.requester, "name", None) or parameters.get("name", "report")
+    name: str = "report"  # the stream's, from its $parameters
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        schema = copy.deepcopy(dict(self.static_schema.get_json_schema()))
-        refusals = _LIVE_HEADER.get()
-        if refusals is None:
+        schema = dict(self.static_schema.get_json_schema())  # the loader reads its file afresh on each call
+        if (refusals := _LIVE_HEADER.get()) is None:
             return schema
+        day = self.config[SYNC_WINDOWS_KEY]["header_day"]
+        probe = StreamSlice(partition={}, cursor_slice={"start_time": day["start"], "end_time": day["end"]})
         try:
-            header = self._fetch_live_header()
+            response = self.requester.send_request(stream_slice=probe)
         except Refused as refusal:
             refusals.append(refusal)
             LOGGER.warning(
-                "%s: the live report header could not be read, so the stream keeps its documented columns (the "
-                "account's own columns are missing). %s",
-                self._stream_name,
-                refusal.message,
+                f"{self.name}: the live report header could not be read, so the stream keeps its documented columns (the account's own columns are missing). {refusal.message}"
             )
             return schema
+        header = (response.json().get("data") or {}).get("header") if response is not None else []
         properties = schema.setdefault("properties", {})
         added = []
-        for column in header_columns(header):
-            prop = column["prop"]
-            if prop not in properties:
-                properties[prop] = custom_column_schema(prop, column.get("label"))
-                added.append(f"{prop} ({properties[prop]['title']})")
+        for column in header if isinstance(header, list) else []:
+            if isinstance(column, dict) and isinstance(prop := column.get("prop"), str) and prop and prop not in properties:
+                title = column["label"] if isinstance(column.get("label"), str) and column["label"] else prop
+                description = f"Account-defined report column {title} (header prop {prop})."
+                properties[prop] = {"type": ["null", "number"], "title": title, "description": description}
+                added.append(f"{prop} ({title})")
         if added:
-            LOGGER.info("%s: the live report header adds %d account columns: %s", self._stream_name, len(added), ", ".join(added))
+            LOGGER.info("%s: the live report header adds %d account columns: %s", self.name, len(added), ", ".join(added))
         return schema
-
-    def _fetch_live_header(self) -> Any:
-        """One request for the header day (calendar.py), as report_columns reads it."""
-        day = self.config[SYNC_WINDOWS_KEY]["header_day"]
-        probe = StreamSlice(partition={}, cursor_slice={"start_time": day["start"], "end_time": day["end"]})
-        response = self.requester.send_request(stream_slice=probe)
-        if response is None:
-            return []
-        return (response.json().get("data") or {}).get("header")

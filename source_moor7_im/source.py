@@ -1,9 +1,7 @@
-"""The 7moor IM reports connector: the manifest, on the hardening layer's declarative source,
-with what check and discover do for an account that may read some reports and not others."""
+"""The 7moor IM connector: its manifest on the hardening layer, for an account that may read some reports and not others."""
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Mapping
@@ -20,37 +18,25 @@ from .schema import live_header_discovery
 
 
 def every_report_refused(first: BaseException) -> str:
-    """What to say when 7moor refused every report it was asked for and answered none."""
-    return (
-        "7moor refused every report it was asked for, and answered none: the cause is the account, not one report. "
-        "Check 'app_key' and 'secret_key', and that 7moor accepts requests from this machine's IP address. "
-        f"The first refusal: {cause(first)}"
-    )
+    return f"7moor refused every report it was asked for, and answered none: the cause is the account, not one report. Check 'app_key' and 'secret_key', and that 7moor accepts requests from this machine's IP address. The first refusal: {cause(first)}"
 
 
 class SourceMoor7Im(HardenedDeclarativeSource):
     FILES_HOLD: ClassVar[dict[str, str]] = {
         **HardenedDeclarativeSource.FILES_HOLD,
-        "config": '--config takes the connector\'s settings, a JSON object such as {"app_key": "…", "secret_key": "…", '
-        '"start_date": "2024-01-01"} (README, Configuration).',
-        "state": "--state takes a list of per-stream STATE messages such as {example} (README, Commands); without "
-        "--state, the read syncs from 'start_date'.",
+        "config": '--config takes the connector\'s settings, a JSON object such as {"app_key": "…", "secret_key": "…", "start_date": "2024-01-01"} (README, Configuration).',
+        "state": "--state takes a list of per-stream STATE messages such as {example} (README, Commands); without --state, the read syncs from 'start_date'.",
     }
-
-    @classmethod
-    def manifest(cls) -> Mapping[str, Any]:
-        return settings.manifest()
+    manifest = staticmethod(settings.manifest)
 
     def read_rules(self) -> ReadRules:
         return ReadRules("7moor", cursor_field(), parse_cursor, frozenset(settings.report_table()), every_report_refused)
 
     def rows_in_window(self, stream: str, window: Mapping[str, Any]) -> int | None:
-        """One row per bucket in a report of the session dimension; None for a daily report
-        (one per agent: learned as the read goes)."""
-        report = settings.report_table().get(stream)
-        if report is None or report["bucket"] != "dimension" or "start_time" not in window:
-            return None
-        return buckets_in(window["start_time"], window["end_time"], settings.bucket_of(report, self.config))
+        """One row per bucket of a session-dimension report; None for a daily one (a row per agent, learned as it goes)."""
+        report = settings.report_table().get(stream, {})
+        known = report.get("bucket") == "dimension" and "start_time" in window
+        return buckets_in(window["start_time"], window["end_time"], settings.bucket_of(report, self.config)) if known else None
 
     @classmethod
     def state_example(cls) -> str:
@@ -60,16 +46,11 @@ class SourceMoor7Im(HardenedDeclarativeSource):
 
     @staticmethod
     def interactive_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-        """`definitions.interactive_requests` applied to the requester and its error handler:
-        short timeouts and a small retry budget for a person who waits (the CDK's requester
-        takes its timeouts as numbers, not templates, so the manifest cannot switch them)."""
-        manifest = copy.deepcopy(manifest)
+        """`definitions.interactive_requests` for the timeouts and retries, which the CDK takes as numbers, not templates."""
         definitions = manifest["definitions"]
-        quick = definitions["interactive_requests"]
-        for key in ("connect_timeout_in_seconds", "read_timeout_in_seconds"):
-            definitions["requester_base"][key] = quick[key]
-        handler = definitions["requester_base"]["error_handler"]
-        handler["max_wait_seconds"], handler["retry_budget_seconds"] = quick["max_wait_seconds"], quick["retry_budget_seconds"]
+        quick, requester = definitions["interactive_requests"], definitions["requester_base"]
+        requester.update({key: quick[key] for key in ("connect_timeout_in_seconds", "read_timeout_in_seconds")})
+        requester["error_handler"].update({key: quick[key] for key in ("max_wait_seconds", "retry_budget_seconds")})
         definitions["error_handler"]["max_retries"] = quick["max_retries"]
         for strategy in definitions["error_handler"]["backoff_strategies"]:
             if strategy["type"] == "ExponentialBackoffStrategy":
@@ -77,40 +58,27 @@ class SourceMoor7Im(HardenedDeclarativeSource):
         return manifest
 
     def checked(self, logger: logging.Logger) -> AirbyteConnectionStatus:
-        """Reads every window of the streams the manifest's `check` names (report_columns: one
-        header day of each report). The CDK's CheckStream reads one record of each and fails
-        at the first refusal; an account may read some reports and not others, so the check
-        passes when the credentials work and at least one report answers, and names the
-        reports the account may not read."""
+        """Passes if the credentials work and a report answers, naming those refused (design: retries-and-deadlines.md)."""
         names = self.resolved_manifest["check"]["stream_names"]
+        partitions = [p for s in self.streams(self.config) if s.name in names for p in s.generate_partitions()]  # type: ignore[attr-defined]
         refusals: list[Refused] = []
-        answered = 0
-        for stream in self.streams(self.config):
-            for partition in stream.generate_partitions() if stream.name in names else ():  # type: ignore[attr-defined]
-                try:
-                    for _ in partition.read():
-                        pass
-                    answered += 1
-                except Refused as refusal:
-                    refusals.append(refusal)
-                except Exception as error:  # credentials, network, retries spent: the connection fails
-                    return AirbyteConnectionStatus(status=Status.FAILED, message=cause(error))
-        if refusals and not answered:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=every_report_refused(refusals[0]))
+        for partition in partitions:
+            try:
+                list(partition.read())
+            except Refused as refusal:
+                refusals.append(refusal)
+            except Exception as error:  # credentials, network, retries spent: the connection fails
+                return AirbyteConnectionStatus(status=Status.FAILED, message=cause(error))
         if not refusals:
             return AirbyteConnectionStatus(status=Status.SUCCEEDED)
-        message = (
-            f"The credentials work, but 7moor refused {len(refusals)} of {len(refusals) + answered} reports to this "
-            f"account: {', '.join(refusal.resource for refusal in refusals)}. Their streams will fail until the permission "
-            f"is granted in the 7moor console; deselect them in the connection to sync the others. {refusals[0].message}"
-        )
+        if len(refusals) == len(partitions):
+            return AirbyteConnectionStatus(status=Status.FAILED, message=every_report_refused(refusals[0]))
+        message = f"The credentials work, but 7moor refused {len(refusals)} of {len(partitions)} reports to this account: {', '.join(refusal.resource for refusal in refusals)}. Their streams will fail until the permission is granted in the 7moor console; deselect them in the connection to sync the others. {refusals[0].message}"
         logger.warning(message)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)
 
     def discovered(self, logger: logging.Logger) -> AirbyteCatalog:
-        """Only discover reads the live header: it adds the account's own columns. A report the
-        account may not read keeps its documented schema (schema.py); when every report
-        refuses, the credentials or the machine are what 7moor refuses."""
+        """Adds the live header's account columns (schema.py); 7moor refusing every report refuses the account."""
         with live_header_discovery() as refusals:
             catalog = super().discovered(logger)
         if refusals and len(refusals) >= len(settings.report_table()):

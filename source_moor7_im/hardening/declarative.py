@@ -1,40 +1,21 @@
-"""A declarative source hardened for what users hand it and for reads that go wrong.
-
-CDK gap: `ConcurrentDeclarativeSource` reads a config, catalog or state file that is missing or
-not JSON with a stack trace, ignores a LEGACY state and fails on a GLOBAL one; reads a stream
-the catalog lists twice twice; honours a full-refresh stream's state; ignores a misspelt
-setting in silence; answers check and discover with the read's long timeouts; and its read
-cannot stop early or hold a state back (stop_rules.py). `HardenedDeclarativeSource` keeps the
-CDK's behaviour and adds that, given a connector's manifest and a few rules. The smallest CDK
-change: these checks in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and a hook to
-hand the concurrent source a reader and a processor.
-"""
+"""A declarative source hardened for what users hand it and for reads that go wrong. CDK gap: `ConcurrentDeclarativeSource`
+fails with a stack trace on a config, catalog or state file that is missing or not JSON, ignores a LEGACY state and
+fails on a GLOBAL one, reads twice a stream listed twice, honours a full-refresh stream's state, ignores a misspelt
+setting in silence, gives check and discover the read's long timeouts, and cannot stop a read early or hold a state
+back (stop_rules.py). Smallest CDK change: these checks in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and
+a hook to give the concurrent source a reader and a processor."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
-import logging
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping
+from logging import Logger
+from typing import Any, ClassVar, Self
 
 import orjson
 
-from airbyte_cdk.models import (
-    AirbyteCatalog,
-    AirbyteConnectionStatus,
-    AirbyteMessage,
-    AirbyteStateMessage,
-    AirbyteStateMessageSerializer,
-    AirbyteStateType,
-    ConfiguredAirbyteCatalog,
-    ConfiguredAirbyteCatalogSerializer,
-    ConnectorSpecification,
-    FailureType,
-    Status,
-    SyncMode,
-)
+from airbyte_cdk import models
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import Spec as SpecModel
 from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
@@ -47,13 +28,16 @@ from .messages import ConfigError, bounded_text, rendered, traced
 from .progress import ReadProgress
 from .stop_rules import ContainedConcurrentSource, ReadRules, ReadScope
 
+# The kinds of JSON document a file may hold instead of the one its flag takes (orjson makes no others).
+_JSON_KINDS = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+_UNREADABLE = {FileNotFoundError: "does not exist", IsADirectoryError: "is a directory, not a file"}
+
 
 class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
-    """A connector gives its manifest (`manifest`), what its read's rules need (`read_rules`),
-    the rows it expects of a window (`rows_in_window`), a state message to show
-    (`state_example`), and what `check` and `discover` do once the config is sound."""
+    """A connector gives its manifest, its read's rules, the rows it expects of a window, an example
+    state, what `check` and `discover` do once the config is sound, and what each file must hold."""
 
-    # What each file must hold, said when one cannot be used; a connector may say more.
+    manifest: ClassVar[Callable[[], Mapping[str, Any]]]
     FILES_HOLD: ClassVar[dict[str, str]] = {
         "config": "--config takes the connector's settings, a JSON object.",
         "catalog": "--catalog takes a configured catalog, each stream with its sync mode (from the output of discover).",
@@ -62,32 +46,22 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 
     def __init__(
         self,
-        catalog: ConfiguredAirbyteCatalog | None = None,
+        catalog: models.ConfiguredAirbyteCatalog | None = None,
         config: Mapping[str, Any] | None = None,
-        state: list[AirbyteStateMessage] | None = None,
+        state: list[models.AirbyteStateMessage] | None = None,
         config_path: str | None = None,
         interactive: bool = False,
     ) -> None:
-        """`interactive`: built for `check` or `discover`, which a person waits on
-        (`interactive_manifest`)."""
+        """`interactive`: for `check` or `discover`, which a person waits on."""
         self._interactive = interactive
-        manifest = copy.deepcopy(dict(self.manifest()))
-        super().__init__(
-            catalog=catalog,
-            config=config,
-            state=without_full_refresh_states(state, catalog),
-            source_config=self.interactive_manifest(manifest) if interactive else manifest,
-            config_path=config_path,
-        )
+        manifest = copy.deepcopy(dict(type(self).manifest()))
+        manifest = self.interactive_manifest(manifest) if interactive else manifest
+        state = without_full_refresh_states(state, catalog)
+        super().__init__(catalog, config, state, source_config=manifest, config_path=config_path)
         self.scope = ReadScope()
         rules = self.read_rules()
         progress = ReadProgress(self.rows_in_window, rules.cursor_field, rules.parse_cursor)
         self._concurrent_source = ContainedConcurrentSource(self._concurrent_source, self.scope, progress, rules)
-
-    # --- what the connector gives ----------------------------------------------------------
-    @classmethod
-    def manifest(cls) -> Mapping[str, Any]:
-        raise NotImplementedError
 
     def read_rules(self) -> ReadRules:
         raise NotImplementedError
@@ -101,159 +75,131 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
 
     @staticmethod
     def interactive_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+        """The manifest for `check` and `discover`: the source's own copy, changed in place."""
         return manifest
 
-    def checked(self, logger: logging.Logger) -> AirbyteConnectionStatus:
+    def checked(self, logger: Logger) -> models.AirbyteConnectionStatus:
         return super().check(logger, self.config)
 
-    def discovered(self, logger: logging.Logger) -> AirbyteCatalog:
+    def discovered(self, logger: Logger) -> models.AirbyteCatalog:
         return super().discover(logger, self.config)
 
-    # --- the source ---------------------------------------------------------------------
     @property
     def config(self) -> Mapping[str, Any]:
         """The config as the CDK's migrations and transformations left it."""
         return self._config
-
-    @property
-    def stream_names(self) -> list[str]:
-        return [stream["name"] for stream in self.resolved_manifest["streams"]]
 
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
         with self.scope.building():  # the components take this read's scope
             return super().streams(config)
 
     @classmethod
-    def spec_only(cls) -> ConnectorSpecification:
-        """The spec the manifest declares, made by the CDK's own Spec component from the
-        manifest's `spec` alone: `spec` answers without building the source (the CDK's
-        component schema, every stream), in little more than importing the CDK takes."""
+    def spec_only(cls) -> models.ConnectorSpecification:
+        """The manifest's spec by the CDK's Spec component alone: building the source (component schema, every
+        stream) would make `spec` slower than the CDK's import."""
         resolved = ManifestReferenceResolver().preprocess_manifest(copy.deepcopy(dict(cls.manifest())))
         spec = ManifestComponentTransformer().propagate_types_and_parameters("", resolved["spec"], {})
         return ModelToComponentFactory().create_component(SpecModel, spec, {}).generate_spec()  # type: ignore[no-any-return]
 
-    def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Any:
-        """The source to run a command with. The declarative source builds its streams,
-        concurrency and state from what it was constructed with (it ignores the arguments of
-        check, discover and read), and config transformations run only then: a source
-        constructed without a config (as `airbyte-cdk connector test` does) builds a
-        configured one; one with a config is used as is, except that check and discover
-        always get their interactive requests."""
+    def _configured(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None, interactive: bool = False) -> Self:
+        """The source to run a command with: the CDK builds streams from the constructor's arguments, not the command's,
+        so one without a config (`airbyte-cdk connector test`) builds one with it; check and discover get quick requests."""
         if (self._config or not config) and self._interactive >= interactive:
             return self
         return type(self)(catalog=catalog, config=config or self._config, state=state, interactive=interactive)
 
-    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+    def check(self, logger: Logger, config: Mapping[str, Any]) -> models.AirbyteConnectionStatus:
         try:
             source = self._configured(config, interactive=True)
         except AirbyteTracedException as error:
-            if error.failure_type != FailureType.config_error:
+            if error.failure_type != ConfigError.kind:
                 raise
-            return AirbyteConnectionStatus(status=Status.FAILED, message=rendered(error.message or ""))
-        if source is not self:
-            return source.check(logger, config)  # type: ignore[no-any-return]
-        self._warn_unknown_settings(logger, config)
-        status = self.checked(logger)
-        status.message = rendered(status.message) if status.message else status.message
+            return models.AirbyteConnectionStatus(status=models.Status.FAILED, message=rendered(error.message or ""))
+        source._warn_unknown_settings(logger, config)
+        status = source.checked(logger)
+        status.message = status.message and rendered(status.message)
         return status
 
-    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        source = self._configured(config, interactive=True)
-        return self.discovered(logger) if source is self else source.discover(logger, config)  # type: ignore[no-any-return]
+    def discover(self, logger: Logger, config: Mapping[str, Any]) -> models.AirbyteCatalog:
+        return self._configured(config, interactive=True).discovered(logger)
 
     def read(
         self,
-        logger: logging.Logger,
+        logger: Logger,
         config: Mapping[str, Any],
-        catalog: ConfiguredAirbyteCatalog,
-        state: list[AirbyteStateMessage] | None = None,
-    ) -> Iterator[AirbyteMessage]:
+        catalog: models.ConfiguredAirbyteCatalog,
+        state: list[models.AirbyteStateMessage] | None = None,
+    ) -> Iterator[models.AirbyteMessage]:
         catalog = each_stream_once(catalog, logger)
         source = self._configured(config, catalog, state)
-        if source is not self:
-            yield from source.read(logger, config, catalog, state)
-            return
-        self._warn_unknown_settings(logger, config)
-        unknown = [s.stream.name for s in catalog.streams if s.stream.name not in self.stream_names]
-        if unknown:
+        source._warn_unknown_settings(logger, config)
+        names = [stream["name"] for stream in source.resolved_manifest["streams"]]
+        if unknown := [entry.stream.name for entry in catalog.streams if entry.stream.name not in names]:
             raise ConfigError(
-                f"The catalog names {', '.join(repr(name) for name in unknown)}, which this connector does not have: its "
-                f"streams are {', '.join(self.stream_names)}. Configure the catalog from the output of discover."
+                f"The catalog names {', '.join(map(repr, unknown))}, which this connector does not have: its streams are {', '.join(names)}. Configure the catalog from the output of discover."
             )
         if not catalog.streams:  # the CDK would end without a line
-            logger.warning(
-                f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(self.stream_names)}."
-            )
-        for message in super().read(logger, config, catalog, state):
-            yield traced(message)
+            logger.warning(f"The catalog configures no stream, so nothing is read; its streams can be {', '.join(names)}.")
+        yield from map(traced, super(HardenedDeclarativeSource, source).read(logger, config, catalog, state))  # the CDK's read
 
-    def _warn_unknown_settings(self, logger: logging.Logger, config: Mapping[str, Any]) -> None:
+    def _warn_unknown_settings(self, logger: Logger, config: Mapping[str, Any]) -> None:
         """A misspelt setting would otherwise be ignored in silence (`end_dat` would sync to today)."""
         known = list(self.resolved_manifest["spec"]["connection_specification"]["properties"])
-        for key in config:
-            if not key.startswith("_") and key not in known:
-                nearest = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
-                logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
+        for key in [key for key in config if not key.startswith("_") and key not in known]:
+            nearest = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; the settings are {', '.join(known)}."
+            logger.warning(f"`{key}`: not a setting of this connector, ignored{hint}")
 
-    # --- the files of a command ----------------------------------------------------------
     @classmethod
     def read_config(cls, config_path: str) -> dict[str, Any]:
-        document = cls._file(config_path, "config")
-        if not isinstance(document, dict):
-            raise cls._unusable(config_path, "config", f"holds a JSON {_json_kind(document)}, not an object")
+        if not isinstance(document := cls._file(config_path, "config"), dict):
+            raise cls._unusable(config_path, "config", f"holds a JSON {_JSON_KINDS[type(document)]}, not an object")
         return document
 
     @classmethod
-    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
-        document = cls._file(catalog_path, "catalog")
+    def read_catalog(cls, catalog_path: str) -> models.ConfiguredAirbyteCatalog:
         try:
-            return ConfiguredAirbyteCatalogSerializer.load(document)
+            return models.ConfiguredAirbyteCatalogSerializer.load(cls._file(catalog_path, "catalog"))
         except ValueError as error:  # the serializer's schema validation
             found = getattr(error, "errors", None) or [error]
             why = "; ".join(f"{getattr(e, 'message', e)} (at {getattr(e, 'instance_path', '') or 'the top'})" for e in found)
             raise cls._unusable(catalog_path, "catalog", f"is not a configured catalog: {bounded_text(why)}") from None
 
     @classmethod
-    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+    def read_state(cls, state_path: str) -> list[models.AirbyteStateMessage]:
         """Per-stream STATE messages only, as a connector writes them: the CDK would ignore a
         LEGACY one (and sync afresh without a word) and fail on a GLOBAL one with a stack trace."""
         document = cls._file(state_path, "state") if state_path else []
         if isinstance(document, dict) and document:
             raise cls._unusable(state_path, "state", f"holds a legacy state object {bounded_text(repr(document))}")
         if document and not isinstance(document, list):
-            raise cls._unusable(state_path, "state", f"holds a JSON {_json_kind(document)}, not a list of state messages")
+            raise cls._unusable(state_path, "state", f"holds a JSON {_JSON_KINDS[type(document)]}, not a list of state messages")
         messages = []
         for entry in document or []:
             try:
-                message = AirbyteStateMessageSerializer.load(entry)
+                message = models.AirbyteStateMessageSerializer.load(entry)
             except Exception:
                 raise cls._unusable(
                     state_path, "state", f"holds {bounded_text(repr(entry))}, not an Airbyte state message"
                 ) from None
-            if message.type != AirbyteStateType.STREAM or message.stream is None:
+            if message.type != models.AirbyteStateType.STREAM or message.stream is None:
                 form = f"a {message.type.value} state message" if message.type else "a state message without a type"
-                if message.type == AirbyteStateType.STREAM:
-                    form = "a STREAM state message without its stream"
+                form += " without its stream" if message.type == models.AirbyteStateType.STREAM else ""
                 raise cls._unusable(state_path, "state", f"holds {form}: this connector keeps one state per stream")
             messages.append(message)
         return messages
 
     @classmethod
     def _file(cls, path: str, kind: str) -> Any:
-        """The JSON document in the `kind` file at `path`; nothing of its text is quoted (a
-        config file holds a secret)."""
+        """The JSON document in the `kind` file at `path`; no error quotes its text (a config file holds a secret)."""
         try:
             with open(path, "rb") as file:
                 text = file.read().decode("utf-8")
-        except FileNotFoundError:
-            raise cls._unusable(path, kind, "does not exist") from None
-        except IsADirectoryError:
-            raise cls._unusable(path, kind, "is a directory, not a file") from None
         except UnicodeDecodeError as error:
             raise cls._unusable(path, kind, f"is not UTF-8 text (byte {error.start})") from None
         except OSError as error:
-            raise cls._unusable(path, kind, f"cannot be read: {error.strerror or error}") from None
+            why = _UNREADABLE.get(type(error)) or f"cannot be read: {error.strerror or error}"
+            raise cls._unusable(path, kind, why) from None
         if not text.strip():
             raise cls._unusable(path, kind, "is empty")
         try:
@@ -267,33 +213,21 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         return ConfigError(f"The {kind} file {bounded_text(path)!r} (--{kind}) {what}. {holds}")
 
 
-def each_stream_once(catalog: ConfiguredAirbyteCatalog, logger: logging.Logger | None = None) -> ConfiguredAirbyteCatalog:
-    """The catalog with the first entry of each stream, warning of the others: the CDK would
-    read a stream once per entry, every row twice."""
-    kept: dict[str, Any] = {}
-    repeated: list[str] = []
+def each_stream_once(catalog: models.ConfiguredAirbyteCatalog, logger: Logger | None = None) -> models.ConfiguredAirbyteCatalog:
+    """The catalog with each stream's first entry, warning of the others: the CDK would read a stream once per entry."""
+    first: dict[str, Any] = {}
+    repeated: dict[str, Any] = {}
     for entry in catalog.streams:
-        if entry.stream.name not in kept:
-            kept[entry.stream.name] = entry
-        elif entry.stream.name not in repeated:
-            repeated.append(entry.stream.name)
+        (repeated if entry.stream.name in first else first).setdefault(entry.stream.name, entry)
     for name in repeated if logger else []:
         logger.warning(f"The catalog lists stream '{name}' more than once: it is read once, as its first entry configures it.")  # type: ignore[union-attr]
-    return dataclasses.replace(catalog, streams=list(kept.values())) if repeated else catalog
+    return models.ConfiguredAirbyteCatalog(streams=list(first.values())) if repeated else catalog
 
 
 def without_full_refresh_states(
-    state: list[AirbyteStateMessage] | None, catalog: ConfiguredAirbyteCatalog | None
-) -> list[AirbyteStateMessage] | None:
-    """The incoming state without the streams the catalog reads in full refresh: such a stream
-    reads afresh whatever its state says (a destination that overwrites would otherwise lose
-    the rows before the cursor); the CDK's concurrent cursor honours any state it is given."""
-    if not state or catalog is None:
-        return state
-    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == SyncMode.full_refresh}
-    return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)]
-
-
-def _json_kind(document: Any) -> str:
-    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
-    return kinds.get(type(document), type(document).__name__)
+    state: list[models.AirbyteStateMessage] | None, catalog: models.ConfiguredAirbyteCatalog | None
+) -> list[models.AirbyteStateMessage] | None:
+    """The state without the streams the catalog reads in full refresh, which read afresh: the
+    CDK's cursor would honour it, and a destination that overwrites would lose the rows before it."""
+    full_refresh = {s.stream.name for s in catalog.streams if s.sync_mode == models.SyncMode.full_refresh} if catalog else set()
+    return [m for m in state if not (m.stream and m.stream.stream_descriptor.name in full_refresh)] if state else state
