@@ -64,6 +64,9 @@ def the_config_error(result: CliResult) -> str:
         ("state", None, "does not exist"),
         ("state", NOT_JSON, "is not JSON: unexpected character, expected a JSON value at line 1, column 14"),
         ("state", '"2024-01-20"', "holds a JSON string, not a list of state messages"),
+        ("state", "0", "holds a JSON number, not a list of state messages"),
+        ("state", "false", "holds a JSON boolean, not a list of state messages"),
+        ("state", '""', "holds a JSON string, not a list of state messages"),
         ("state", b"\xff\xfe[]", "is not UTF-8 text"),
         ("catalog", "[" * 100_000, "is not JSON: depth limit exceeded"),
         ("config", '{"lookback_days": ' + "9" * 5000 + "}", "is not JSON: number is infinity when parsed as double"),
@@ -79,6 +82,17 @@ def test_a_file_that_cannot_be_used_is_a_config_error_naming_it_before_any_reque
     assert words in message, message
     assert f"--{flag} takes" in message, "and says what the file must hold"
     assert not emulator.log
+
+
+@pytest.mark.parametrize("text", ["null", "{}", "[]"])
+def test_a_state_file_holding_an_empty_state_reads_from_the_start_date(cli: Cli, emulator: Emulator, text: str) -> None:
+    result = run_with_files(
+        cli, "read", emulator_config(emulator, start_date="2024-01-01", end_date="2024-01-02"), {"state": text}
+    )
+    assert result.exit_code == 0, result.errors()
+    for stream in ("session_time", "agent_workload", "agent_quality"):
+        first = min(r.window[0] for r in emulator.requests_for(stream, outcome=None) if r.window)
+        assert first == "2024-01-01 00:00:00", (stream, first)
 
 
 def test_a_config_file_that_cannot_be_used_fails_check_with_a_status_and_discover_with_a_config_error(

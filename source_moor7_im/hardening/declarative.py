@@ -172,7 +172,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         document = cls._file(state_path, "state") if state_path else []
         if isinstance(document, dict) and document:
             raise cls._unusable(state_path, "state", f"holds a legacy state object {bounded_text(repr(document))}")
-        if document and not isinstance(document, list):
+        if document not in (None, {}) and not isinstance(document, list):  # null and {}: the empty states platforms send
             raise cls._unusable(state_path, "state", f"holds a JSON {_JSON_KINDS[type(document)]}, not a list of state messages")
         messages = []
         for entry in document or []:
