@@ -33,6 +33,7 @@ import importlib
 import re
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,10 @@ TABLES: Mapping[str, Callable[[], str]] = {
 # --- files ----------------------------------------------------------------------------------
 
 
+def _filled(match: re.Match[str], value: str) -> str:
+    return f"{match[1]}{value}{match[2]}"
+
+
 def render_spec_figures(text: str) -> str:
     """The manifest's text with each figure of SPEC_FIGURES filled from its source, in the
     spec and in the comments that say it too; a figure whose words are gone is an error."""
@@ -271,7 +276,7 @@ def render_spec_figures(text: str) -> str:
         kind, _, rest = source.partition(":")
         name, _, format_name = rest.partition("|")
         value = span_value(kind, name, format_name or None)
-        text, found = re.subn(f"({before})[^\\s]+({after})", lambda match, value=value: f"{match[1]}{value}{match[2]}", text)
+        text, found = re.subn(f"({before})[^\\s]+({after})", partial(_filled, value=value), text)
         if not found:
             raise KeyError(f"the manifest no longer says {before!r} ... {after!r}")
     return text

@@ -139,7 +139,10 @@ def failure_verdict(status: int, code: str | None, text: str) -> str:
     message `text`, the first that holds of the rules below."""
     if status >= 500 or 300 <= status < 400:
         return "failed"  # the server's trouble, whatever its message says
-    by_status, by_code = _BY_STATUS.get(status), _BY_STATUS.get(int(code)) if code and code.isascii() and code.isdigit() and code != "404" else None
+    by_status, by_code = (
+        _BY_STATUS.get(status),
+        _BY_STATUS.get(int(code)) if code and code.isascii() and code.isdigit() and code != "404" else None,
+    )
     meanings = {by_status, by_code}
     rules = (
         ("timestamp", says(text, ("timestamp", "时间戳"))),

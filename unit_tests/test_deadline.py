@@ -266,7 +266,7 @@ def test_a_reply_that_announces_more_than_the_limit_fails_at_once_without_readin
 
 
 def test_a_content_length_that_is_no_ascii_number_is_not_read_as_one() -> None:
-    """"²" is a digit to str.isdigit and no number to int: the body is read as it comes."""
+    """ "²" is a digit to str.isdigit and no number to int: the body is read as it comes."""
     body = b'{"success": true}'
     head = OK_HEADERS + b"Content-Length: \xb2\r\nConnection: close\r\n\r\n"
     outcome, _ = answer(VirtualServer(head + body, []), AttemptDeadline(GRACE, FLOOR, max_body_bytes=100_000))
