@@ -1,12 +1,9 @@
 """The connector's command: `spec`, `check`, `discover` and `read`, as Airbyte runs them (docs/design/command.md).
 
 CDK gap: `launch` lets a Ctrl-C during the CDK's import end in a traceback, writes to a closed or full stdout with
-one, logs an expected failure as FATAL with its stack and each request's signed headers at debug, and builds the
-whole source for `spec`. Smallest CDK change: a `launch` that installs its signal handlers before importing the
-source, a list of headers its request log masks, and an `expected` flag on failures. Imports `os`, `signal` and
-`sys` only, until the handlers are in place."""
-
-from __future__ import annotations
+one, logs expected failures as FATAL with a stack and signed request headers at debug, and builds the whole source
+for `spec`. Smallest CDK change: a `launch` that sets its signal handlers before importing the source, a list of
+headers its request log masks, and an `expected` flag on failures. Imports only `os`, `signal` and `sys` at load."""
 
 import os
 import signal
@@ -33,7 +30,7 @@ CLOSED_STDOUT = "{name}: stdout is closed, so the command cannot write its messa
 READ_RESUMES = "no window starts after it; the last STATE above resumes the next sync"  # said when a read stops
 
 
-def run_command(name: str, distribution: str, source: str, masked_headers: Collection[str]) -> None:
+def run_command(name: str, distribution: str, source: str, masked_headers: "Collection[str]") -> None:
     """`source`: "module:Class" of the `HardenedDeclarativeSource`, imported once the signals have their handler."""
     began = False  # the `LineWriter` has taken the stop signals
 
@@ -53,13 +50,7 @@ def run_command(name: str, distribution: str, source: str, masked_headers: Colle
     for signum in (signal.SIGINT, signal.SIGTERM):  # first: from here on a signal ends the command as it should
         signal.signal(signum, stop_while_starting)
     args = sys.argv[1:]
-    if not args or sys.stdout is None:  # `>&-`: a file opened next would take stdout's descriptor and its messages
-        import contextlib
-
-        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no stderr (`2>&-`)
-            sys.stderr.write((USAGE if not args else CLOSED_STDOUT).format(name=name))
-            sys.stderr.flush()
-        sys.exit(2 if not args else 1)
+    import contextlib
     import pkgutil
     from importlib.metadata import distributions
 
@@ -67,6 +58,11 @@ def run_command(name: str, distribution: str, source: str, masked_headers: Colle
 
     from .output import Interrupted, LineWriter, write_failure
 
+    if not args or sys.stdout is None:  # `>&-`: a file opened next would take stdout's descriptor and its messages
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no stderr (`2>&-`)
+            sys.stderr.write((USAGE if not args else CLOSED_STDOUT).format(name=name))
+            sys.stderr.flush()
+        sys.exit(2 if not args else 1)
     if args[0] == "--version":
         installed = next((d.version for d in distributions(name=distribution)), "unknown")  # unknown: a source tree not installed
         try:
@@ -93,7 +89,7 @@ def run_command(name: str, distribution: str, source: str, masked_headers: Colle
     sys.exit(exit_code)
 
 
-def _launch(source_class: type[HardenedDeclarativeSource], args: list[str], writer: LineWriter) -> int:
+def _launch(source_class: "type[HardenedDeclarativeSource]", args: list[str], writer: "LineWriter") -> int:
     """`spec` from the manifest alone, else the CDK's `launch`; a file or config it cannot use is a config error."""
     from airbyte_cdk.entrypoint import AirbyteEntrypoint
     from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, FailureType, Status, Type
@@ -134,7 +130,7 @@ def _launch(source_class: type[HardenedDeclarativeSource], args: list[str], writ
         return emitted(traced(failure.as_airbyte_message(), expected=failure is exc), 1)
 
 
-def _log_filter(masked_headers: Collection[str]) -> Callable[[logging.LogRecord], bool]:
+def _log_filter(masked_headers: "Collection[str]") -> "Callable[[logging.LogRecord], bool]":
     """Drops the CDK's lines that mislead or repeat and an expected failure's traceback, moves request dumps to DEBUG,
     and masks `masked_headers` by name (docs/design/command.md says why)."""
     import logging

@@ -50,8 +50,6 @@ def write_failure(error: OSError) -> Interrupted:
 
 
 class LineWriter:
-    """A text stream for sys.stdout: whole lines, one lock, stops deferred past a write."""
-
     def __init__(self, stream: Any) -> None:
         try:
             self._fd: int | None = stream.fileno()
@@ -63,9 +61,8 @@ class LineWriter:
         self._partial = threading.local()
         self._pending = bytearray()
         self._last_flush = time.monotonic()
-        self._main_writing = False
+        self._main_writing = self._stopping = False
         self._deferred: Interrupted | None = None
-        self._stopping = False
         self._write_failed: Interrupted | None = None
         self.closed = False  # nothing more is written: a write failed, or the last line is out
 
