@@ -49,7 +49,6 @@ def run_command(name: str, distribution: str, source: str, masked_headers: "Coll
 
     for signum in (signal.SIGINT, signal.SIGTERM):  # first: from here on a signal ends the command as it should
         signal.signal(signum, stop_while_starting)
-    args = sys.argv[1:]
     import contextlib
     import pkgutil
     from importlib.metadata import distributions
@@ -58,6 +57,7 @@ def run_command(name: str, distribution: str, source: str, masked_headers: "Coll
 
     from .output import Interrupted, LineWriter, write_failure
 
+    args = sys.argv[1:]
     if not args or sys.stdout is None:  # `>&-`: a file opened next would take stdout's descriptor and its messages
         with contextlib.suppress(OSError, AttributeError):  # AttributeError: no stderr (`2>&-`)
             sys.stderr.write((USAGE if not args else CLOSED_STDOUT).format(name=name))
@@ -131,8 +131,7 @@ def _launch(source_class: "type[HardenedDeclarativeSource]", args: list[str], wr
 
 
 def _log_filter(masked_headers: "Collection[str]") -> "Callable[[logging.LogRecord], bool]":
-    """Drops the CDK's lines that mislead or repeat and an expected failure's traceback, moves request dumps to DEBUG,
-    and masks `masked_headers` by name (docs/design/command.md says why)."""
+    """Drops the CDK's misleading or repeated lines and expected failures' tracebacks; dumps to DEBUG; masks headers."""
     import logging
     from collections.abc import Mapping
 
