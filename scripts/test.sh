@@ -9,9 +9,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup_venv.sh dev,quickstart
 
-.venv/bin/python scripts/generate_schemas.py --check
-# The figures README.md and docs/ quote, against the manifest they come from.
-.venv/bin/python scripts/generate_docs.py --check
+# The committed schemas and the figures README.md and docs/ quote are checked by tests
+# (test_schema.py, test_generated_docs.py), in the run below.
 # Three workers on two cores: the few tests that wait in real time (network timeouts, a
 # subprocess starting) leave a core idle that a third worker uses. Tests go to the workers
 # one at a time, in the order conftest.py sets (the long ones first), so the run ends evenly.

@@ -1,31 +1,6 @@
-"""7moor's replies, read once: what a reply is (its verdict), in one home.
+"""7moor's replies, read once per attempt into a verdict (`response.reply`) for the manifest's error filters to act on.
 
-7moor's error envelope is undocumented and the same service spells values two ways
-(`"code": "200"` and `200`), so every reply is read here, once per attempt, into a `Reply`:
-HTTP status, `success` and `code` compared as values whatever their JSON type, the message,
-and a verdict. The manifest's error filters act on the verdict (`response.reply` in their
-templates), so each verdict's action, failure type and message live there, and the words
-that tell 7moor's refusals apart live here. A reply counts as a report only from a 2xx, in
-the documented shape, with every row one new bucket (or one keyed agent) of the window asked
-for. `ReportErrorHandler` is the hardening layer's bounded retries with these rules: the
-filters see the reply as read, the parse is kept for the record extractor (one decode per
-body), a refusal stops its own report only, and the same malformed success twice is no
-transient fault.
-
-The verdicts, in the order they are decided:
-
-- `report`: a 2xx success in the documented shape: data;
-- `malformed`: a 2xx success that is not a report (its shape, or a row outside its window);
-- `failed`: a 5xx or a 3xx, whatever its message says;
-- `timestamp`: the request timestamp was refused;
-- `replay`: the sign + nonce was refused as seen before;
-- `credentials`: the app key or signature was refused;
-- `refused`: the account may not read this report;
-- `rate_limited`;
-- `bad_request`: the request body was refused;
-- `not_found`: no such API under base_url;
-- `failed`: anything else (a gateway page, a truncated or non-JSON body, an unknown code).
-"""
+7moor's envelope is undocumented and spells values two ways (`"code": "200"` and `200`): docs/design/replies-and-errors.md."""
 
 from __future__ import annotations
 
@@ -33,7 +8,6 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -49,28 +23,23 @@ from .hardening.messages import Refused, bounded_text, where
 from .hardening.retries import BoundedRetries
 from .records import BUCKET_LABEL, read_time_label
 
-# What a refusal is about is told by the words of its message (`failure_verdict`): English
-# words whole (so that "assign" is not "sign"), Chinese as 7moor writes it.
 PERMISSION_WORDS = (
     *("permission", "forbidden", "not authorized", "access denied"),
     *("权限", "无权", "未开通", "未授权", "拒绝访问", "禁止访问"),
 )
-# A 4xx status of that meaning; an envelope code means the same, but for 404: the status says
-# the path does not exist (base_url), a code 404 under HTTP 200 says nothing of the kind.
+# An envelope code means what its status means, but for 404: only a status 404 says that base_url has no such path.
 _BY_STATUS = {401: "credentials", 403: "refused", 429: "rate_limited", 404: "not_found"}
 _BY_STATUS |= dict.fromkeys((400, 405, 413, 422), "bad_request")
-# How fine a bucket label must be, by dimension (`read_time_label`'s precision).
-_LABEL_PRECISION = {"year": 0, "month": 1, "day": 2, "hour": 3, "half_hour": 4}
+_LABEL_PRECISION = {"year": 0, "month": 1, "day": 2, "hour": 3, "half_hour": 4}  # `read_time_label`'s precision
 
 
 def says(message: str, words: tuple[str, ...]) -> bool:
-    """The message holds one of `words`: an English one as a whole word, a Chinese one anywhere."""
+    """The message holds one of `words`: an English one as a whole word ("assign" is not "sign"), a Chinese one anywhere."""
     return any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w), message) for w in words)
 
 
 class Window(NamedTuple):
-    """The window a request asked for: its createTime bounds (account-local) and dimension;
-    as text, its bounds as the request gave them."""
+    """The window a request asked for: its createTime bounds (account-local) and dimension."""
 
     start: dt.datetime
     end: dt.datetime
@@ -81,19 +50,15 @@ class Window(NamedTuple):
 
 
 def window_asked(request: requests.PreparedRequest | None) -> Window | None:
-    """The window `request` asked for, None for a request that names none."""
     try:
         body = json.loads(getattr(request, "body", None) or "")
         start, end = (dt.datetime.fromisoformat(bound) for bound in body["createTime"])
+        return Window(start, end, body.get("dimension"))
     except (ValueError, KeyError, TypeError):
         return None
-    return Window(start, end, body.get("dimension"))
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One attempt's reply, as read (`read_reply`)."""
-
+class Reply(NamedTuple):
     verdict: str
     problem: str | None  # for `malformed`: what keeps it from being a report
     body: Any  # the parsed JSON; None when the body is not JSON
@@ -110,9 +75,7 @@ def as_code(value: Any) -> str | None:
 def read_reply(
     response: requests.Response, needs: Sequence[str] = ("list",), label_field: str | None = None, key_field: str | None = None
 ) -> Reply:
-    """The reply to one attempt. `needs`: the `data` lists the caller reads (`list` for rows,
-    `header` for columns); `label_field`: the row field that names its bucket, checked
-    against the request's window; `key_field`: a field every row must hold as text."""
+    """`needs`: the `data` lists read; `label_field`: each row's bucket, within the window asked; `key_field`: each row's key."""
     try:
         body = orjson.loads(response.content.removeprefix(b"\xef\xbb\xbf"))  # after a byte order mark
     except orjson.JSONDecodeError:
@@ -125,7 +88,6 @@ def read_reply(
         problem = problem_of(body, needs, label_field, key_field, window_asked(response.request))
         verdict = "malformed" if problem else "report"
     elif 200 <= status < 300 and (succeeded or code == "200"):
-        # Half a success: the same reply twice is no transient fault (ReportErrorHandler).
         verdict, problem = "malformed", f"success is {bounded_text(success, 30)} with code {code or 'none'}"
     else:
         verdict, problem = failure_verdict(status, code, (message or "").lower()), None
@@ -135,34 +97,25 @@ def read_reply(
 
 
 def failure_verdict(status: int, code: str | None, text: str) -> str:
-    """The verdict of a reply that is no success, by its status, its code and the words of its
-    message `text`, the first that holds of the rules below."""
-    if status >= 500 or 300 <= status < 400:
-        return "failed"  # the server's trouble, whatever its message says
-    by_status, by_code = (
-        _BY_STATUS.get(status),
-        _BY_STATUS.get(int(code)) if code and code.isascii() and code.isdigit() and code != "404" else None,
-    )
-    meanings = {by_status, by_code}
+    """The verdict of a reply that is no success, by its status, its code and the words of its message `text`."""
+    by_status = _BY_STATUS.get(status)
+    by_code = _BY_STATUS.get(int(code)) if code and code.isascii() and code.isdigit() and code != "404" else None
     rules = (
+        ("failed", status >= 500 or 300 <= status < 400),  # the server's trouble, whatever its message says
         ("timestamp", says(text, ("timestamp", "时间戳"))),
         ("replay", says(text, ("nonce", "replay", "replayed", "重复"))),
-        ("credentials", "credentials" in meanings),
+        ("credentials", "credentials" in (by_status, by_code)),
         # A refusal that names the app key ("该appKey无权限") is about a report, not the key.
         ("refused", says(text, PERMISSION_WORDS)),
         ("credentials", says(text, ("sign", "signature", "appkey", "m7-appkey", "签名", "鉴权"))),
-        ("refused", "refused" in meanings),
-        ("rate_limited", "rate_limited" in meanings or says(text, ("too many", "rate limit", "频繁"))),
+        ("refused", "refused" in (by_status, by_code)),
+        ("rate_limited", "rate_limited" in (by_status, by_code) or says(text, ("too many", "rate limit", "频繁"))),
     )
     return next((verdict for verdict, holds in rules if holds), by_status or by_code or "failed")
 
 
 def problem_of(body: Any, needs: Sequence[str], label: str | None, key_field: str | None, window: Window | None) -> str | None:
-    """What keeps a successful envelope from being a report; None for a report (an empty
-    `data.list` is a real empty report). With a `label` (the row field that names its bucket)
-    and a window, each row must be one bucket of the dimension asked for, inside the window
-    asked for: not a label that cannot be read, one coarser than the dimension or not on a
-    bucket's start, one outside the window, or one that a row before it already had."""
+    """What keeps a successful envelope from being a report, or None; with a `label`, each row is a new bucket inside `window`."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         return "it has no data object" if data is None else f"its data is a {type(data).__name__}, not an object"
@@ -181,10 +134,9 @@ def problem_of(body: Any, needs: Sequence[str], label: str | None, key_field: st
     first = bucket_start(window.start, dimension)
     seen: set[dt.datetime] = set()
     for row in rows:
-        read, quoted = read_time_label(row.get(label)), f"{label}={bounded_text(row.get(label), 60)}"
-        if read is None:
+        (moment, precision), quoted = read_time_label(row.get(label)) or (None, -1), f"{label}={bounded_text(row.get(label), 60)}"
+        if moment is None:
             return f"a row labelled {quoted} names no time the connector can read"
-        moment, precision = read
         if precision < _LABEL_PRECISION[dimension] or bucket_start(moment, dimension) != moment:
             return f"a row labelled {quoted} is not a {dimension.replace('_', ' ')} bucket"
         if not first <= moment <= window.end:
@@ -195,22 +147,17 @@ def problem_of(body: Any, needs: Sequence[str], label: str | None, key_field: st
     return None
 
 
-@dataclass
 class ReportErrorHandler(BoundedRetries):
-    """The manifest's error handler (requester_base): the bounded retries of the hardening
-    layer, with 7moor's reply rules (module text)."""
+    """The manifest's error handler (requester_base): the hardening layer's bounded retries with 7moor's reply rules."""
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        # What the caller reads of a report (`reads`: its rows, or its header); a report of
-        # buckets names each row's bucket in a label, a daily report keys its rows by the first
-        # field of its primary key (the agent).
+        # A report of buckets names each row's in a label; a daily report keys its rows by the agent.
         self.reads: tuple[str, ...] = tuple(parameters.get("reads") or ("list",))
         bucket = parameters.get("bucket") if "list" in self.reads else None
         self.label_field = BUCKET_LABEL if bucket == "dimension" else None
         self.key_field = parameters["primary_key"][0][0] if bucket == "day" else None
-        # Each window's malformed problem on its last attempt (each window's attempts run one
-        # after another, in the one thread that reads it).
+        # Each window's malformed problem on its last attempt (its attempts run one by one, in one thread).
         self._malformed: dict[tuple[str, str], str] = {}
 
     def window_of(self, request: Any) -> str | None:
@@ -219,30 +166,23 @@ class ReportErrorHandler(BoundedRetries):
     def interpret_reply(self, response: requests.Response) -> ErrorResolution:
         reply = read_reply(response, self.reads, self.label_field, self.key_field)
         path = urlsplit(getattr(response.request, "url", None) or "").path
-        # The report the request asked for, by its path (the stream table's `path`).
         report = next((name for name, report in settings.report_table().items() if path.endswith(report["path"])), None)
         view = {**reply.view, "report": report, "quote": bounded_text(response.content[:4096].decode("utf-8", "replace"))}
         response.json = lambda **_: view  # type: ignore[method-assign]  # what the manifest's filters evaluate
         try:
             resolution = self.error_handler.interpret_response(response)
         finally:
+            del response.json  # requests' own, which raises
             if reply.body is not None:  # the one parse, for the record extractor
                 response.json = lambda **_: reply.body  # type: ignore[method-assign]
-            else:
-                del response.json  # requests' own, which raises
         if reply.verdict == "report" and resolution.response_action == ResponseAction.SUCCESS:
             self.stop.answered()
         elif reply.verdict == "refused" and resolution.response_action == ResponseAction.FAIL:
             raise Refused(f"{resolution.error_message} {where(self.stream_name, self.window_of(response.request))}", report or "")
         elif reply.verdict == "malformed":
-            # The window's identity across its attempts (a retry may come back as another object).
-            window = (path, str(self.window_of(response.request)))
+            window = (path, str(self.window_of(response.request)))  # the same across attempts, whatever their objects
             before, self._malformed[window] = self._malformed.get(window), reply.problem or ""
             if before == reply.problem:
-                return ErrorResolution(
-                    ResponseAction.FAIL,
-                    FailureType.system_error,
-                    f"{resolution.error_message} It came back the same on the attempt before, so it is not transient and is "
-                    "not retried again: report it to 7moor support with the window below.",
-                )
+                message = f"{resolution.error_message} It came back the same on the attempt before, so it is not transient and is not retried again: report it to 7moor support with the window below."
+                return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, message)
         return resolution

@@ -1,29 +1,10 @@
-"""A window's retries, bounded in time and told with their real reason; what no answer means.
+"""A window's retries, bounded in time and told with their real reason (docs/design/retries-and-deadlines.md).
 
-CDK gap: the `HttpClient` bounds retries by count and `max_time`, but its rate-limit handler
-takes only a count, and a host that hangs may start its last attempt at the budget's end;
-`WaitTimeFromHeader` reads no HTTP date and turns "nan" into a wait that raises; each retry is
-logged as "Rate limit exceeded" whatever its reason; a redirect is followed with the signed
-headers; and each failed attempt is interpreted twice (for the client, then for the backoff).
-`BoundedRetries` wraps the manifest's `DefaultErrorHandler` and is its own backoff strategy,
-the one place a retry is decided and told:
-
-- each attempt is interpreted once (the connector's `interpret_reply` for an answer, the
-  network's failures named here), and a failure names its stream and window;
-- the wait is the manifest's first strategy's answer (`Retry-After`, then exponential), at
-  most `max_wait_seconds` and what is left of the window's budget; a `Retry-After` above
-  `max_wait_seconds` stops the window (waiting hours would hold the whole sync);
-- the window stops once `retry_budget_seconds` have passed since its first attempt was sent
-  (the failure's time less how long the attempt took), so a host that never answers costs one
-  attempt past the budget, not two;
-- when the read's stop signal says the read or the stream has stopped, no retry is sent;
-- a redirect is never followed and a host name that does not resolve is never retried:
-  both are config errors naming the host.
-
-The smallest CDK change: a retry budget in time on the error handler, counting how long the
-attempts took; a `WaitTimeFromHeader` that reads HTTP dates and refuses non-finite numbers;
-the resolution's message in the retry log line; `allow_redirects` on the requester.
-"""
+CDK gap: retries are bounded by count and `max_time`, not by a budget that counts how long the attempts took;
+`WaitTimeFromHeader` reads no HTTP date and turns "nan" into a wait that raises; each retry is logged as "Rate limit exceeded"
+and its attempt interpreted twice; a redirect is followed with the signed headers. Smallest CDK change: a time budget on the
+error handler counting the attempts' duration, a `WaitTimeFromHeader` that reads HTTP dates and refuses non-finite numbers,
+the resolution's message in the retry log line, and `allow_redirects` on the requester."""
 
 from __future__ import annotations
 
@@ -31,7 +12,7 @@ import math
 import socket
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -60,17 +41,12 @@ def http_date(value: str | None) -> float | None:
 
 @dataclass
 class RetryAfterHeader(BackoffStrategy):
-    """The wait `Retry-After` asks for, in seconds or as an HTTP date (RFC 9110); None without
-    one or for one that is no number ("nan"); infinite for a wait without end ("inf"). Not the
-    CDK's `WaitTimeFromHeaderBackoffStrategy`: it reads no HTTP date, and it answers "nan" with
-    a wait that raises."""
+    """The wait `Retry-After` asks for, in seconds or as an HTTP date (RFC 9110); None without one or for "nan"."""
 
     clock: Callable[[], float] = time.time
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
-        if not isinstance(response_or_exception, requests.Response):
-            return None
-        value = (response_or_exception.headers.get("Retry-After") or "").strip()
+        value = (getattr(response_or_exception, "headers", {}).get("Retry-After") or "").strip()
         try:
             seconds = float(value)
         except ValueError:
@@ -79,43 +55,18 @@ class RetryAfterHeader(BackoffStrategy):
 
 
 class RedirectRefused(requests.exceptions.TooManyRedirects):
-    """A signed request was answered with a redirect, which is never followed: the signed
-    headers and the body go to the configured host only."""
+    """A redirect, never followed: the signed headers and the body go to the configured host only."""
 
 
-def refuse_redirects(response: requests.Response, **_: Any) -> requests.Response:
+def refuse_redirects(response: requests.Response, **_: Any) -> None:
     """A response hook, run before requests would follow a redirect."""
     if response.is_redirect:
         response.close()
         raise RedirectRefused(f"redirect to {response.headers.get('Location')}", response=response, request=response.request)
-    return response
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The exception and what it wraps: its cause or context, and what requests and urllib3
-    keep as the first argument or the `reason` of a connection failure."""
-    seen: set[int] = set()
-    pending: list[Any] = [error]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, BaseException) and id(current) not in seen:
-            seen.add(id(current))
-            yield current
-            pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args[:1]]
-
-
-# The resolver's answers that mean the name does not exist; a temporary failure stays transient.
 _UNKNOWN_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-
-
-def does_not_resolve(error: BaseException) -> bool:
-    """The host name has no address (a typo), as opposed to a resolver that failed for now."""
-    return any(isinstance(c, socket.gaierror) and c.errno in _UNKNOWN_NAME for c in _causes(error))
-
-
-# Failures of the connection or of the answer's body; what each is, by its type (the first
-# that matches), then by the words of the exception and its causes.
-_TRANSPORT_FAILURES = (requests.ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)
+# What each network failure is: by its type (the first that matches), else by the words of the exception and its causes.
 _NO_SUCH_HOST = "could not be found: the host name does not resolve (DNS)"
 _FAILURES: tuple[tuple[type[Exception] | tuple[()], tuple[str, ...], str], ...] = (
     (ChunkedEncodingError, (), "sent an answer that was cut off before its end (a dropped connection or a short body)"),
@@ -127,6 +78,20 @@ _FAILURES: tuple[tuple[type[Exception] | tuple[()], tuple[str, ...], str], ...] 
     ((), ("connection refused", "errno 111"), "refused the connection: nothing listens on that port"),
     ((), ("remotedisconnected", "connection aborted", "connection reset"), "closed the connection without an answer"),
 )
+
+
+def does_not_resolve(error: BaseException) -> bool:
+    """The host name has no address (a typo), not a resolver failing for now: said by the exception or what it wraps."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseException) and id(current) not in seen:
+            if isinstance(current, socket.gaierror) and current.errno in _UNKNOWN_NAME:
+                return True
+            seen.add(id(current))
+            pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args[:1]]
+    return False
 
 
 def what_went_wrong(error: Exception) -> str:
@@ -142,25 +107,20 @@ def what_went_wrong(error: Exception) -> str:
 
 @dataclass
 class BoundedRetries(ErrorHandler, BackoffStrategy):
-    """The manifest's `DefaultErrorHandler` with a retry budget in time (module text). A
-    connector subclasses it for its reply rules (`interpret_reply`) and its windows' names
-    (`window_of`). Its memories are weak dictionaries, each entry written and read by the one
-    thread that sends its request."""
+    """The manifest's `DefaultErrorHandler` with a retry budget in time, its own backoff strategy; a connector overrides
+    `interpret_reply` and `window_of`. Each entry of its weak dictionaries is used by the one thread sending its request."""
 
     error_handler: DefaultErrorHandler
     parameters: InitVar[Mapping[str, Any]]
     max_wait_seconds: float
     retry_budget_seconds: float
-    # The requester's timeouts: how long an attempt that timed out took.
-    connect_timeout_seconds: float = 0.0
+    connect_timeout_seconds: float = 0.0  # the requester's timeouts: how long an attempt that timed out took
     read_timeout_seconds: float = 0.0
     api: str = "The API"  # whose answers these are, in messages
     address_setting: str = "the API's address"  # the setting a redirect or an unknown host points to, in messages
     stop: StopSignal = field(default_factory=lambda: ReadScope.current().stop)
     clock: Callable[[], float] = time.monotonic
-    # What the HttpClient reads of the handler: the retry count and time (the manifest's), and
-    # the backoff strategies (this handler alone).
-    max_retries: int | None = field(default=None, init=False)
+    max_retries: int | None = field(default=None, init=False)  # these three: what the HttpClient reads of the handler
     max_time: int | None = field(default=None, init=False)
     backoff_strategies: list[BackoffStrategy] = field(default_factory=list, init=False, repr=False, compare=False)
     _first_attempt: weakref.WeakKeyDictionary[Any, float] = field(default_factory=weakref.WeakKeyDictionary, init=False)
@@ -170,102 +130,74 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
         self.stream_name = parameters.get("name", "")
         for name in ("max_wait_seconds", "retry_budget_seconds", "connect_timeout_seconds", "read_timeout_seconds"):
             setattr(self, name, float(getattr(self, name)))
-        # the component factory has evaluated the manifest's interpolated count by now
         self.max_retries = None if self.error_handler.max_retries is None else int(self.error_handler.max_retries)
         self.max_time, self.backoff_strategies = self.error_handler.max_time, [self]
         self.strategies: list[BackoffStrategy] = list(self.error_handler.backoff_strategies or [])
 
-    # --- what the connector says --------------------------------------------------------
     def interpret_reply(self, response: requests.Response) -> ErrorResolution:
-        """An answer's resolution: the manifest's filters, unless the connector says more."""
         return self.error_handler.interpret_response(response)
 
     def window_of(self, request: Any) -> str | None:
-        """The window a request asked for, as messages name it."""
         return None
 
-    # --- each attempt's outcome ------------------------------------------------------------
-    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
-        """Each attempt's outcome, interpreted once: the HttpClient asks first, the backoff
-        strategy (this handler) asks again for the retry line."""
-        if response_or_exception is None:
-            return self.error_handler.interpret_response(response_or_exception)
-        known = self._resolved.get(response_or_exception)
-        if known is None:
-            known = self._resolved[response_or_exception] = self._interpret(response_or_exception)
-        return known
-
-    def _interpret(self, outcome: requests.Response | Exception) -> ErrorResolution:
+    def interpret_response(self, outcome: requests.Response | Exception | None) -> ErrorResolution:
+        """Each attempt's outcome, read once for the client and the backoff, its failure named with its stream and window."""
+        if outcome is None:
+            return self.error_handler.interpret_response(outcome)
+        if outcome in self._resolved:
+            return self._resolved[outcome]
         resolution = self.interpret_reply(outcome) if isinstance(outcome, requests.Response) else self._interpret_failure(outcome)
-        if resolution.response_action in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
-            return resolution
-        message = resolution.error_message or ""
-        retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
-        if retried and message and isinstance(outcome, requests.Response):
-            message = f"HTTP {outcome.status_code}: {message}"
-        place = where(self.stream_name, self.window_of(getattr(outcome, "request", None)))
-        return replace(resolution, error_message=f"{message} {place}" if message else place)
+        if resolution.response_action not in (ResponseAction.SUCCESS, ResponseAction.IGNORE):
+            message = resolution.error_message or ""
+            retried = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+            if retried and message and isinstance(outcome, requests.Response):
+                message = f"HTTP {outcome.status_code}: {message}"
+            place = where(self.stream_name, self.window_of(getattr(outcome, "request", None)))
+            resolution = replace(resolution, error_message=f"{message} {place}" if message else place)
+        self._resolved[outcome] = resolution
+        return resolution
 
     def _interpret_failure(self, error: Exception) -> ErrorResolution:
-        """No answer at all: a redirect refused, a host that does not resolve (both config
-        errors), a reply too large, or a failure of the connection or the body (retried)."""
+        """No answer: a redirect or an unknown host (config errors), a reply too large or a network failure (retried)."""
         url = urlsplit(getattr(getattr(error, "request", None), "url", None) or "")
         host = url.netloc or self.api
         if isinstance(error, RedirectRefused):
-            status = getattr(error.response, "status_code", "?")
             target = urlsplit(error.response.headers.get("Location") or "").netloc if error.response is not None else ""
-            what = (
-                f"{host} answered with a redirect (HTTP {status}) to {target or 'another address'}, which the connector "
-                "never follows: signed requests go to the configured host only."
-            )
+            what = f"{host} answered with a redirect (HTTP {getattr(error.response, 'status_code', '?')}) to {target or 'another address'}, which the connector never follows: signed requests go to the configured host only."
         elif does_not_resolve(error):
             what = f"{url.hostname or host} {_NO_SUCH_HOST}."
         elif isinstance(error, ReplyTooLarge):  # not the network's fault: retried like a truncated body
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, str(error))
-        elif isinstance(error, _TRANSPORT_FAILURES):
-            message = (
-                f"{host} {what_went_wrong(error)} ({type(error).__name__}). If this persists, check {self.address_setting} "
-                "and this machine's network and proxy settings."
-            )
+        elif isinstance(error, (requests.ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)):
+            message = f"{host} {what_went_wrong(error)} ({type(error).__name__}). If this persists, check {self.address_setting} and this machine's network and proxy settings."
             resolution = self.error_handler.interpret_response(error)
             return replace(resolution, error_message=message, failure_type=FailureType.transient_error)
         else:
             return self.error_handler.interpret_response(error)
         return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"{what} Check {self.address_setting}.")
 
-    # --- the backoff: whether and when the next attempt goes ------------------------------
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> float | None:
+        """Whether and when the next attempt goes (the first strategy that answers says when, else 1 s), in one WARN line."""
         reason = self.interpret_response(response_or_exception).error_message or "The request failed."
         self.stop.attempt_failed()
-        if stopped := self.stop.reason_to_stop(self.stream_name):
-            # The cause of the stop is said once, in the error that follows.
+        if stopped := self.stop.reason_to_stop(self.stream_name):  # its cause is said once, in the error that follows
             LOGGER.warning(f"{reason} Attempt {attempt_count} failed; not retried: the read or its stream has stopped.")
             raise ReadStopped(stopped)
         request, now = getattr(response_or_exception, "request", None), self.clock()
         started = now - self._attempt_seconds(response_or_exception)
         first = self._first_attempt.setdefault(request, started) if request is not None else started
         left = self.retry_budget_seconds - (now - first)
-        # The first strategy that answers gives the wait (one second without an answer).
         answers = enumerate(strategy.backoff_time(response_or_exception, attempt_count) for strategy in self.strategies)
         index, wait = next(((index, float(answer)) for index, answer in answers if answer), (None, 1.0))
         if index == 0 and wait > self.max_wait_seconds and "Retry-After" in getattr(response_or_exception, "headers", {}):
             asked = "without end" if math.isinf(wait) else f"{wait:.0f} s"
-            raise RetriesSpent(
-                f"{reason} {self.api} asked to wait {asked} before the next attempt (Retry-After), longer than the "
-                f"{self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync "
-                "again after that wait: it resumes from the saved state.",
-                f"Retry-After {asked} above the {self.max_wait_seconds:.0f} s cap",
-            )
+            message = f"{reason} {self.api} asked to wait {asked} before the next attempt (Retry-After), longer than the {self.max_wait_seconds:.0f} s this connector waits at most, so the window stops here. Run the sync again after that wait: it resumes from the saved state."
+            raise RetriesSpent(message, f"Retry-After {asked} above the {self.max_wait_seconds:.0f} s cap")
         if left <= 0:
-            raise RetriesSpent(
-                f"{reason} Gave up after {attempt_count} attempts: this window's retries used their "
-                f"{self.retry_budget_seconds:.0f} s budget.",
-                f"retry budget of {self.retry_budget_seconds:.0f} s spent after {attempt_count} attempts",
-            )
+            message = f"{reason} Gave up after {attempt_count} attempts: this window's retries used their {self.retry_budget_seconds:.0f} s budget."
+            raise RetriesSpent(message, f"retry budget of {self.retry_budget_seconds:.0f} s spent after {attempt_count} attempts")
         wait, max_attempts = min(wait, self.max_wait_seconds, left), (self.max_retries or 0) + 1
-        # The CDK sleeps one second more than the strategy's answer. The budget, not the count,
-        # usually ends a window's retries first, so the line says what is left of it, or that
-        # the retry it announces is the last one the budget sends.
+        # The CDK sleeps 1 s more than this. The budget, not the count, usually ends the retries: the line says what is left.
         left_after, budget = left - wait - 1, f"the window's {self.retry_budget_seconds:.0f} s retry budget"
         budget = f"{left_after:.0f} s of {budget} left" if left_after >= 1 else f"the last attempt within {budget}"
         told = "no retry left" if attempt_count >= max_attempts else f"retrying in {wait + 1:.1f} s ({budget})"
@@ -273,13 +205,9 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
         return wait
 
     def _attempt_seconds(self, outcome: Any) -> float:
-        """How long the attempt that just failed took: one cut by its deadline or its size says
-        how long (it can run long past the read timeout); one refused, unresolvable or dropped
-        failed at once."""
+        """How long the failed attempt ran: as cut (`attempt_seconds`), a timeout's length, or nothing if it failed at once."""
         if isinstance(outcome, requests.Response):
             return outcome.elapsed.total_seconds()
-        if isinstance(outcome, (AttemptDeadlineExceeded, ReplyTooLarge)):
-            return outcome.attempt_seconds
-        if isinstance(outcome, ConnectTimeout):
-            return self.connect_timeout_seconds
-        return self.read_timeout_seconds if isinstance(outcome, requests.ReadTimeout) or expired_in_this_thread() else 0.0
+        timeout = self.connect_timeout_seconds if isinstance(outcome, ConnectTimeout) else self.read_timeout_seconds
+        timed_out = isinstance(outcome, (ConnectTimeout, requests.ReadTimeout)) or expired_in_this_thread()
+        return getattr(outcome, "attempt_seconds", timeout if timed_out else 0.0)

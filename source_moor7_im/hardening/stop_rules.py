@@ -1,23 +1,9 @@
-"""The stop rules of a concurrent read: one that cannot succeed stops early, says why once,
-and saves no state past a window it did not read.
+"""Stop rules of a concurrent read (docs/design/stop-rules.md): one that cannot succeed stops early, says why once, and
+saves no state past a window it did not read.
 
-CDK gap: `ConcurrentSource.read` submits every window at once, reads on after a failure,
-sends a stack trace per failed window and a final message holding every exception's repr,
-and keeps no state back from a failed window that lies before the incoming cursor; it builds
-its reader and processor inline, with no hook. `ContainedConcurrentSource` repeats that short
-method with `GuardedPartitionReader` (asks the read's `StopSignal` before each window) and
-`ContainedReadProcessor` (one trace per failed stream, one summary, each STATE held at its
-earliest unread window and at the end of the windows planned, the progress estimates). The
-smallest CDK change: a `ConcurrentSource.read` that takes reader and processor factories,
-and a processor hook for each state message and each failed partition.
-
-The rules (docs/design/stop-rules.md): a config error of the whole connection stops the read
-at once; a window whose retries ran out while nothing of the read answered since it started
-stops it as for an outage; any other window that fails for good stops its stream; a refusal
-of another resource than the stream's own costs that window only.
-"""
-
-from __future__ import annotations
+CDK gap: `ConcurrentSource.read` builds its reader and processor inline, with no hook for stop rules or held-back state.
+The smallest CDK change: a `ConcurrentSource.read` that takes reader and processor factories, and a processor hook for
+each state message and each failed partition."""
 
 import contextlib
 import contextvars
@@ -27,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateType, FailureType
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
@@ -44,7 +30,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import ReadStopped, Refused, RetriesSpent, cause, is_expected, read_error, traced
+from .messages import ReadStopped, Refused, RetriesSpent, cause, is_expected, rendered, traced
 from .progress import ReadProgress
 
 T = TypeVar("T")
@@ -52,8 +38,6 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ReadRules:
-    """What the stop rules need of the connector."""
-
     api: str  # whose answers these are, in messages
     cursor_field: str
     parse_cursor: Callable[[str], dt.datetime]  # a cursor value, or a window's bound, as a time
@@ -63,9 +47,8 @@ class ReadRules:
 
 @dataclass
 class StopSignal:
-    """Which streams may still start or retry a window: set from worker threads the moment a
-    window fails, read before every window and every retry. The public fields are written
-    under the lock and read as they stand."""
+    """Which streams may still start or retry a window: set from worker threads the moment a window fails, read before
+    every window and every retry. The public fields are written under the lock and read as they stand."""
 
     clock: Callable[[], float] = time.monotonic
     read_stop: BaseException | None = None  # the failure that stopped the whole read
@@ -82,7 +65,6 @@ class StopSignal:
             self._interrupted = self._interrupted or reason
 
     def answered(self) -> None:
-        """A request of this read got its data: the API is up."""
         with self._lock:
             self.last_answer, self._outage_suspected = self.clock(), None
 
@@ -106,7 +88,6 @@ class StopSignal:
                 self._outage_suspected = (error, started_at)
 
     def reason_to_stop(self, stream: str) -> str | None:
-        """None while `stream` may go on; otherwise why not."""
         with self._lock:
             read_stop, interrupted, failure = self.read_stop, self._interrupted, self._failed_streams.get(stream)
             kind = "an outage" if self.outage_seconds is not None else "a configuration error"
@@ -117,21 +98,17 @@ class StopSignal:
         return None if failure is None else f"stream {stream} stopped at a window that failed for good: {cause(failure)}"
 
 
-_SCOPE: contextvars.ContextVar[ReadScope | None] = contextvars.ContextVar("read_scope", default=None)
-
-
 @dataclass
 class ReadScope:
-    """What one read owns: its stop signal, and one of each part the connector's components
-    share (`part`). A source makes one, and its components take it while the source builds
-    them (`building`): the CDK's component factory cannot hand them an object."""
+    """What one read owns: its stop signal and one of each part its components share (`part`). They take it while the
+    source builds them (`building`): the CDK's component factory cannot hand them an object."""
 
     stop: StopSignal = field(default_factory=StopSignal)
     _parts: dict[type, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _current: ClassVar[contextvars.ContextVar["ReadScope | None"]] = contextvars.ContextVar("read_scope", default=None)
 
     def part(self, kind: type[T]) -> T:
-        """The read's one `kind()`, made the first time it is asked for."""
         with self._lock:
             if kind not in self._parts:
                 self._parts[kind] = kind()
@@ -139,23 +116,21 @@ class ReadScope:
 
     @contextlib.contextmanager
     def building(self) -> Iterator[None]:
-        token = _SCOPE.set(self)
+        token = self._current.set(self)
         try:
             yield
         finally:
-            _SCOPE.reset(token)
+            self._current.reset(token)
 
     @staticmethod
-    def current() -> ReadScope:
+    def current() -> "ReadScope":
         """The scope of the source building components now (a new one outside any build)."""
-        return _SCOPE.get() or ReadScope()
+        return ReadScope._current.get() or ReadScope()
 
 
 class WindowNotRead(PartitionCompleteSentinel):
-    """A window skipped (`error` None: its stream or the read had stopped; `requested`: its
-    retries were cut short) or lost on its own (`error`: a refusal of another resource than
-    the stream's); complete, not successful, so no state passes it. A window read to its end
-    is the CDK's successful `PartitionCompleteSentinel`."""
+    """A window skipped (its stream or the read had stopped; `requested`: its retries were cut short) or lost on its own
+    (`error`: another resource than the stream's was refused): complete, not successful, so no state passes it."""
 
     def __init__(self, partition: Partition, requested: bool = False, error: Refused | None = None):
         super().__init__(partition, is_successful=False)
@@ -163,8 +138,7 @@ class WindowNotRead(PartitionCompleteSentinel):
 
 
 class GuardedPartitionReader(PartitionReader):
-    """The CDK's `PartitionReader`, which first asks the stop signal whether the window may
-    start, and tells it at once when a window fails."""
+    """The CDK's `PartitionReader`, which asks the stop signal whether a window may start and tells it when one fails."""
 
     def __init__(self, source: ConcurrentSource, stop: StopSignal):
         super().__init__(source._queue)
@@ -194,17 +168,11 @@ class GuardedPartitionReader(PartitionReader):
                 self._queue.put(PartitionCompleteSentinel(partition, is_successful=False))
 
 
-# The final error's kind of failure: the first of these among the failed streams' traced
-# causes (a system error when none is traced).
-_FIRST_KIND = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
-
-
 class ContainedReadProcessor(ConcurrentReadProcessor):
-    """One trace per failed stream, a line for each later failure, one summary at the end;
-    no STATE past a window not yet read successfully; the read's progress. A failed stream
-    holds one exception: its cause, or a `ReadStopped` until the cause comes."""
+    """One trace per failed stream, a line for each later failure, one final error; no STATE past a window not yet read
+    successfully; the read's progress. A failed stream holds one exception: its cause, or a `ReadStopped` until it comes."""
 
-    def __init__(self, source: ContainedConcurrentSource, streams: list[AbstractStream]):
+    def __init__(self, source: "ContainedConcurrentSource", streams: list[AbstractStream]):
         self._stop, self._progress, self._rules = source.scope.stop, source.progress, source.rules
         super().__init__(
             streams,
@@ -217,8 +185,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             max_concurrent_partition_generators=source._initial_number_partitions_to_generate,
         )
         self._not_requested: dict[str, int] = {}
-        # Per stream: the bounds of each window planned and not (yet) read successfully, the
-        # end of the latest window planned, the windows planned and those lost on their own.
+        # per stream: the start of each window not (yet) read successfully, the end of the latest planned, as times and as written
         self._unread: dict[str, dict[Partition, tuple[dt.datetime, str]]] = {}
         self._planned_up_to: dict[str, tuple[dt.datetime, str]] = {}
         self._planned: dict[str, int] = {}
@@ -237,7 +204,7 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         super().on_partition(partition)
 
     def on_partition_generation_completed(self, sentinel: PartitionGenerationCompletedSentinel) -> Iterable[AirbyteMessage]:
-        self._progress.plan_complete(sentinel.stream.name)
+        self._progress.streams[sentinel.stream.name].generated = True
         yield from super().on_partition_generation_completed(sentinel)
         yield from self._progress.messages()
 
@@ -250,28 +217,24 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
             lost = self._lost.setdefault(stream, [])
             lost.append(sentinel.error)
             self._logger.warning(f"{stream}: a window was left out, the others are read: {cause(sentinel.error)}")
-            # When it was the stream's last and every window was lost, the stream fails with
-            # the first cause (nothing of it could be read).
+            # every window of the stream lost: it fails with the first cause
             last = stream not in self._streams_currently_generating_partitions and len(lost) == self._planned[stream]
             if last and stream not in self._exceptions_per_stream_name:
                 yield from self.on_exception(StreamThreadException(lost[0], stream))
         elif isinstance(sentinel, WindowNotRead):
             if not sentinel.requested:
                 self._not_requested[stream] = self._not_requested.get(stream, 0) + 1
-            # stopped by the read's stop: not finished
+            # the stream is not finished
             self._exceptions_per_stream_name.setdefault(stream, [ReadStopped(self._stop.reason_to_stop(stream) or "stopped")])
         yield from super().on_partition_complete_sentinel(sentinel)
         yield from self._progress.messages()
 
     def on_record(self, record: Record) -> Iterable[AirbyteMessage]:
-        # the stream's first estimate goes out before its first record
         yield from self._progress.record_seen(record.stream_name, record.associated_slice, record.data)
         yield from super().on_record(record)
 
     def held_back(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
-        """`messages`, with each stream STATE held at the start of the stream's earliest window
-        not read successfully (pending, failed or skipped) and at the end of the windows
-        planned, when the cursor's value is past either."""
+        """`messages`, each stream STATE held at its earliest window not read successfully and at the end of those planned."""
         for message in messages:
             stream = message.state.stream if message.state and message.state.type == AirbyteStateType.STREAM else None
             if stream is not None and isinstance(cursor := getattr(stream.stream_state, self._rules.cursor_field, None), str):
@@ -296,29 +259,25 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
 
     def is_done(self) -> bool:
         if self._exceptions_per_stream_name and all(self._is_stream_done(name) for name in self._stream_name_to_instance):
-            raise self._final_error()
+            text, internal, kind = self._final_error()
+            raise AirbyteTracedException(message=rendered(text), internal_message=internal, failure_type=kind)
         return super().is_done()
 
-    def _final_error(self) -> AirbyteTracedException:
+    def _final_error(self) -> tuple[str, str, FailureType]:
         stop, api, field_name = self._stop, self._rules.api, self._rules.cursor_field
         more = f"{sum(self._not_requested.values())} more window(s) were not requested."
         if stop.read_stop is not None and stop.outage_seconds is None:
             fix = f"The read stopped at this first refused request: {more} Fix the setting named above and run the sync again."
-            return read_error(f"{cause(stop.read_stop)} {fix}", "read stopped at a configuration error", FailureType.config_error)
+            return f"{cause(stop.read_stop)} {fix}", "read stopped at a configuration error", FailureType.config_error
         if stop.read_stop is not None:
             saved = ", ".join(f"{stream} at {cursor}" for stream, cursor in sorted(self._saved_cursor.items())) or "none saved"
-            text = (
-                f"{api} answered no request of this read for {stop.outage_seconds:.0f} s, so the read stopped as for an outage: "
-                f"{cause(stop.read_stop)} {more} Run the sync again when {api} answers: each stream resumes from its saved state "
-                f"({saved}), the failed windows included."
-            )
-            return read_error(text, "read stopped at an outage", FailureType.transient_error)
+            text = f"{api} answered no request of this read for {stop.outage_seconds:.0f} s, so the read stopped as for an outage: {cause(stop.read_stop)} {more} Run the sync again when {api} answers: each stream resumes from its saved state ({saved}), the failed windows included."
+            return text, "read stopped at an outage", FailureType.transient_error
         failed = {stream: errors[0] for stream, errors in self._exceptions_per_stream_name.items()}
         finished = [name for name in self._stream_name_to_instance if name not in failed]
         refused = {e.resource for errors in [*self._lost.values(), failed.values()] for e in errors if isinstance(e, Refused)}
         if not finished and stop.last_answer is None and refused >= self._rules.resources:
-            first = next(iter(failed.values()))
-            return read_error(self._rules.account_refused(first), "every resource refused", FailureType.config_error)
+            return self._rules.account_refused(next(iter(failed.values()))), "every resource refused", FailureType.config_error
         texts = [f"{len(failed)} of {len(self._stream_name_to_instance)} streams stopped at a window that failed for good:"]
         for index, (stream, error) in enumerate(sorted(failed.items()), start=1):
             texts.append(f"({index}) {stream}: {cause(error)}")
@@ -329,20 +288,19 @@ class ContainedReadProcessor(ConcurrentReadProcessor):
         if finished:
             texts.append(f"{', '.join(finished)} finished and saved their state.")
         kinds = {e.failure_type for e in failed.values() if isinstance(e, AirbyteTracedException)}
-        kind = min(kinds, key=_FIRST_KIND.index, default=FailureType.system_error)
-        return read_error(" ".join(texts), "streams stopped at failed windows", kind)
+        first_kinds = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
+        kind = min(kinds, key=first_kinds.index, default=FailureType.system_error)
+        return " ".join(texts), "streams stopped at failed windows", kind
 
 
 class ContainedConcurrentSource(ConcurrentSource):
-    """The CDK's `ConcurrentSource` (the one given, as it was built), reading with
-    `GuardedPartitionReader` and `ContainedReadProcessor`."""
+    """The CDK's `ConcurrentSource` given, as it was built, reading with `GuardedPartitionReader` and `ContainedReadProcessor`."""
 
     def __init__(self, source: ConcurrentSource, scope: ReadScope, progress: ReadProgress, rules: ReadRules):
         vars(self).update(vars(source))
         self.scope, self.progress, self.rules = scope, progress, rules
 
     def read(self, streams: list[AbstractStream]) -> Iterator[AirbyteMessage]:
-        # ConcurrentSource.read, with the two classes above: the CDK builds its own inline.
         self._logger.info("Starting syncing")
         processor = ContainedReadProcessor(self, streams)
         yield from processor.held_back(self._submit_initial_partition_generators(processor))
