@@ -1,18 +1,9 @@
-"""Every private name of the CDK that the hardening layer uses, and where.
+"""Every private name of the CDK that the hardening layer uses, and where; `unit_tests/test_cdk_private.py` checks the list.
 
-The CDK's concurrent read builds its reader and processor inline and keeps their parts
-private (`ConcurrentSource.read`, stop_rules.py), a traced exception keeps its cause private
-(stop_rules.py), and a declarative source keeps its config and its concurrent source private
-(declarative.py). Nothing outside `hardening/` uses a private name of the CDK.
-`unit_tests/test_cdk_private.py` checks that each name below still exists in the installed
-CDK, so that a release that drops one fails there, with that name, and that no other private
-name of the CDK is used in the package. The smallest CDK change that would empty this list:
-a `ConcurrentSource.read` that takes reader and processor factories, processor hooks for a
-partition's failure and for each state message, and public accessors for a traced
-exception's cause and a declarative source's config and concurrent source.
-"""
-
-from __future__ import annotations
+CDK gap: the concurrent read builds its reader and processor inline and keeps their parts private, a traced exception
+its cause, a declarative source its config and concurrent source. The smallest CDK change, which empties the list: a
+`ConcurrentSource.read` taking reader and processor factories, processor hooks for a partition's failure and each state
+message, and public accessors for the cause, the config and the concurrent source."""
 
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
@@ -21,8 +12,7 @@ from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionRea
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
-    # stop_rules.ContainedConcurrentSource and ContainedReadProcessor: ConcurrentSource.read, repeated
-    # with our reader and processor
+    # stop_rules.ContainedConcurrentSource and ContainedReadProcessor: its read, with our reader and processor
     ConcurrentSource: (
         "_threadpool",
         "_logger",
