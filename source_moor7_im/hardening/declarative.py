@@ -24,7 +24,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import M
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .messages import ConfigError, bounded_text, rendered, traced
+from .messages import ConfigError, bounded_text, failed_status, rendered, traced
 from .progress import ReadProgress
 from .stop_rules import ContainedConcurrentSource, ReadRules, ReadScope
 
@@ -114,7 +114,7 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         except AirbyteTracedException as error:
             if error.failure_type != ConfigError.kind:
                 raise
-            return models.AirbyteConnectionStatus(status=models.Status.FAILED, message=rendered(error.message or ""))
+            return failed_status(error)
         source._warn_unknown_settings(logger, config)
         status = source.checked(logger)
         status.message = status.message and rendered(status.message)

@@ -92,11 +92,11 @@ def run_command(name: str, distribution: str, source: str, masked_headers: "Coll
 def _launch(source_class: "type[HardenedDeclarativeSource]", args: list[str], writer: "LineWriter") -> int:
     """`spec` from the manifest alone, else the CDK's `launch`; a file or config it cannot use is a config error."""
     from airbyte_cdk.entrypoint import AirbyteEntrypoint
-    from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, FailureType, Status, Type
+    from airbyte_cdk.models import AirbyteMessage, FailureType, Type
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
     from .declarative import each_stream_once
-    from .messages import rendered, traced
+    from .messages import failed_status, traced
 
     def emitted(message: AirbyteMessage, exit_code: int) -> int:
         sys.stdout.write(f"{AirbyteEntrypoint.airbyte_message_to_string(message)}\n")
@@ -125,8 +125,7 @@ def _launch(source_class: "type[HardenedDeclarativeSource]", args: list[str], wr
         failure = exc if isinstance(exc, AirbyteTracedException) else AirbyteTracedException.from_exception(exc, message=said)
         if source is None and args[0] == "check" and (failure.failure_type == FailureType.config_error or paths["config"]):
             # check answers with a connection status, also for a config file missing or not JSON.
-            status = AirbyteConnectionStatus(status=Status.FAILED, message=rendered(failure.message or ""))
-            return emitted(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status), 0)
+            return emitted(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=failed_status(failure)), 0)
         return emitted(traced(failure.as_airbyte_message(), expected=failure is exc), 1)
 
 

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 
-from airbyte_cdk.models import AirbyteMessage, FailureType, TraceType, Type
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, FailureType, Status, TraceType, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -75,6 +75,11 @@ def cause(error: BaseException) -> str:
     if isinstance(error, AirbyteTracedException):
         return rendered(error.message or error.internal_message or type(error).__name__, MAX_CAUSE_BYTES, error.internal_message)
     return rendered(f"{type(error).__name__}: {error}", MAX_CAUSE_BYTES)
+
+
+def failed_status(error: AirbyteTracedException) -> AirbyteConnectionStatus:
+    """`check`'s answer to a config error: a FAILED status, where other commands end with a TRACE."""
+    return AirbyteConnectionStatus(status=Status.FAILED, message=rendered(error.message or ""))
 
 
 def traced(message: AirbyteMessage, expected: bool = False) -> AirbyteMessage:
