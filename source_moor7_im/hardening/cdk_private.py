@@ -11,30 +11,17 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionReader
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-PRIVATE_NAMES: dict[type, tuple[str, ...]] = {
+PRIVATE_NAMES: dict[type, str] = {  # each class's names, separated by spaces
     # stop_rules.ContainedConcurrentSource and ContainedReadProcessor: its read, with our reader and processor
-    ConcurrentSource: (
-        "_threadpool",
-        "_logger",
-        "_slice_logger",
-        "_queue",
-        "_message_repository",
-        "_initial_number_partitions_to_generate",
-        "_submit_initial_partition_generators",
-        "_consume_from_queue",
-    ),
+    ConcurrentSource: "_threadpool _logger _slice_logger _queue _message_repository _initial_number_partitions_to_generate "
+    "_submit_initial_partition_generators _consume_from_queue",
     # stop_rules.ContainedReadProcessor: a failed stream's exceptions, and whether a stream is done
-    ConcurrentReadProcessor: (
-        "_exceptions_per_stream_name",
-        "_streams_currently_generating_partitions",
-        "_stream_name_to_instance",
-        "_is_stream_done",
-        "_logger",
-    ),
+    ConcurrentReadProcessor: "_exceptions_per_stream_name _streams_currently_generating_partitions _stream_name_to_instance "
+    "_is_stream_done _logger",
     # stop_rules.GuardedPartitionReader: where a partition's records and its end go
-    PartitionReader: ("_queue",),
+    PartitionReader: "_queue",
     # stop_rules.StopSignal.window_failed: whether the CDK's own retries ran out
-    AirbyteTracedException: ("_exception",),
+    AirbyteTracedException: "_exception",
     # declarative.HardenedDeclarativeSource: the transformed config, and the read to replace
-    ConcurrentDeclarativeSource: ("_config", "_concurrent_source"),
+    ConcurrentDeclarativeSource: "_config _concurrent_source",
 }
