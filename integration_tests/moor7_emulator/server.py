@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -183,7 +184,9 @@ class Emulator:
         return f"http://{host}:{port}"
 
     def start(self) -> Emulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moor7-emulator", daemon=True)
+        # stop() waits for the serving loop to look up: at the default 0.5 s, most of a short test's time.
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.02)
+        self._thread = threading.Thread(target=serve, name="moor7-emulator", daemon=True)
         self._thread.start()
         return self
 
