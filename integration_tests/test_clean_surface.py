@@ -172,9 +172,9 @@ def test_an_expected_failure_prints_no_traceback(cli: Cli, emulator: Emulator, v
     assert ("'secret_key'" in message) if case == "wrong secret" else ("refused the connection" in message), message
 
 
-def test_a_misspelt_setting_is_named_with_the_nearest_one_in_check_and_read(cli: Cli, emulator: Emulator) -> None:
+def test_a_misspelt_setting_is_named_with_the_nearest_one_in_check_discover_and_read(cli: Cli, emulator: Emulator) -> None:
     config = {**emulator_config(emulator, start_date="2024-03-01"), "end_dat": "2024-03-02"}
-    for verb in ("check", "read"):
+    for verb in ("check", "discover", "read"):
         result = cli.run(verb, config, committed_catalog() if verb == "read" else None)
         warned = [m["log"]["message"] for m in result.of_type("LOG") if m["log"]["level"] == "WARN"]
         assert any("`end_dat`: not a setting" in line and "did you mean `end_date`?" in line for line in warned), warned

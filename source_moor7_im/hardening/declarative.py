@@ -121,7 +121,9 @@ class HardenedDeclarativeSource(ConcurrentDeclarativeSource):
         return status
 
     def discover(self, logger: Logger, config: Mapping[str, Any]) -> models.AirbyteCatalog:
-        return self._configured(config, interactive=True).discovered(logger)
+        source = self._configured(config, interactive=True)
+        source._warn_unknown_settings(logger, config)
+        return source.discovered(logger)
 
     def read(
         self,
