@@ -85,10 +85,10 @@ class AttemptDeadline:
         finally:
             attempt.finish()
         if attempt.expired:  # a body that ends at the connection's close may look whole
-            raise AttemptDeadlineExceeded(self._cut(attempt), attempt_seconds=attempt.seconds_run(), request=response.request)
+            raise AttemptDeadlineExceeded(self.cut_text(attempt), attempt_seconds=attempt.seconds_run(), request=response.request)
         return response
 
-    def _cut(self, attempt: "_Attempt") -> str:
+    def cut_text(self, attempt: "_Attempt") -> str:
         allowed = self.allowed_seconds(attempt.cut_at_bytes)
         if not self.floor_bytes_per_second:
             return f"no complete answer within {allowed:.0f} s (the answer was still arriving)"
@@ -149,5 +149,7 @@ def _on_audit(event: str, args: tuple) -> None:
         attempt.sending_on(args[0])
 
 
-def expired_in_this_thread() -> bool:
-    return bool(getattr(getattr(_CURRENT, "attempt", None), "expired", False))
+def cut_in_this_thread() -> str | None:
+    """What the deadline says of this thread's attempt if it cut it, whether requests then raised or answered."""
+    attempt = getattr(_CURRENT, "attempt", None)
+    return attempt.rule.cut_text(attempt) if attempt is not None and attempt.expired else None

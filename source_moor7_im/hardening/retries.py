@@ -26,7 +26,7 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_han
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from .deadline import AttemptDeadlineExceeded, ReplyTooLarge, expired_in_this_thread
+from .deadline import AttemptDeadlineExceeded, ReplyTooLarge, cut_in_this_thread
 from .messages import LOGGER, ReadStopped, RetriesSpent, where
 from .stop_rules import ReadScope, StopSignal
 
@@ -96,10 +96,9 @@ def does_not_resolve(error: BaseException) -> bool:
 
 def what_went_wrong(error: Exception) -> str:
     """Which of the usual network failures this is."""
-    if isinstance(error, AttemptDeadlineExceeded):
-        return f"accepted the connection but sent {error}"
-    if expired_in_this_thread():
-        return "accepted the connection but sent no complete answer in time (cut at the attempt's deadline)"
+    # The same words whether the cut attempt's answer reached the deadline's hook or requests raised first.
+    if cut := str(error) if isinstance(error, AttemptDeadlineExceeded) else cut_in_this_thread():
+        return f"accepted the connection but sent {cut}"
     text = repr(error).lower()
     said = (said for kind, words, said in _FAILURES if isinstance(error, kind) or any(word in text for word in words))
     return next(said, "could not be reached (the connection failed or was dropped)")
@@ -209,5 +208,5 @@ class BoundedRetries(ErrorHandler, BackoffStrategy):
         if isinstance(outcome, requests.Response):
             return outcome.elapsed.total_seconds()
         timeout = self.connect_timeout_seconds if isinstance(outcome, ConnectTimeout) else self.read_timeout_seconds
-        timed_out = isinstance(outcome, (ConnectTimeout, requests.ReadTimeout)) or expired_in_this_thread()
+        timed_out = isinstance(outcome, (ConnectTimeout, requests.ReadTimeout)) or cut_in_this_thread() is not None
         return getattr(outcome, "attempt_seconds", timeout if timed_out else 0.0)
