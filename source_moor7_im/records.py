@@ -1,7 +1,5 @@
 """Record extraction and shaping the manifest cannot say efficiently, work done once per window where it can (docs/design/records.md)."""
 
-from __future__ import annotations
-
 import datetime as dt
 import functools
 import math

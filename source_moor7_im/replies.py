@@ -2,8 +2,6 @@
 
 7moor's envelope is undocumented and spells values two ways (`"code": "200"` and `200`): docs/design/replies-and-errors.md."""
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 import re

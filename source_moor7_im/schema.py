@@ -2,8 +2,6 @@
 columns (a UUID `prop` and a `label`, which the CDK's `DynamicSchemaLoader` would leave untitled)
 from the live report header: a request per stream, so only inside `live_header_discovery()`."""
 
-from __future__ import annotations
-
 import contextlib
 import contextvars
 from collections.abc import Iterator, Mapping

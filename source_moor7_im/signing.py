@@ -1,8 +1,6 @@
 """7moor's request signing, made on the prepared request that the CDK hands over again before every
 retry, so that each attempt carries a fresh timestamp and nonce (docs/design/signing.md)."""
 
-from __future__ import annotations
-
 import base64
 import hmac
 import secrets

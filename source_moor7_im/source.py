@@ -1,7 +1,5 @@
 """The 7moor IM connector: its manifest on the hardening layer, for an account that may read some reports and not others."""
 
-from __future__ import annotations
-
 import json
 import logging
 from collections.abc import Mapping

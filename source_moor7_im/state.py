@@ -1,8 +1,6 @@
 """The saved cursor, read as an instant and put back on a bucket start of today's settings: the CDK resumes
 at it minus the lookback, and a value saved under other settings or written by hand is no such start (docs/design/state.md)."""
 
-from __future__ import annotations
-
 import datetime as dt
 import re
 from collections.abc import Mapping, MutableMapping

@@ -5,8 +5,6 @@ setting in silence, gives check and discover the read's long timeouts, and canno
 back (stop_rules.py). Smallest CDK change: these checks in `Source.read_*` and `ConcurrentDeclarativeSource.read`, and
 a hook to give the concurrent source a reader and a processor."""
 
-from __future__ import annotations
-
 import copy
 import difflib
 from collections.abc import Callable, Iterator, Mapping

@@ -6,8 +6,6 @@ and its attempt interpreted twice; a redirect is followed with the signed header
 error handler counting the attempts' duration, a `WaitTimeFromHeader` that reads HTTP dates and refuses non-finite numbers,
 the resolution's message in the retry log line, and `allow_redirects` on the requester."""
 
-from __future__ import annotations
-
 import math
 import socket
 import time
