@@ -119,4 +119,6 @@ class SignedRequestAuthenticator(DeclarativeAuthenticator):
             self._clock_offset_seconds = offset if abs(offset) >= CLOCK_SKEW_CORRECTION_THRESHOLD_SECONDS else 0.0
             LOGGER.warning(
                 f"This machine's clock differs from 7moor's by {self._clock_offset_seconds:+.0f} seconds (about {round(abs(self._clock_offset_seconds) / 60)} minutes; server Date: {response.headers.get('Date')}); request timestamps are corrected by that offset for the rest of the sync. Setting the clock right (NTP) removes this warning."
+                if self._clock_offset_seconds
+                else f"This machine's clock agrees with 7moor's again (server Date: {response.headers.get('Date')}); request timestamps are no longer corrected."
             )

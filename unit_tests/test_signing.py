@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 
+import pytest
 import requests
 import requests_mock
 from freezegun import freeze_time
@@ -108,16 +109,20 @@ def test_a_retry_after_500_is_signed_again_with_a_new_nonce() -> None:
     assert int(attempts[1]["m7-timestamp"]) >= int(attempts[0]["m7-timestamp"])
 
 
-def test_a_wrong_machine_clock_is_corrected_from_the_servers_date_header() -> None:
+def test_a_wrong_machine_clock_is_corrected_from_the_servers_date_header(caplog: pytest.LogCaptureFixture) -> None:
     now = [1_700_000_000.0]
     authenticator = _authenticator(clock=lambda: now[0])
     response = requests.Response()
     response.headers["Date"] = "Tue, 14 Nov 2023 22:21:20 GMT"  # 1700000480: 8 minutes ahead
     authenticator.learn_server_clock(response)
     assert authenticator.current_timestamp() == "1700000480"
+    assert "clock differs from 7moor's by +480 seconds (about 8 minutes" in caplog.text
+    caplog.clear()
     response.headers["Date"] = "Tue, 14 Nov 2023 22:13:23 GMT"  # 3 s ahead: not worth correcting
     authenticator.learn_server_clock(response)
     assert authenticator.current_timestamp() == "1700000000"
+    assert "clock agrees with 7moor's again" in caplog.text, "the correction is dropped, and said so"
+    assert "differs" not in caplog.text
 
 
 def test_a_nonce_drawn_twice_in_the_same_second_is_drawn_again_so_no_pair_is_sent_twice() -> None:
