@@ -95,16 +95,17 @@ def test_the_check_command_fails_while_a_span_is_stale_and_a_regeneration_fixes_
     (tmp_path / "scripts" / "generate_docs.py").write_bytes((ROOT / "scripts" / "generate_docs.py").read_bytes())
     (tmp_path / "metadata.yaml").write_bytes((ROOT / "metadata.yaml").read_bytes())
     readme = tmp_path / "README.md"
-    readme.write_text(f"A window retries for <!-- manifest:{BUDGET} -->121<!-- /manifest --> s.\n", encoding="utf-8")
+    budget = generate_docs.manifest_value(BUDGET)
+    readme.write_text(f"A window retries for <!-- manifest:{BUDGET} -->{budget + 1}<!-- /manifest --> s.\n", encoding="utf-8")
     command = [sys.executable, str(tmp_path / "scripts" / "generate_docs.py")]
 
     stale = subprocess.run([*command, "--check"], capture_output=True, text=True, check=False)
     assert stale.returncode == 1
     assert "README.md" in stale.stderr
-    assert "121" in readme.read_text(encoding="utf-8"), "--check writes nothing"
+    assert f"{budget + 1}" in readme.read_text(encoding="utf-8"), "--check writes nothing"
 
     subprocess.run(command, capture_output=True, text=True, check=True)
-    assert readme.read_text(encoding="utf-8") == f"A window retries for <!-- manifest:{BUDGET} -->120<!-- /manifest --> s.\n"
+    assert readme.read_text(encoding="utf-8") == f"A window retries for <!-- manifest:{BUDGET} -->{budget}<!-- /manifest --> s.\n"
     assert generate_docs.stale_documents(tmp_path) == [], "what the command wrote is what --check compares with"
 
 
