@@ -197,6 +197,19 @@ def test_the_migration_logs_when_it_moves_the_cursor_and_keeps_a_boundary_silent
     assert "keep their own keys" in caplog.text
 
 
+@pytest.mark.parametrize("saved", ["2018-02-17T23:30:00-0300", "2018-02-17T23:30:00-0200"])
+def test_a_bucket_start_in_an_hour_the_zone_repeats_is_kept_silently(caplog, saved: str) -> None:
+    # Sao Paulo left daylight saving time in 2019, so a 2020 start passes the one-offset check; its
+    # 2018-02-17 23:00-23:59 came twice (-0200, then -0300). A saved bucket start in that hour is kept
+    # as it is, so no WARN says it moved: an aware datetime in a repeated hour never equals one in
+    # another zone, so the comparison must be of instants.
+    config = with_defaults({"dimension": "half_hour", "timezone": "America/Sao_Paulo"})
+    migration = NormaliseCursorState(config=config, parameters={"name": "session_time", "bucket": "dimension"})
+    with caplog.at_level(logging.WARNING):
+        assert migration.migrate({"period_start": saved}) == {"period_start": saved}
+    assert caplog.text == ""
+
+
 def test_a_stream_state_without_period_start_is_a_config_error() -> None:
     migration = NormaliseCursorState(config=with_defaults({}), parameters={"name": "agent_workload", "bucket": "day"})
     assert migration.should_migrate({}) is False
