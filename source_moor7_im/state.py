@@ -26,7 +26,7 @@ def parse_cursor_value(value: Any, zone: ZoneInfo) -> dt.datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.isdecimal() and len(text) in (10, 13):  # seconds or milliseconds (7moor's examples show both)
+    if text.isascii() and text.isdecimal() and len(text) in (10, 13):  # seconds or milliseconds (7moor's examples show both)
         return dt.datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), zone)
     try:
         moment = dt.datetime.fromisoformat(re.sub("[Zz]$", "+00:00", text))  # 3.11: a T or a space, +08:00 or +0800
@@ -74,7 +74,8 @@ class NormaliseCursorState(StateMigration):
             )
         found = stream_state[field]
         cursor = normalised_cursor(self.stream_name, found, self._zone, self._dimension)
-        if parse_cursor_value(found, self._zone).timestamp() != parse_cursor(cursor).timestamp():  # type: ignore[union-attr]  # moved back: instants, as a repeated hour never equals another zone
+        # As instants: a time in an hour the zone repeats equals no time in another zone. Not None: normalised_cursor read it.
+        if parse_cursor_value(found, self._zone).timestamp() != parse_cursor(cursor).timestamp():  # type: ignore[union-attr]
             LOGGER.warning(
                 f"{self.stream_name}: the saved cursor {found} is not the start of a {self._dimension.replace('_', ' ')} bucket in {self._zone.key} (the connection's dimension or time zone changed, or the state was written by hand); resuming from {cursor}, the start of its bucket, minus the lookback. Rows written under the earlier setting keep their own keys; reset the stream to replace them."
             )

@@ -139,6 +139,7 @@ def test_every_accepted_form_of_the_cursor_reads_as_one_instant(value, instant_u
         "20240120T1",  # a date with trailing characters is no date
         "2024W031T1",
         "170568000",
+        "١٧٠٥٦٨٠٠٠٠",  # epoch seconds in Arabic-Indic digits: no number of 7moor's
         "",
         None,
         True,
