@@ -9,7 +9,8 @@ Prints one table:
   2. CPU throughput on large responses: records per CPU second of the connector's `read`,
      beside a plain `requests` + `json` loop that signs, fetches and prints the same record
      messages, one request at a time;
-  3. peak memory (RSS) of a one-year and a three-year backfill.
+  3. peak memory (RSS) of a one-year and a three-year backfill;
+  4. start-up: the CPU time of `spec` beside that of `import airbyte_cdk` alone.
 
 Each measurement runs the connector (or the plain loop) in a child process of its own, so
 that its CPU time and peak RSS are that process's alone (`os.wait4`); the emulator runs in
@@ -23,6 +24,7 @@ import datetime as dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,11 +206,16 @@ def session_windows(start: str, end: str, dimension: str) -> list[list[str]]:
     return windows
 
 
-def startup_cpu_seconds() -> float:
-    """CPU the connector spends starting up (imports, manifest) and answering `spec`."""
-    process = subprocess.Popen([*CONNECTOR, "spec"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def child_cpu_seconds(args: list[str]) -> float:
+    """The CPU time of one child process running `args` to its end."""
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, _, usage = os.wait4(process.pid, 0)
     return usage.ru_utime + usage.ru_stime
+
+
+def startup_cpu_seconds() -> float:
+    """CPU the connector spends starting up (imports, manifest) and answering `spec`."""
+    return child_cpu_seconds([*CONNECTOR, "spec"])
 
 
 # --- the table ---------------------------------------------------------------------------
@@ -299,6 +306,21 @@ def main(argv: list[str]) -> int:
             f"3 y / 1 y = {three.peak_rss_mib / one.peak_rss_mib:.2f}",
             f"1 year {one.peak_rss_mib:.0f} MiB ({one.requests} requests, {one.records} records), "
             f"3 years {three.peak_rss_mib:.0f} MiB ({three.requests} requests, {three.records} records)",
+        ]
+    )
+
+    # 4. Start-up: `spec` beside importing the CDK alone, in alternating runs (medians).
+    runs = 3 if args.quick else 9
+    spec_cpu, cdk_cpu = [], []
+    for _ in range(runs):
+        spec_cpu.append(startup_cpu_seconds())
+        cdk_cpu.append(child_cpu_seconds([sys.executable, "-c", "import airbyte_cdk"]))
+    spec_median, cdk_median = statistics.median(spec_cpu), statistics.median(cdk_cpu)
+    rows.append(
+        [
+            "start-up: spec beside `import airbyte_cdk`",
+            f"spec - import = {spec_median - cdk_median:+.3f} CPU s",
+            f"medians of {runs} alternating runs: spec {spec_median:.3f} CPU s, import airbyte_cdk {cdk_median:.3f} CPU s",
         ]
     )
 
