@@ -270,17 +270,16 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return answers
 
 
+def typo_host_config(**values: Any) -> dict[str, Any]:
+    """The emulator account's credentials, sent to TYPO_HOST (whose resolution the test sets)."""
+    return {"app_key": Account().app_key, "secret_key": Account().secret_key, "base_url": f"https://{TYPO_HOST}", **values}
+
+
 def test_a_host_that_does_not_resolve_stops_a_read_within_seconds_as_a_config_error_naming_it(
     cli: Cli, resolver: dict[str, int]
 ) -> None:
     resolver[TYPO_HOST] = socket.EAI_NONAME
-    config = {
-        "app_key": Account().app_key,
-        "secret_key": Account().secret_key,
-        "start_date": "2023-01-01",
-        "end_date": "2023-12-31",
-        "base_url": f"https://{TYPO_HOST}",
-    }
+    config = typo_host_config(start_date="2023-01-01", end_date="2023-12-31")
     started = time.monotonic()
     result = cli.run("read", config, committed_catalog())
     wall = time.monotonic() - started
@@ -296,15 +295,7 @@ def test_a_host_that_does_not_resolve_stops_a_read_within_seconds_as_a_config_er
 
 def test_a_temporary_resolver_failure_stays_transient_and_is_retried(cli: Cli, resolver: dict[str, int]) -> None:
     resolver[TYPO_HOST] = socket.EAI_AGAIN
-    config = {
-        "app_key": Account().app_key,
-        "secret_key": Account().secret_key,
-        "start_date": "2024-03-01",
-        "end_date": "2024-03-01",
-        "base_url": f"https://{TYPO_HOST}",
-        "max_retries": 2,
-        "retry_backoff_seconds": 0.05,
-    }
+    config = typo_host_config(start_date="2024-03-01", end_date="2024-03-01", max_retries=2, retry_backoff_seconds=0.05)
     result = cli.run("read", config, one_stream_catalog("agent_workload"))
     retried = [w for w in warnings(result) if "a temporary DNS failure" in w]
     assert result.exit_code == 1
