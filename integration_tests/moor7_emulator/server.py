@@ -159,6 +159,8 @@ class Faults:
     stray_label: str = "2099-12-31"
     # A 429's Retry-After as this text instead of a number of seconds.
     retry_after_text: str | None = None
+    # Every report sent with its rows and without `data.header`.
+    without_header: bool = False
 
 
 class Emulator:
@@ -385,6 +387,8 @@ def _handler_for(emulator: Emulator) -> type:
                     return
                 data = emulator.report(stream, start, end, body)  # type: ignore[arg-type]
                 data["list"] = [emulator.retyped(row) for row in data["list"]]
+                if emulator.faults.without_header:
+                    del data["header"]
                 envelope = {
                     "success": True,
                     "code": "200",
