@@ -62,7 +62,6 @@ MALFORMED_SUCCESSES = {
     "success_data_null": {"success": True, "code": "200", "message": "requestSuccess", "data": None},
     "success_list_object": {"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": {}}},
     "success_list_null": {"success": True, "code": "200", "message": "requestSuccess", "data": {"header": [], "list": None}},
-    "success_no_header": {"success": True, "code": "200", "message": "requestSuccess", "data": {"list": []}},
 }
 # Replies that differ from the vendor's page in small, plausible ways (scripted only): a success
 # envelope carried by an HTTP error status (503, 404); a session report holding one more row,
