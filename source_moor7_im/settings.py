@@ -74,7 +74,7 @@ class SyncSettings(NamedTuple):
             key = str(error.path[0]) if error.path else error.message.split("'")[1]  # a missing field's error has no path
             prop = spec()["properties"][key]
             wanted = {
-                "required": f"is required: {prop['description']}",
+                "required": f"is required: {prop['description'].rstrip('.')}",
                 "type": f"must be {_KINDS.get(str(value), value)}",
                 "pattern": f"must be {prop.get('pattern_descriptor') or f'written as {value}'}",
                 "enum": f"must be one of {', '.join(map(str, prop.get('enum', ())))}",

@@ -99,5 +99,6 @@ def test_a_bad_config_stops_before_any_request_with_one_sentence_naming_the_fiel
         assert messages[0]["_exit_code"] == 1
     assert f"'{field}'" in message, message
     assert message.count(". ") <= 1, message
+    assert ".." not in message, message
     assert "Traceback" not in message, message
     assert SECRET_KEY not in json.dumps(messages)
