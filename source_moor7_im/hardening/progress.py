@@ -27,32 +27,53 @@ class _Window:
     end: dt.datetime
     units: int  # rows the plan expects: its buckets, or 1 for a window of a daily report
     latest: dt.datetime | None = None  # how far its read has come: its rows' latest cursor value, its end once read
+    share: tuple[float, float] = (0.0, 0.0)  # seconds of report time read and still to read, from the stream's first row
 
 
 @dataclass
 class StreamProgress:
+    """Running totals, each window's share moved in as it changes: an estimate costs the same at any number of windows."""
+
     windows: dict[str, _Window] = field(default_factory=dict)  # by their start_time
     windows_done: int = 0  # every window read, those of a stream not read in windows of report time too
     rows: int = 0
     bytes: int = 0
+    units: int = 0  # of the windows planned
+    covered: float = 0.0  # the windows' shares, summed
+    remaining: float = 0.0
     first: dt.datetime | None = None  # the earliest cursor value of any row
     generated: bool = False  # its plan is cut
     estimated_at: int = 0  # the rows seen at the last estimate
     changed: bool = False  # a window was planned or read since the last estimate
     sent: tuple[int, int] | None = None
 
+    def plan(self, start: str, window: _Window) -> None:
+        """`start`: the window's own, as the CDK's cursor cuts one window per start."""
+        self.windows[start], self.units, self.changed = window, self.units + window.units, True
+        self.measure(window)
+
+    def reach(self, window: _Window, moment: dt.datetime) -> None:
+        """`window` read up to `moment` in report time; a row before every other moves where the stream starts."""
+        if self.first is None or moment < self.first:
+            self.first = moment
+            for each in self.windows.values():
+                self.measure(each)
+        window.latest = max(window.latest or moment, moment)
+        self.measure(window)
+
+    def measure(self, window: _Window) -> None:
+        """Moves `window`'s share into the totals (none before the stream's first row)."""
+        since, reached = max(window.start, self.first or window.end), max(window.latest or window.start, window.start)
+        share = (max((reached - since).total_seconds(), 0.0), max((window.end - max(reached, since)).total_seconds(), 0.0))
+        self.covered += share[0] - window.share[0]
+        self.remaining += share[1] - window.share[1]
+        window.share = share
+
     def estimate(self, name: str) -> Iterator[AirbyteMessage]:
         self.estimated_at, self.changed = self.rows, False
-        rows = max(sum(window.units for window in self.windows.values()), self.rows)
-        if self.first is not None:
-            covered = remaining = 0.0
-            for window in self.windows.values():
-                since = max(window.start, self.first)
-                reached = max(window.latest or window.start, window.start)
-                covered += max((reached - since).total_seconds(), 0.0)
-                remaining += max((window.end - max(reached, since)).total_seconds(), 0.0)
-            if covered > 0:
-                rows = round(self.rows + self.rows / covered * remaining)
+        rows = max(self.units, self.rows)
+        if self.covered > 0:
+            rows = round(self.rows + self.rows / self.covered * self.remaining)
         size = round(self.bytes / self.rows * rows) if self.rows else 0
         if self.sent is None or any(abs(new - old) > ESTIMATE_CHANGE * old for new, old in zip((rows, size), self.sent)):
             self.sent = (rows, size)
@@ -74,9 +95,9 @@ class ReadProgress:
         start, end = window.get("start_time"), window.get("end_time")
         if isinstance(start, str) and isinstance(end, str):
             units = self.rows_in_window(stream, window)
-            progress = self.streams[stream]
-            progress.windows[start] = _Window(self.parse_cursor(start), self.parse_cursor(end), 1 if units is None else units)
-            progress.changed = True
+            self.streams[stream].plan(
+                start, _Window(self.parse_cursor(start), self.parse_cursor(end), 1 if units is None else units)
+            )
 
     def record_seen(self, stream: str, window: Mapping[str, Any] | None, data: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
         """Counts a record before it is written: the stream's first estimate goes out with it."""
@@ -90,8 +111,7 @@ class ReadProgress:
         with contextlib.suppress(TypeError, ValueError):  # the record's place in report time: its cursor value, with its offset
             moment = dt.datetime.fromisoformat(data.get(self.cursor_field, ""))
             if entry is not None and moment.tzinfo is not None:  # a stream read in windows of report time
-                progress.first = min(progress.first or moment, moment)
-                entry.latest = max(entry.latest or moment, moment)
+                progress.reach(entry, moment)
         if progress.sent is None or progress.rows - progress.estimated_at >= RECORDS_BETWEEN_ESTIMATES:
             yield from progress.estimate(stream)
 
@@ -101,6 +121,7 @@ class ReadProgress:
         progress.changed = True
         if (entry := progress.windows.get(str(window.get("start_time")))) is not None:
             entry.latest = entry.end
+            progress.measure(entry)
 
     def messages(self) -> Iterator[AirbyteMessage]:
         for name, progress in self.streams.items():
