@@ -152,7 +152,7 @@ class NumbersAsTheSchemaTypesThem(TypeTransformer):
                 continue
             if (number := as_number(value, integer=kind == "integer")) is not None:
                 values[key] = number
-            elif prefix + key not in self._warned:
-                self._warned.add(prefix + key)
+            elif key not in self._warned:  # a lifted column is said once, by its nested name
+                self._warned.add(key)
                 message = f"{self._stream}: column {prefix}{key} holds {bounded_text(value, 100)}, which is no number, though the schema types the column as {kind}; it is kept as text, and a typed destination may null or reject it (said once per column per sync)."
                 LOGGER.warning(message)

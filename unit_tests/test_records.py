@@ -13,6 +13,7 @@ from airbyte_cdk.test.mock_http import HttpMocker
 
 from source_moor7_im.records import (
     NumberedDpathExtractor,
+    NumbersAsTheSchemaTypesThem,
     ReportRowFields,
     ReportRowsExtractor,
     parse_time_label,
@@ -75,6 +76,22 @@ def test_nested_columns_are_lifted_and_the_nested_dict_kept() -> None:
     assert record["uuid-a"] == 4
     assert record["initCount"] == 3, "a top-level column is never overwritten by a nested key"
     assert record["everyTimeLength"] == {"loginTotalTimeLength": 10, "uuid-a": 4, "initCount": 99}
+
+
+def test_a_lifted_column_that_is_no_number_is_converted_in_both_places_and_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    parameters = {"name": "a_report", "bucket": "day", "nested_fields": ["everyTimeLength"], "primary_key": [["agentId"]]}
+    record = {"agentId": "x[1]", "everyTimeLength": {"loginTotalTimeLength": "12", "uuid-a": "n/a"}}
+    ReportRowFields(config=with_defaults({}), parameters=parameters).transform(
+        record,
+        stream_slice={"start_time": "2024-08-05T00:00:00+0800"},  # type: ignore[arg-type]
+    )
+    nested = {"type": ["null", "object"], "additionalProperties": {"type": ["null", "integer"]}}
+    NumbersAsTheSchemaTypesThem(parameters=parameters).transform(record, {"properties": {"everyTimeLength": nested}})
+    assert record["everyTimeLength"] == {"loginTotalTimeLength": 12, "uuid-a": "n/a"}
+    assert (record["loginTotalTimeLength"], record["uuid-a"]) == (12, "n/a")
+    said = [r.getMessage() for r in caplog.records if "which is no number" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "column everyTimeLength.uuid-a holds n/a, which is no number" in said[0]
 
 
 @freeze_time("2024-09-10 12:00:00")
