@@ -130,6 +130,10 @@ def test_discover_adds_the_accounts_columns_with_their_labels(cli: Cli, emulator
         "agent_quality": [["agentId"], ["period_start"]],
         "report_columns": [["report"], ["prop"]],
     }
+    # One header day per report: the range's last day (emulator_config ends on 2024-07-31).
+    assert sorted((r.stream, r.window) for r in emulator.log) == sorted(
+        (stream, ("2024-07-31 00:00:00", "2024-07-31 23:59:59")) for stream in ("session_time", "agent_workload", "agent_quality")
+    )
 
 
 @pytest.mark.runs_long(6)

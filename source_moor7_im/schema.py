@@ -13,7 +13,6 @@ from airbyte_cdk.sources.declarative.schema.json_file_schema_loader import JsonF
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.types import Config, StreamSlice
 
-from .calendar import SYNC_WINDOWS_KEY
 from .hardening.messages import LOGGER, Refused
 
 # Inside `live_header_discovery`: the refusals met so far (a list), else None.
@@ -47,10 +46,8 @@ class ReportHeaderSchemaLoader(SchemaLoader):
         schema = dict(self.static_schema.get_json_schema())  # the loader reads its file afresh on each call
         if (refusals := _LIVE_HEADER.get()) is None:
             return schema
-        day = self.config[SYNC_WINDOWS_KEY]["header_day"]
-        probe = StreamSlice(partition={}, cursor_slice={"start_time": day["start"], "end_time": day["end"]})
-        try:
-            response = self.requester.send_request(stream_slice=probe)
+        try:  # a slice without bounds: the manifest's createTime reads the header day then
+            response = self.requester.send_request(stream_slice=StreamSlice(partition={}, cursor_slice={}))
         except Refused as refusal:
             refusals.append(refusal)
             LOGGER.warning(
