@@ -39,9 +39,9 @@ def spec() -> Mapping[str, Any]:
 
 
 def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
-    """`config` with the spec's default for every setting left out (or null)."""
+    """`config` with the spec's default for every setting left out (null or "", as a form sends an empty field)."""
     defaults = {key: prop["default"] for key, prop in spec()["properties"].items() if "default" in prop}
-    return {**config, **{key: value for key, value in defaults.items() if config.get(key) is None}}
+    return {**config, **{key: value for key, value in defaults.items() if config.get(key) in (None, "")}}
 
 
 def zone_of(config: Mapping[str, Any]) -> ZoneInfo:

@@ -9,6 +9,9 @@ import pytest
 import requests_mock
 from freezegun import freeze_time
 
+from source_moor7_im.calendar import ValidateConfigAndPlanWindows
+from source_moor7_im.settings import spec
+
 from .builders import SECRET_KEY, ConfigBuilder
 from .conftest import run_cli
 
@@ -102,3 +105,11 @@ def test_a_bad_config_stops_before_any_request_with_one_sentence_naming_the_fiel
     assert ".." not in message, message
     assert "Traceback" not in message, message
     assert SECRET_KEY not in json.dumps(messages)
+
+
+@pytest.mark.parametrize("key", ["timezone", "dimension", "max_retries", "lookback_days", "base_url"])
+def test_an_empty_optional_field_is_a_field_left_out_everywhere(key: str) -> None:
+    """A form sends "" for a field left empty: the connector's check and the config its parts read both take the default."""
+    config = {**ConfigBuilder().with_start_date("2024-01-01").with_end_date("2024-01-31").build(), key: ""}
+    ValidateConfigAndPlanWindows().transform(config)
+    assert config[key] == spec()["properties"][key]["default"]
