@@ -21,7 +21,7 @@ import pytest
 
 from moor7_emulator import Emulator
 
-from .conftest import ROOT, emulator_config
+from .conftest import ROOT, assert_no_secret, emulator_config
 
 PACKAGE = "source_moor7_im"
 
@@ -32,11 +32,13 @@ def test_python_main_py_beside_the_package_runs_the_connector(emulator: Emulator
     # a mark in the copy's spec, so that the output shows which package ran
     manifest = tmp_path / PACKAGE / "manifest.yaml"
     manifest.write_text(manifest.read_text().replace("title: 7moor IM Reports", "title: 7moor IM Reports beside main.py"))
-    (tmp_path / "config.json").write_text(json.dumps(emulator_config(emulator)))
+    config = emulator_config(emulator)
+    (tmp_path / "config.json").write_text(json.dumps(config))
 
     def run(*args: str) -> list[dict]:
         done = subprocess.run([sys.executable, "main.py", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
+        assert_no_secret(config, done.stdout + done.stderr)
         return [json.loads(line) for line in done.stdout.splitlines()]
 
     (spec,) = [m for m in run("spec") if m["type"] == "SPEC"]

@@ -109,7 +109,7 @@ def check_the_demo_output_is_as_readme_shows_it(printed: str, demo_db: Path) -> 
         found = next((i for i in range(at, len(lines)) if re.fullmatch(pattern, lines[i])), None)
         assert found is not None, f"README shows {line!r}; the demo printed:\n{printed}"
         at = found + 1
-    # The range README states: from the first day of the month three months back.
+    # The demo says the range it reads (its rule against README: test_docs.py).
     start = runpy.run_path(str(SCRIPT))["demo_start"](dt.datetime.now(dt.UTC).date())
     assert f"from {start.isoformat()} to now" in printed
     assert f"into {demo_db}" in printed

@@ -67,39 +67,37 @@ def test_readme_says_what_the_connector_is_and_for_whom_before_the_commands() ->
 
 # --- the quick start -----------------------------------------------------------------------
 
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-
 
 @pytest.mark.parametrize(
-    "today", [dt.date(2026, month, day) for month in range(1, 13) for day in (1, 28)] + [dt.date(2028, 3, 31)]
-)
-def test_the_demo_range_readme_states_is_the_quick_starts(today: dt.date) -> None:
-    (said,) = re.findall(r"The demo syncs from the first day of the month (\w+) months? back up to now", README_TEXT)
-    months_back = NUMBER_WORDS[said]
-    month = today.year * 12 + today.month - 1 - months_back
-    assert QUICKSTART["demo_start"](today) == dt.date(month // 12, month % 12 + 1, 1)
-    assert f"first day of the month {said} months back" in " ".join(QUICKSTART["__doc__"].split())
-
-
-def _name_as_readme_says(app_key: str, host: str) -> str:
-    """README's rule: the pattern with the app key and the host (with its port), each run of
-    characters other than letters and digits written "-"."""
-    pattern = QUICKSTART["ACCOUNT_DB_PATTERN"]
-    prefix, _, rest = pattern.partition("<app key>")
-    middle, _, suffix = rest.partition("<host>")
-    return prefix + re.sub(r"[^A-Za-z0-9]+", "-", f"{app_key}{middle}{host}") + suffix
-
-
-@pytest.mark.parametrize(
-    ("config", "host"),
+    ("today", "first_day"),
     [
-        ({"app_key": "2000103"}, "v7openapi.7moor.com"),
-        ({"app_key": "2000103", "base_url": "http://127.0.0.1:44915"}, "127.0.0.1:44915"),
-        ({"app_key": "3000777", "base_url": "https://proxy.example.com:8443/7moor"}, "proxy.example.com:8443"),
+        (dt.date(2026, 1, 1), dt.date(2025, 10, 1)),
+        (dt.date(2026, 3, 31), dt.date(2025, 12, 1)),
+        (dt.date(2026, 12, 6), dt.date(2026, 9, 1)),
+        (dt.date(2028, 3, 31), dt.date(2027, 12, 1)),
     ],
 )
-def test_an_accounts_database_is_named_as_readme_says(config: dict[str, str], host: str) -> None:
-    assert QUICKSTART["account_db_name"](config) == _name_as_readme_says(config["app_key"], host)
+def test_the_demo_range_readme_states_is_the_quick_starts(today: dt.date, first_day: dt.date) -> None:
+    assert "The demo syncs from the first day of the month three months back up to now" in " ".join(README_TEXT.split())
+    assert "first day of the month three months back" in " ".join(QUICKSTART["__doc__"].split())
+    assert QUICKSTART["demo_start"](today) == first_day
+
+
+@pytest.mark.parametrize(
+    ("config", "name"),
+    [
+        ({"app_key": "2000103"}, "moor7_2000103-v7openapi-7moor-com.duckdb"),
+        ({"app_key": "2000103", "base_url": "http://127.0.0.1:44915"}, "moor7_2000103-127-0-0-1-44915.duckdb"),
+        (
+            {"app_key": "3000777", "base_url": "https://proxy.example.com:8443/7moor"},
+            "moor7_3000777-proxy-example-com-8443.duckdb",
+        ),
+    ],
+)
+def test_an_accounts_database_is_named_as_readme_says(config: dict[str, str], name: str) -> None:
+    """README's rule: `moor7_<app key>-<host>.duckdb`, the host with its port, each run of other characters than letters and digits "-"."""
+    assert QUICKSTART["ACCOUNT_DB_PATTERN"] == "moor7_<app key>-<host>.duckdb"
+    assert QUICKSTART["account_db_name"](config) == name
 
 
 def test_the_database_files_readme_shows_are_the_ones_the_quick_start_writes() -> None:
